@@ -158,6 +158,15 @@ def cmd_train(a) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: {a.out} holds the last finished epoch; continue with --resume", file=sys.stderr)
         return 130
+    if not result.cancelled and result.epochs_done:
+        from .core.metrics import evaluate
+        from .core.models.loading import load_model
+        from .core.train import write_metrics
+
+        report = None
+        if opts.data in ("mnist-5k", "shapes"):  # the bundled test split; folders have no fixed one
+            report = evaluate(load_model(str(result.out), device="cpu"), opts.data)
+        write_metrics(result.out, report)
     print(f"saved {result.out} after {result.epochs_done} epochs in {result.seconds:.0f} s")
     return 0
 

@@ -108,8 +108,10 @@ def test_train_cli_one_epoch(capsys, tmp_path):
     code, out, _ = run(capsys, "train", "--data", "mnist-5k", "--out", str(tmp_path / "m"), "--latent-dim", "2",
                        "--epochs", "1", "--limit", "64", "--batch-size", "32")
     assert code == 0 and "saved" in out
-    cmd = json.loads((tmp_path / "m" / "training.json").read_text())["options"]["command"]
-    assert cmd.startswith("latent-explorer train --data mnist-5k")
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["command"].startswith("latent-explorer train --data mnist-5k")
+    assert metrics["epochs"] == 1 and metrics["training_seconds"] > 0
+    assert metrics["evaluate"]["neg_elbo_nats"] > 0 and len(metrics["evaluate"]["kl_per_dim"]) == 2
 
 
 @pytest.mark.parametrize("argv,needle", [

@@ -84,3 +84,23 @@ def test_kill_during_training_leaves_a_loadable_model(tmp_path):
             proc.kill()
     m = lx.load_model(str(out), device="cpu")
     assert m.decode(np.zeros((1, 2), np.float32)).shape == (1, 28, 28, 1)
+
+
+def test_train_on_a_folder_of_images_reports_bad_files(tmp_path):
+    from PIL import Image
+
+    from latent_explorer.core.data import shapes
+
+    d = tmp_path / "pics"
+    d.mkdir()
+    imgs, _ = shapes.generate(24, seed=3)
+    for i, im in enumerate(imgs):
+        Image.fromarray(im).save(d / f"{i:02d}.png")
+    (d / "bad.jpg").write_bytes(b"\xff\xd8 garbage")
+    messages = []
+    res = train(TrainOptions(data=str(d), out=str(tmp_path / "m"), latent_dim=3, epochs=1, image_size=32,
+                             batch_size=8, device="cpu"), TrainCallbacks(on_message=messages.append))
+    assert res.epochs_done == 1 and res.history[0].test_neg_elbo is not None  # every 10th image held out
+    assert any("bad.jpg" in m for m in messages)
+    m = lx.load_model(str(tmp_path / "m"), device="cpu")
+    assert m.image_size == (32, 32) and m.channels == 3

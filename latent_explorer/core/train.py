@@ -273,3 +273,21 @@ def _checkpoint(vae: ConvVAE, opt, out: Path, opts: TrainOptions, history: list[
     }
     atomic_write_text(out / "training.json", json.dumps(state, indent=2) + "\n")
     vae.train()
+
+
+def write_metrics(out: str | Path, evaluate_output: dict | None = None) -> dict:
+    """metrics.json beside a trained model: the exact command, epochs, time and evaluate output."""
+    out = Path(out)
+    state = json.loads((out / "training.json").read_text())
+    opts = state.get("options", {})
+    metrics = {
+        "command": opts.get("command", ""),
+        "data": opts.get("data"),
+        "epochs": state["epoch"],
+        "training_seconds": round(state.get("training_seconds", 0.0), 1),
+        "final_epoch": state["history"][-1] if state.get("history") else None,
+    }
+    if evaluate_output is not None:
+        metrics["evaluate"] = evaluate_output
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
