@@ -47,6 +47,11 @@ def _add_model(p, required=True):
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow .pt/.ckpt/.bin checkpoints (tensors only, weights_only=True)")
+    p.add_argument("--size", type=_positive_int, default=None, metavar="PIXELS",
+                   help="working image size for Stable Diffusion-style VAEs (default 256; a multiple of the "
+                        "model's downsampling factor, 8 for the SD VAE)")
+    p.add_argument("--config", default=None, metavar="FOLDER",
+                   help="folder with the config.json of a single-file VAE (default: inferred from the weights)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", action="store_true", help="small random shifts/rotations/zoom")
     t.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS", help="ramp β up from 0 over EPOCHS")
     t.add_argument("--hidden-channels", default=None, help="comma-separated, e.g. 32,64")
+    t.add_argument("--decoder", choices=["deconv", "broadcast"], default="deconv",
+                   help="broadcast: spatial broadcast decoder (better disentangled positions)")
     t.add_argument("--limit", type=_positive_int, default=None, help="use only the first N training images")
     t.add_argument("--device", default="auto")
     t.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
@@ -132,7 +139,7 @@ def cmd_train(a) -> int:
     opts = TrainOptions(
         data=a.data, out=a.out, latent_dim=a.latent_dim, beta=a.beta, tc_beta=a.tc_beta, epochs=a.epochs,
         image_size=a.image_size, batch_size=a.batch_size, lr=a.lr, seed=a.seed, hidden_channels=hidden,
-        augment=a.augment, kl_warmup_epochs=a.kl_warmup, device=a.device, resume=a.resume, limit=a.limit,
+        decoder=a.decoder, augment=a.augment, kl_warmup_epochs=a.kl_warmup, device=a.device, resume=a.resume, limit=a.limit,
         command="latent-explorer " + shlex.join(a.argv))
     bar = {"b": None}
 
@@ -174,7 +181,8 @@ def cmd_train(a) -> int:
 def _load(a):
     from .core.models.loading import load_model
 
-    return load_model(a.model, device=a.device, precision=a.precision, allow_pickle=a.allow_pickle)
+    extra = {k: v for k, v in (("size", a.size), ("config", a.config)) if v is not None}
+    return load_model(a.model, device=a.device, precision=a.precision, allow_pickle=a.allow_pickle, **extra)
 
 
 def _recipe(model, **kw) -> dict:

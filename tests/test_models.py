@@ -126,3 +126,19 @@ def test_unsupported_class(tmp_path):
     (tmp_path / "x" / "config.json").write_text('{"_class_name": "UNet2DModel"}')
     with pytest.raises(ModelLoadError, match="not supported yet"):
         lx.load_model(str(tmp_path / "x"))
+
+
+def test_broadcast_decoder_round_trip(tmp_path):
+    torch.manual_seed(0)
+    vae = ConvVAE(ConvVAEConfig(image_size=32, channels=3, latent_dim=4, hidden_channels=[8, 8, 8], fc_dim=16,
+                                decoder="broadcast"))
+    save_convvae(vae, tmp_path / "b")
+    m = lx.load_model(str(tmp_path / "b"), device="cpu")
+    z = np.random.default_rng(1).standard_normal((2, 4)).astype(np.float32)
+    out = m.decode(z)
+    assert out.shape == (2, 32, 32, 3)
+    np.testing.assert_array_equal(out, ConvVAEModel(vae).decode(z))
+    # the coordinate grid is not a weight: nothing extra in the file
+    from safetensors.torch import load_file
+
+    assert "coords" not in load_file(str(tmp_path / "b" / "model.safetensors"))

@@ -42,6 +42,7 @@ class TrainOptions:
     seed: int = 0
     hidden_channels: list[int] | None = None
     fc_dim: int = 256
+    decoder: str = "deconv"      # or "broadcast" (spatial broadcast decoder)
     augment: bool = False        # random small shifts/rotations/zoom (digits: less overfitting)
     kl_warmup_epochs: int = 0    # β ramps linearly from 0 over these epochs
     device: str = "auto"
@@ -195,7 +196,7 @@ def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainR
         saved = prev.get("options", {})
         # the architecture and data come from the saved run; epochs may be extended
         for k in ("data", "latent_dim", "beta", "tc_beta", "image_size", "batch_size", "lr", "seed",
-                  "hidden_channels", "fc_dim", "augment", "kl_warmup_epochs", "limit"):
+                  "hidden_channels", "fc_dim", "decoder", "augment", "kl_warmup_epochs", "limit"):
             if k in saved:
                 setattr(opts, k, saved[k])
     torch.manual_seed(opts.seed)
@@ -212,7 +213,7 @@ def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainR
         vae = ConvVAE(ConvVAEConfig(
             image_size=size, channels=channels, latent_dim=opts.latent_dim,
             hidden_channels=list(opts.hidden_channels or default_architecture(size)), fc_dim=opts.fc_dim,
-            beta=opts.beta, tc_beta=opts.tc_beta, dataset_size=len(x_train)))
+            beta=opts.beta, tc_beta=opts.tc_beta, dataset_size=len(x_train), decoder=opts.decoder))
     vae.to(device).train()
     opt = torch.optim.Adam(vae.parameters(), lr=opts.lr)
     if opts.resume:

@@ -34,6 +34,11 @@ class ConvVAEConfig:
     # β-TCVAE: weight of the total-correlation term instead of β on the whole KL (None: plain β-VAE)
     tc_beta: float | None = None
     dataset_size: int = 0  # for β-TCVAE's minibatch-weighted sampling estimate
+    # "deconv": fully connected layers, then transposed convolutions (the classic decoder).
+    # "broadcast": a spatial broadcast decoder (Watters et al. 2019): z is tiled over a
+    # quarter-resolution grid with x/y coordinate channels, convolved, then upsampled. Position
+    # factors then need only one latent dimension each, which helps disentanglement.
+    decoder: str = "deconv"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,6 +84,11 @@ class ConvVAE(nn.Module):
         flat = prev * self.base * self.base
         self.enc_fc = nn.Sequential(nn.Linear(flat, c.fc_dim), nn.LeakyReLU(0.1))
         self.to_stats = nn.Linear(c.fc_dim, 2 * c.latent_dim)
+        if c.decoder == "broadcast":
+            self._build_broadcast_decoder()
+            return
+        if c.decoder != "deconv":
+            raise ValueError(f"unknown decoder {c.decoder!r}: use deconv or broadcast")
         self.dec_fc = nn.Sequential(
             nn.Linear(c.latent_dim, c.fc_dim), nn.LeakyReLU(0.1),
             nn.Linear(c.fc_dim, flat), nn.LeakyReLU(0.1),
@@ -90,6 +100,20 @@ class ConvVAE(nn.Module):
             if i + 1 < len(rev):
                 dec.append(nn.LeakyReLU(0.1))
         self.decoder = nn.Sequential(*dec)
+
+    def _build_broadcast_decoder(self):
+        c = self.config
+        self.grid = c.image_size // 4
+        ch = c.hidden_channels[0]
+        lin = torch.linspace(-1, 1, self.grid)
+        yy, xx = torch.meshgrid(lin, lin, indexing="ij")
+        self.register_buffer("coords", torch.stack([xx, yy])[None], persistent=False)
+        self.decoder = nn.Sequential(
+            nn.Conv2d(c.latent_dim + 2, ch, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(ch, ch, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.ConvTranspose2d(ch, ch, 4, 2, 1), nn.LeakyReLU(0.1),
+            nn.ConvTranspose2d(ch, c.channels, 4, 2, 1),
+        )
 
     # -- the three parts of a VAE -------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,6 +130,10 @@ class ConvVAE(nn.Module):
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         c = self.config
+        if c.decoder == "broadcast":
+            n, g = z.shape[0], self.grid
+            tiled = z[:, :, None, None].expand(n, c.latent_dim, g, g)
+            return self.decoder(torch.cat([tiled, self.coords.expand(n, 2, g, g).to(z.dtype)], 1))
         h = self.dec_fc(z).view(-1, c.hidden_channels[-1], self.base, self.base)
         return self.decoder(h)
 
