@@ -1,0 +1,206 @@
+"""2-D maps of a latent space: projections, and the way back from a map point to a latent.
+
+``fit_projection(latents, method)`` turns posterior means N×D into map coordinates N×2 with
+PCA (the default), t-SNE (scikit-learn) or UMAP (only when umap-learn is installed). A 2-d
+latent is its own map (``method="identity"``). The returned ``Projection`` places any new
+latent on the map (``locate``): exactly for PCA and the identity, and by inverse-distance
+weighting of the nearest encoded points for t-SNE / UMAP, which have no transform of their own.
+
+``MapInterpolator`` goes the other way: the latent at a map point is the barycentric blend
+of the latents at the corners of the Delaunay triangle around it, so a click decodes
+*between* the data rather than off it. Outside the data's convex hull the nearest triangle
+is used with its weights clipped to it.
+
+Pure numpy / scikit-learn / scipy; no Qt.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .interpolate import barycentric, triangle_weights
+
+METHODS = ("pca", "tsne", "umap", "identity")
+METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "identity": "z itself"}
+
+
+def umap_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("umap") is not None
+
+
+def available_methods(latent_size: int) -> list[str]:
+    """Projection methods usable for a latent of this size, the default first."""
+    if latent_size == 2:
+        return ["identity", "pca", "tsne"] + (["umap"] if umap_available() else [])
+    return ["pca", "tsne"] + (["umap"] if umap_available() else [])
+
+
+@dataclass
+class Projection:
+    """A fitted map: ``xy`` for the fitted latents and ``locate`` for any other latent."""
+
+    method: str
+    xy: np.ndarray                       # float32 N×2
+    latents: np.ndarray                  # float32 N×D (flattened), what was fitted
+    mean: np.ndarray | None = None       # PCA: centre
+    components: np.ndarray | None = None  # PCA: 2×D
+    explained: tuple[float, ...] = ()    # PCA: explained variance ratio of the two axes
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        """True when the map is a linear (invertible on its plane) function of the latent."""
+        return self.method in ("pca", "identity")
+
+    def locate(self, z: np.ndarray, k: int = 6) -> np.ndarray:
+        """Map coordinates (M×2) of latents M×D (or one latent D -> 2)."""
+        z = np.asarray(z, np.float32)
+        single = z.ndim == 1
+        z = z.reshape(1 if single else len(z), -1)
+        if self.method == "identity":
+            out = z[:, :2].astype(np.float32)
+        elif self.method == "pca":
+            out = ((z - self.mean) @ self.components.T).astype(np.float32)
+        else:  # inverse-distance weighting over the k nearest fitted latents
+            d2 = ((z[:, None, :] - self.latents[None, :, :]) ** 2).sum(-1)
+            k = min(k, len(self.latents))
+            idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
+            dk = np.take_along_axis(d2, idx, 1)
+            w = 1.0 / (np.sqrt(dk) + 1e-6)
+            w /= w.sum(1, keepdims=True)
+            out = (w[:, :, None] * self.xy[idx]).sum(1).astype(np.float32)
+        return out[0] if single else out
+
+    def inverse(self, xy: np.ndarray) -> np.ndarray:
+        """PCA / identity only: the latent on the projection plane at map point(s) ``xy``."""
+        xy = np.asarray(xy, np.float32)
+        if self.method == "identity":
+            return xy.copy()
+        if self.method == "pca":
+            return (xy @ self.components + self.mean).astype(np.float32)
+        raise ValueError(f"{METHOD_LABELS[self.method]} has no inverse; use MapInterpolator")
+
+
+def fit_projection(latents: np.ndarray, method: str = "pca", seed: int = 0) -> Projection:
+    """Project latents N×D (any latent shape; flattened) to 2-D map coordinates."""
+    z = np.asarray(latents, np.float32).reshape(len(latents), -1)
+    n, d = z.shape
+    if method not in METHODS:
+        raise ValueError(f"unknown projection {method!r}: use one of {', '.join(METHODS)}")
+    if method == "identity":
+        if d != 2:
+            raise ValueError(f"the identity map needs a 2-d latent, not {d}-d")
+        return Projection("identity", z.copy(), z)
+    if n < 3:
+        raise ValueError(f"a map needs at least 3 points, got {n}")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=seed).fit(z)
+        xy = pca.transform(z).astype(np.float32)
+        return Projection("pca", xy, z, mean=pca.mean_.astype(np.float32),
+                          components=pca.components_.astype(np.float32),
+                          explained=tuple(float(v) for v in pca.explained_variance_ratio_))
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
+        xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                  learning_rate="auto").fit_transform(z).astype(np.float32)
+        return Projection("tsne", xy, z)
+    if not umap_available():
+        raise ValueError("UMAP needs the optional package umap-learn (pip install umap-learn)")
+    import umap
+
+    xy = umap.UMAP(n_components=2, random_state=seed).fit_transform(z).astype(np.float32)
+    return Projection("umap", xy, z)
+
+
+class MapInterpolator:
+    """The latent at any map point: a Delaunay-triangle barycentric blend of encoded latents."""
+
+    def __init__(self, xy: np.ndarray, latents: np.ndarray):
+        from scipy.spatial import Delaunay
+
+        self.xy = np.asarray(xy, np.float64)
+        self.latents = np.asarray(latents, np.float32)
+        self.latent_shape = self.latents.shape[1:]
+        # QJ joggles duplicate / collinear points (many digits encode to near-identical means)
+        self.tri = Delaunay(self.xy, qhull_options="QJ")
+
+    def weights_at(self, p) -> tuple[np.ndarray, np.ndarray]:
+        """(indices of 3 encoded points, their barycentric weights ≥ 0 summing to 1) at ``p``."""
+        p = np.asarray(p, np.float64).ravel()[:2]
+        s = int(self.tri.find_simplex(p))
+        if s >= 0:
+            idx = self.tri.simplices[s]
+            w = triangle_weights(p, *self.xy[idx])
+            w = np.clip(w, 0.0, None)
+            return idx, w / w.sum()
+        # Outside the hull: among triangles touching the nearest point, the one the point is
+        # least outside of, weights clipped onto it (so the blend stays on the data's edge).
+        nearest = int(np.argmin(((self.xy - p) ** 2).sum(1)))
+        cand = np.flatnonzero((self.tri.simplices == nearest).any(1))
+        best, best_w, best_score = None, None, -np.inf
+        for c in cand:
+            idx = self.tri.simplices[c]
+            try:
+                w = triangle_weights(p, *self.xy[idx])
+            except np.linalg.LinAlgError:
+                continue
+            if w.min() > best_score:
+                best, best_w, best_score = idx, w, w.min()
+        if best is None:
+            return np.array([nearest] * 3), np.array([1.0, 0.0, 0.0])
+        w = np.clip(best_w, 0.0, None)
+        if w.sum() <= 0:
+            w = np.array([1.0 if i == nearest else 0.0 for i in best])
+        return best, w / w.sum()
+
+    def latent_at(self, p) -> np.ndarray:
+        idx, w = self.weights_at(p)
+        z = barycentric(self.latents[idx].reshape(3, -1), w)
+        return z.reshape(self.latent_shape)
+
+
+def blend_weights(points_xy: np.ndarray, p) -> tuple[np.ndarray, np.ndarray]:
+    """Weights of k ≥ 3 pinned map points for a blend at ``p``: (indices into points, weights).
+
+    The pinned points are triangulated; inside a triangle the weights are its barycentric
+    coordinates, outside the pins' hull they are clipped onto the nearest triangle.
+    """
+    pts = np.asarray(points_xy, np.float64)
+    if len(pts) < 3:
+        raise ValueError("a blend needs at least three points")
+    if len(pts) == 3:
+        w = np.clip(triangle_weights(p, *pts), 0.0, None)
+        if w.sum() <= 0:
+            w = np.ones(3)
+        return np.arange(3), w / w.sum()
+    interp = MapInterpolator(pts, np.eye(len(pts), dtype=np.float32))
+    idx, w = interp.weights_at(p)
+    return np.asarray(idx), w
+
+
+def point_density(xy: np.ndarray, bins: int = 64, sigma: float = 1.5) -> np.ndarray:
+    """A smoothed 2-D histogram density at each point, scaled to [0, 1]."""
+    from scipy.ndimage import gaussian_filter
+
+    xy = np.asarray(xy, np.float64)
+    if len(xy) == 0:
+        return np.zeros(0, np.float32)
+    lo, hi = xy.min(0), xy.max(0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    ij = np.clip(((xy - lo) / span * (bins - 1)).round().astype(int), 0, bins - 1)
+    h = np.zeros((bins, bins))
+    np.add.at(h, (ij[:, 0], ij[:, 1]), 1.0)
+    h = gaussian_filter(h, sigma)
+    d = h[ij[:, 0], ij[:, 1]]
+    return (d / d.max()).astype(np.float32) if d.max() > 0 else d.astype(np.float32)
+
+
+__all__ = ["METHODS", "METHOD_LABELS", "Projection", "fit_projection", "MapInterpolator", "blend_weights",
+           "point_density", "available_methods", "umap_available"]

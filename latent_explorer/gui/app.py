@@ -1,0 +1,163 @@
+"""Entry points: ``run_gui(args)`` for ``latent-explorer [gui]`` and ``main()`` for the gui-script.
+
+Only Qt is imported before the window is on screen; torch, the model and pyqtgraph follow
+(torch on the worker thread). ``--screenshot FILE`` waits until the model, the map and the
+first preview are ready, saves the whole window as a PNG and exits 0.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+SCREENSHOT_TIMEOUT_S = 120
+
+
+def process_start_time() -> float:
+    """When this process started (epoch seconds), from /proc where there is one."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])
+        with open("/proc/stat") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        return btime + start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _IMPORTED_AT
+
+
+_IMPORTED_AT = time.time()
+
+
+def options_from_args(args):
+    from .main_window import LaunchOptions
+
+    return LaunchOptions(
+        model=getattr(args, "model", None) or "digits",
+        images=getattr(args, "images", None),
+        device=getattr(args, "device", None) or "auto",
+        precision=getattr(args, "precision", None) or "fp32",
+        allow_pickle=bool(getattr(args, "allow_pickle", False)),
+        screenshot=getattr(args, "screenshot", None),
+    )
+
+
+# Platform-plugin chatter that says nothing about the app (the offscreen plugin prints it
+# for every top-level window); everything else Qt says still reaches stderr.
+_BENIGN_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _qt_message_handler(mode, context, message):
+    if message in _BENIGN_QT_MESSAGES:
+        return
+    sys.stderr.write(message + "\n")
+
+
+def make_app():
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+
+    from . import theme
+
+    app = QApplication.instance()
+    if app is None:
+        qInstallMessageHandler(_qt_message_handler)
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("latent-explorer")
+        app.setOrganizationName("latent-explorer")
+        theme.apply(app)
+    return app
+
+
+def launch(options):
+    """Create (or reuse) the QApplication, show the window, start the worker and the panels."""
+    app = make_app()
+    from .main_window import MainWindow
+
+    win = MainWindow(options)
+    win.show()
+    app.processEvents()  # on screen now, before anything heavy
+    win.painted_at = time.perf_counter()
+    try:
+        win.start()
+    except BaseException:
+        win.shutdown()  # never leave the worker thread running behind a failed start
+        raise
+    return app, win
+
+
+def save_screenshot(win, path: str) -> bool:
+    pm = win.grab()
+    return pm.save(str(path), "PNG")
+
+
+def run_gui(args) -> int:
+    opts = options_from_args(args)
+    if opts.screenshot:
+        parent = Path(opts.screenshot).expanduser().resolve().parent
+        if not parent.is_dir():
+            print(f"latent-explorer gui: --screenshot {opts.screenshot}: folder {parent} does not exist",
+                  file=sys.stderr)
+            return 2
+    if opts.images and not Path(opts.images).expanduser().is_dir():
+        print(f"latent-explorer gui: --images {opts.images}: no such folder", file=sys.stderr)
+        return 2
+    from PySide6.QtCore import QTimer
+
+    app, win = launch(opts)
+    result = {"code": 0}
+
+    if opts.screenshot:
+        def shoot():
+            if win.summary is None:
+                print(f"latent-explorer gui: could not load the model: {win.banner.text.text()}", file=sys.stderr)
+                result["code"] = 2
+            else:
+                app.processEvents()
+                if not save_screenshot(win, opts.screenshot):
+                    print(f"latent-explorer gui: could not write {opts.screenshot}", file=sys.stderr)
+                    result["code"] = 1
+                else:
+                    print(f"wrote {opts.screenshot}")
+            win.close()
+
+        def timed_out():
+            if not win._ready_sent:
+                print("latent-explorer gui: not ready after "
+                      f"{SCREENSHOT_TIMEOUT_S} s; saving the window as it is", file=sys.stderr)
+                shoot()
+
+        win.ready.connect(lambda: QTimer.singleShot(250, shoot))
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, timed_out)
+
+    # Ctrl+C in the terminal closes the window cleanly; the idle timer lets Python see the signal
+    signal.signal(signal.SIGINT, lambda *a: win.close())
+    tick = QTimer()
+    tick.timeout.connect(lambda: None)
+    tick.start(250)
+    app.setQuitOnLastWindowClosed(True)
+    code = app.exec()
+    tick.stop()
+    code = result["code"] or code
+    from .worker import abandoned_threads
+
+    if abandoned_threads():
+        # the worker is stuck in a native call (a slow decode); Qt must not destroy it running
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def main() -> None:
+    """The ``latent-explorer-gui`` script: the ``gui`` subcommand's options, from sys.argv."""
+    from ..cli import build_parser
+
+    args = build_parser().parse_args(["gui", *sys.argv[1:]])
+    sys.exit(run_gui(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,796 @@
+"""The main window: map | preview, reconstruction and morph | per-dimension sliders.
+
+It owns the DecodeWorker and the LatentState and wires the panels together. The window shows
+at once with only Qt imported; ``start()`` then sets the worker loading the model (torch is
+imported on the worker thread) while the panels (pyqtgraph, superqt) are built on the GUI
+thread. Every model call goes through the worker; results come back on the GUI thread.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDoubleSpinBox, QFileDialog, QFrame, QHBoxLayout, QInputDialog,
+                               QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget)
+
+from .state import LatentState
+from .status import ErrorBanner, StatusPanel
+from .worker import DecodeWorker
+
+BUNDLED = ("digits", "digits-2d", "shapes")
+TRAVERSAL_STEPS = 7
+MANIFOLD_TILE_PX = 34
+MAX_MAP_POINTS = 5000
+
+# numpy and the worker's task functions are imported in start(), after the window is on
+# screen: the window must appear within 1.5 s of launch even on a slow, busy machine.
+np = tasks = None
+
+
+def _import_late() -> None:
+    global np, tasks
+    import numpy
+
+    from . import tasks as _tasks
+    np, tasks = numpy, _tasks
+
+
+@dataclass
+class LaunchOptions:
+    model: str = "digits"
+    images: str | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    allow_pickle: bool = False
+    screenshot: str | None = None
+    #: a ready LatentModel to use instead of loading ``model`` (tests, scripts)
+    model_object: object = None
+    #: build the example morph and selection once the map is ready (off in some tests)
+    demo: bool = True
+    #: at most this many images on the map
+    map_limit: int = MAX_MAP_POINTS
+
+
+def _panel(*widgets, stretch=None) -> QFrame:
+    f = QFrame()
+    f.setProperty("role", "panel")
+    lay = QVBoxLayout(f)
+    lay.setContentsMargins(10, 8, 10, 8)
+    lay.setSpacing(6)
+    for i, w in enumerate(widgets):
+        lay.addWidget(w, (stretch or [0] * len(widgets))[i])
+    return f
+
+
+def _heading(text: str) -> QLabel:
+    lab = QLabel(text)
+    lab.setProperty("role", "heading")
+    return lab
+
+
+class MainWindow(QMainWindow):
+    #: model, map and first preview are all ready (emitted once per model)
+    ready = Signal()
+    #: a preview is on screen (request id)
+    previewShown = Signal(int)
+    modelLoaded = Signal(object)
+    mapReady = Signal(object)
+    stripReady = Signal(object)
+    errorShown = Signal(str)
+
+    def __init__(self, options: LaunchOptions | None = None):
+        super().__init__()
+        self.options = options or LaunchOptions()
+        self.setWindowTitle("latent-explorer")
+        self.resize(1500, 920)
+        self.state = LatentState()
+        self.worker = DecodeWorker(self)
+        self.projector: DecodeWorker | None = None   # t-SNE / UMAP: long, no model, own thread
+        self.worker.failed.connect(self._on_failure)
+        self.worker.progress.connect(self._on_progress)
+        self.summary: tasks.ModelSummary | None = None
+        self.map_data: tasks.MapData | None = None
+        self.selected: int | None = None
+        self.views_built = False
+        self.exit_code = 0
+        self.shown_at: float | None = None
+        self.first_preview_at: float | None = None
+        self._loading = False
+        self._map_done = False
+        self._ready_sent = False
+        self._closing = False
+        self._seed = 0
+        self._strip_keys = None
+        self._strip_desc = ""
+        self._last_traversal_z = None
+        self._traversal_ready = False
+        self._manifold_ready = False
+
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(8, 6, 8, 4)
+        outer.setSpacing(6)
+        self.banner = ErrorBanner()
+        outer.addWidget(self.banner)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(8)
+        self.startup = QLabel("Starting latent-explorer…")
+        self.startup.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.startup.setProperty("role", "muted")
+        self.splitter.addWidget(self.startup)
+        outer.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.status = StatusPanel(self.statusBar())
+        self.status.cancel.clicked.connect(self.cancel_map)
+        self._build_menus()
+
+    # ================================================================ startup
+    def showEvent(self, ev):
+        super().showEvent(ev)
+        if self.shown_at is None:
+            self.shown_at = time.perf_counter()
+
+    def start(self) -> None:
+        """Start the worker on the model, then build the panels (pyqtgraph) meanwhile."""
+        _import_late()
+        self.worker.start()
+        if self.options.model_object is not None:
+            self.worker._model = self.options.model_object
+            self._loading = True
+            self.worker.submit("load", lambda ctx: tasks.summarize(ctx.model), on_result=self._on_model_loaded,
+                               on_error=self._on_load_failed)
+        else:
+            self.load_model(self.options.model, first=True)
+        self._build_views()
+
+    def _build_views(self) -> None:
+        from superqt.utils import qdebounced, qthrottled
+
+        from . import theme
+        theme.configure_pyqtgraph()
+        from .latent_map import LatentMapWidget
+        from .morph import MorphStrip
+        from .preview import PreviewView, ReconstructionView
+        from .sliders import SliderPanel
+
+        self.map = LatentMapWidget()
+        self.preview = PreviewView()
+        self.recon = ReconstructionView()
+        self.morph = MorphStrip()
+        self.sliders = SliderPanel()
+
+        self.model_label = QLabel("loading model…")
+        self.model_label.setProperty("role", "caption")
+        self.model_label.setWordWrap(True)
+        self.random_button = QPushButton("Random")
+        self.random_button.setToolTip("decode z ~ N(0, T²·I) (Space)")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 3.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(1.0)
+        self.temperature.setPrefix("T ")
+        self.temperature.setToolTip("temperature: the prior's standard deviation for random samples")
+        self.reset_button = QPushButton("Reset to μ")
+        self.reset_button.setToolTip("back to the selected image's posterior mean μ")
+        self.copy_button = QPushButton("Copy z")
+        self.copy_button.setToolTip("copy the current latent to the clipboard as text")
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.random_button)
+        buttons.addWidget(self.temperature)
+        buttons.addStretch(1)
+        buttons.addWidget(self.reset_button)
+        buttons.addWidget(self.copy_button)
+        bw = QWidget()
+        bw.setLayout(buttons)
+        buttons.setContentsMargins(0, 0, 0, 0)
+        legend = QLabel("sliders span the prior's ±3 · blue band: selected image's μ ± σ · "
+                        "badge: KL in nats (sorted; grey = unused) · strip: that dimension swept −3 → +3")
+        legend.setProperty("role", "caption")
+        legend.setWordWrap(True)
+
+        self.preview_heading = _heading("Preview")
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.setChildrenCollapsible(False)
+        left.addWidget(_panel(self.map))
+        left.addWidget(_panel(self.morph))
+        left.setStretchFactor(0, 4)
+        left.setStretchFactor(1, 1)
+        left.setSizes([680, 170])
+        middle = QWidget()
+        ml = QVBoxLayout(middle)
+        ml.setContentsMargins(0, 0, 0, 0)
+        ml.setSpacing(8)
+        ml.addWidget(_panel(self.preview_heading, self.preview, stretch=[0, 1]), 1)
+        ml.addWidget(_panel(_heading("Reconstruction"), self.recon), 0)
+        right = _panel(_heading("Latent dimensions"), self.model_label, bw, self.sliders, legend,
+                       stretch=[0, 0, 0, 1, 0])
+        self.startup.setParent(None)
+        self.startup.deleteLater()
+        for w in (left, middle, right):
+            self.splitter.addWidget(w)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 3)
+        self.splitter.setSizes([640, 360, 480])
+        middle.setMinimumWidth(320)
+        right.setMinimumWidth(440)
+
+        # throttled / debounced follow-ups of a latent change
+        self._move_marker = qthrottled(self._update_marker, 30)
+        self._traverse_later = qdebounced(self._request_traversal, 120)
+        self._commit_later = qdebounced(self.state.commit, 400)
+        self._manifold_later = qdebounced(self._request_manifold, 120)
+        self._timers = [self._move_marker, self._traverse_later, self._commit_later, self._manifold_later]
+
+        self.state.connect(self._on_state_changed)
+        self.sliders.valueEdited.connect(self._on_slider_edited)
+        self.map.pointClicked.connect(lambda i, mods: self.select(i))
+        self.map.placeClicked.connect(self._on_place_clicked)
+        self.map.morphMoved.connect(self._on_morph_moved)
+        self.map.morphDropped.connect(self._on_morph_dropped)
+        self.map.blendMoved.connect(self._on_blend)
+        self.map.projectionChanged.connect(self.set_projection)
+        self.map.visibleRangeChanged.connect(lambda *a: self._manifold_later())
+        self.map.manifoldToggled.connect(lambda on: on and self._manifold_later())
+        self.morph.frameScrubbed.connect(self._on_scrub)
+        self.morph.settingsChanged.connect(self._recompute_strip)
+        self.morph.exportRequested.connect(self._export_morph_dialog)
+        self.random_button.clicked.connect(self.random_sample)
+        self.reset_button.clicked.connect(self.reset_to_selected)
+        self.copy_button.clicked.connect(self.copy_latent)
+        self.views_built = True
+        self._set_controls_enabled(False)
+        if self.summary is not None:  # the model won the race
+            self._apply_model(self.summary)
+
+    def _set_controls_enabled(self, on: bool) -> None:
+        for w in (self.random_button, self.reset_button, self.copy_button, self.temperature, self.sliders):
+            w.setEnabled(on)
+        self.reset_button.setEnabled(on and self.selected is not None)
+
+    # ================================================================ menus
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self.model_group = QActionGroup(self)
+        mm = f.addMenu("Bundled &model")
+        self.model_actions = {}
+        for name in BUNDLED:
+            a = QAction(name, self, checkable=True)
+            a.triggered.connect(lambda _=False, n=name: self.load_model(n))
+            self.model_group.addAction(a)
+            mm.addAction(a)
+            self.model_actions[name] = a
+        f.addAction("Open model &folder…", self._open_model_folder)
+        f.addAction("Open model f&ile (.safetensors)…", self._open_model_file)
+        f.addAction("Open model by &spec or hub id…", self._open_model_spec)
+        f.addSeparator()
+        f.addAction("Open &images folder for the map…", self._open_images)
+        f.addSeparator()
+        self.save_preview_action = f.addAction("&Save preview as PNG…", self._save_preview_dialog)
+        self.export_action = f.addAction("&Export morph…", lambda: self._export_morph_dialog())
+        f.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_action.triggered.connect(self.close)
+        f.addAction(quit_action)
+
+        e = mb.addMenu("&Edit")
+        self.undo_action = QAction("&Undo latent edit", self)
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.undo_action.triggered.connect(self.undo)
+        self.redo_action = QAction("&Redo latent edit", self)
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.redo_action.triggered.connect(self.redo)
+        e.addAction(self.undo_action)
+        e.addAction(self.redo_action)
+        e.addSeparator()
+        e.addAction("&Copy latent as text", QKeySequence("Ctrl+Shift+C"), self.copy_latent)
+        e.addAction("Random &sample", QKeySequence("Space"), self.random_sample)
+        e.addAction("Reset to &selected image", QKeySequence("Ctrl+R"), self.reset_to_selected)
+        e.addAction("Clear &pins", QKeySequence("Escape"), lambda: self.views_built and self.map.clear_pins())
+
+        self.device_menu = mb.addMenu("&Device")
+        self.device_group = QActionGroup(self)
+        h = mb.addMenu("&Help")
+        h.addAction("How a &VAE works", self._show_vae_help)
+        h.addAction("&About", lambda: QMessageBox.about(self, "latent-explorer",
+                                                          "latent-explorer: explore the latent space of VAEs."))
+
+    def _fill_device_menu(self, devices: list[str], current: str) -> None:
+        self.device_menu.clear()
+        for a in self.device_group.actions():
+            self.device_group.removeAction(a)
+        for d in devices:
+            a = QAction(d.upper() if d != "cpu" else "CPU", self, checkable=True)
+            a.setChecked(d == current.split(":")[0])
+            a.triggered.connect(lambda _=False, dev=d: self.set_device(dev))
+            self.device_group.addAction(a)
+            self.device_menu.addAction(a)
+
+    def _show_vae_help(self) -> None:
+        QMessageBox.information(self, "How a VAE works", (
+            "The encoder maps an image to a distribution, not a point: a mean μ and a log-variance "
+            "log σ² per latent dimension.\n\nSampling uses z = μ + σ·ε with ε ~ N(0, I), so gradients flow "
+            "through μ and σ. The decoder maps z back to an image.\n\nLoss = reconstruction error + β · KL(q(z|x) ‖ "
+            "N(0, I)); the KL per dimension is −½ (1 + log σ² − μ² − σ²) nats. Dimensions with ~0 KL are unused.\n\n"
+            "Decoding samples from N(0, I) makes new images; nearby latents decode to similar images."))
+
+    # ================================================================ model
+    def load_model(self, spec: str, first: bool = False) -> None:
+        self._loading = True
+        self.worker.cancel_all()
+        if self.projector is not None:
+            self.projector.cancel_all()
+        self._model_spec = spec
+        self.status.set_progress(f"loading {spec}…", 0, 0)
+        if self.views_built:
+            self.preview.set_placeholder(f"Loading {spec}…")
+        self.worker.submit("load", tasks.load, spec, self.options.device if first else "auto",
+                           self.options.precision, self.options.allow_pickle,
+                           on_result=self._on_model_loaded, on_error=self._on_load_failed)
+
+    def _on_model_loaded(self, summary: tasks.ModelSummary) -> None:
+        self._loading = False
+        self.summary = summary
+        self.status.set_progress(None)
+        self.modelLoaded.emit(summary)
+        if self.views_built:
+            self._apply_model(summary)
+
+    def _on_load_failed(self, failure) -> None:
+        self._loading = False
+        self.status.set_progress(None)
+        msg = failure.message
+        if self.summary is None:  # nothing to fall back on
+            self.exit_code = 2
+            if self.views_built:
+                self.preview.set_placeholder("No model loaded")
+                self.map.show_message("No model loaded: use File → Bundled model or Open model…")
+            self._map_done = True
+        else:
+            for name, a in self.model_actions.items():
+                a.setChecked(name == self.summary.spec)
+        self.show_error(f"Could not load the model: {msg}", dialog=True)
+        self._check_ready(failed=self.summary is None)
+
+    def _apply_model(self, s: tasks.ModelSummary) -> None:
+        self.setWindowTitle(f"latent-explorer — {s.name}")
+        for name, a in self.model_actions.items():
+            a.setChecked(name == s.spec)
+        self._fill_device_menu(s.devices, s.device)
+        self.status.set_device(s.device)
+        ev = (s.metrics or {}).get("evaluate") or {}
+        extra = ""
+        if "neg_elbo_nats" in ev:
+            extra = f" · test −ELBO {ev['neg_elbo_nats']:.1f} nats"
+        self.model_label.setText(s.describe() + extra)
+        self.map_data = None
+        self.selected = None
+        self._map_done = False
+        self._ready_sent = False
+        self._strip_keys = None
+        self._traversal_ready = False
+        self._manifold_ready = False
+        self._last_traversal_z = None
+        self.morph.clear()
+        self.recon.clear()
+        self.sliders.set_dims(s.latent_size)
+        self._set_controls_enabled(True)
+        self.state.reset(np.zeros(s.latent_shape, np.float32), "initial")
+        self._note("the prior's mean z = 0")
+        self.build_map()
+
+    def set_device(self, device: str) -> None:
+        self.worker.submit("load", tasks.set_device, device, on_result=self._on_device_changed,
+                           on_error=lambda f: self.show_error(f"Could not switch device: {f.message}", dialog=True))
+
+    def _on_device_changed(self, s: tasks.ModelSummary) -> None:
+        self.summary = s
+        self.status.set_device(s.device)
+        self._fill_device_menu(s.devices, s.device)
+        self.statusBar().showMessage(f"now decoding on {s.device}", 3000)
+
+    def _open_model_folder(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Open a model folder (config.json + weights)")
+        if d:
+            self.load_model(d)
+
+    def _open_model_file(self) -> None:
+        f, _ = QFileDialog.getOpenFileName(self, "Open a VAE weights file", "", "safetensors (*.safetensors)")
+        if f:
+            self.load_model(f)
+
+    def _open_model_spec(self) -> None:
+        spec, ok = QInputDialog.getText(self, "Open model", "Bundled name, folder, .safetensors file or hub id:")
+        if ok and spec.strip():
+            self.load_model(spec.strip())
+
+    def _open_images(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Open a folder of images to map")
+        if d:
+            self.options.images = d
+            self.build_map()
+
+    # ================================================================ map
+    def build_map(self) -> None:
+        self._map_done = False
+        self.map.show_message("Encoding images…")
+        self.status.set_progress("encoding images…", 0, 0)
+        self.worker.submit("map", tasks.build_map, self.options.images, limit=self.options.map_limit,
+                           on_result=self._on_map_ready,
+                           on_error=self._on_map_failed)
+
+    def cancel_map(self) -> None:
+        self.worker.cancel("map")
+        if self.projector is not None:
+            self.projector.cancel("map")
+        self.status.set_progress(None)
+        self.map.show_message("" if self.map_data is not None else "Map cancelled (File → Open images… to retry)")
+        self._map_done = True
+        self._check_ready()
+
+    def _on_progress(self, kind, rid, done, total, text) -> None:
+        if kind in ("map", "load"):
+            self.status.set_progress(text, done, total)
+            if kind == "map" and self.views_built and self.map_data is None:
+                self.map.show_message(text)
+
+    def _on_map_failed(self, failure) -> None:
+        self.status.set_progress(None)
+        self._map_done = True
+        self.map.show_message(failure.message)
+        self._check_ready()
+
+    def _on_map_ready(self, data: tasks.MapData) -> None:
+        from ..core.latent.project import METHOD_LABELS, available_methods
+
+        keep_view = self.map_data is not None and self.map_data.mean is data.mean and \
+            data.projection.method == self.map_data.projection.method
+        self.map_data = data
+        self.status.set_progress(None)
+        self.map.set_projection_methods(available_methods(int(np.prod(data.mean.shape[1:]))), METHOD_LABELS,
+                                        data.projection.method)
+        self.map.set_data(data, keep_view=keep_view)
+        self.sliders.set_kl(data.kl_per_dim, data.active)
+        if data.skipped:
+            self.statusBar().showMessage(f"{len(data.skipped)} file(s) skipped, e.g. {data.skipped[0][0]}: "
+                                         f"{data.skipped[0][1]}", 8000)
+        self._map_done = True
+        self.mapReady.emit(data)
+        self._update_marker()
+        if self.selected is not None:
+            self.map.set_selected(self.selected)
+        if data.projection.method == "identity":
+            self._manifold_later()
+        if self.options.demo and self.state.source == "initial":
+            self._demo_start()
+        self._check_ready()
+
+    def _demo_start(self) -> None:
+        """Open on something to look at: a 3 selected and its morph into an 8 (or the first two points)."""
+        d = self.map_data
+        a, b = 0, min(1, len(d.mean) - 1)
+        if d.labels is not None:
+            threes, eights = np.flatnonzero(d.labels == 3), np.flatnonzero(d.labels == 8)
+            if len(threes) and len(eights):
+                a, b = int(threes[len(threes) // 3]), int(eights[len(eights) // 3])
+        self.select(a)
+        self.make_morph(a, b)
+
+    def set_projection(self, method: str) -> None:
+        if self.map_data is None or method == self.map_data.projection.method:
+            return
+        if self.projector is None:
+            self.projector = DecodeWorker(self, torch_threads=None)
+            self.projector.failed.connect(self._on_failure)
+            self.projector.progress.connect(self._on_progress)
+            self.projector.start()
+        n = len(self.map_data.mean)
+        slow = " (t-SNE takes a while)" if method == "tsne" else ""
+        self.map.show_message(f"Projecting {n:,} points…{slow}")
+        self.status.set_progress(f"projecting with {method}…{slow}", 0, 0)
+        self.projector.submit("map", tasks.reproject, self.map_data, method, on_result=self._on_map_ready,
+                              on_error=self._on_map_failed)
+
+    def _request_manifold(self) -> None:
+        if self._closing or self.map_data is None or self.map_data.projection.method != "identity" \
+                or not self.map.manifold_check.isChecked():
+            return
+        x0, x1, y0, y1 = self.map.visible_range()
+        vw, vh = max(1, self.map.plot.width()), max(1, self.map.plot.height())
+        nx = int(np.clip(vw / MANIFOLD_TILE_PX, 4, 40))
+        ny = int(np.clip(vh / MANIFOLD_TILE_PX, 4, 40))
+        self.worker.submit("manifold", tasks.manifold, x0, x1, y0, y1, nx, ny, on_result=self._on_manifold)
+
+    def _on_manifold(self, result) -> None:
+        self.map.set_manifold(*result)
+        self._manifold_ready = True
+        self._check_ready()
+
+    # ================================================================ latent changes
+    def _on_state_changed(self, origin) -> None:
+        z = self.state.z
+        if origin is not self.sliders:
+            self.sliders.set_values(z)
+        self._move_marker()
+        self._traverse_later()
+        self.undo_action.setEnabled(True)
+        if not getattr(self, "_have_image", False):
+            self._request_preview(z, self.state.source)
+
+    def _set_latent(self, z, source: str, origin=None, commit: bool = True, image=None, rid: int = 0,
+                    seconds: float = 0.0) -> None:
+        """Make ``z`` the current latent; decode it unless its ``image`` is already known."""
+        self._have_image = image is not None
+        try:
+            self.state.set(z, source, origin=origin, commit=commit)
+        finally:
+            self._have_image = False
+        if image is not None:
+            self._show_preview_image(image, rid, source, seconds)
+        if not commit:
+            self._commit_later()
+
+    def _request_preview(self, z, caption: str) -> int:
+        if self._loading or self._closing or z is None:
+            return -1
+        return self.worker.submit("preview", tasks.decode, z, on_result=lambda d: self._on_preview(d, caption))
+
+    def _on_preview(self, d: tasks.Decoded, caption: str) -> None:
+        self._show_preview_image(d.image, self.worker.latest_id("preview") or 0, caption, d.seconds)
+
+    def _show_preview_image(self, image, rid: int, caption: str, seconds: float) -> None:
+        self.preview.show_image(image, rid)
+        self.status.preview_shown(seconds)
+        if self.first_preview_at is None:
+            self.first_preview_at = time.perf_counter()
+        self.previewShown.emit(rid)
+        self._check_ready()
+
+    def _note(self, text: str) -> None:
+        """What the preview shows now, in words (under the preview)."""
+        self.preview.caption.setText(text)
+
+    def _on_slider_edited(self, dim: int, value: float) -> None:
+        if self.state.z is None:
+            return
+        self.state.set_dim(dim, value, origin=self.sliders)
+        self._note("edited with the sliders")
+        self._commit_later()
+
+    def _update_marker(self) -> None:
+        if self.map_data is None or self.state.z is None:
+            return
+        self.map.set_current(self.map_data.projection.locate(self.state.z.reshape(-1)))
+
+    def _request_traversal(self) -> None:
+        if self._closing or self._loading or self.state.z is None or not self.sliders.rows:
+            return
+        z = self.state.z
+        if self._last_traversal_z is not None and np.array_equal(z, self._last_traversal_z):
+            return
+        self._last_traversal_z = z.copy()
+        self.worker.submit("traversal", tasks.traversal, z, TRAVERSAL_STEPS, 3.0,
+                           on_result=self._on_traversal)
+
+    def _on_traversal(self, strips) -> None:
+        self.sliders.set_traversals(strips)
+        self._traversal_ready = True
+        self._check_ready()
+
+    def latent_at_map(self, x: float, y: float) -> np.ndarray:
+        d = self.map_data
+        if d.projection.method == "identity":
+            return np.array([x, y], np.float32).reshape(d.mean.shape[1:])
+        return d.interpolator.latent_at((x, y))
+
+    def _on_place_clicked(self, x: float, y: float) -> None:
+        if self.map_data is None:
+            return
+        how = "exact" if self.map_data.projection.method == "identity" else "blend of the 3 points around it"
+        self._note(f"map point ({x:.2f}, {y:.2f}), {how}")
+        self._set_latent(self.latent_at_map(x, y), f"map point ({x:.2f}, {y:.2f})")
+
+    def _label(self, i: int) -> str:
+        d = self.map_data
+        return f"#{i}" + ("" if d.labels is None else f" ({int(d.labels[i])})")
+
+    def _on_morph_moved(self, a: int, x: float, y: float, b: int) -> None:
+        if b >= 0:
+            z, where = self.map_data.mean[b], self._label(b)
+        else:
+            z, where = self.latent_at_map(x, y), f"({x:.2f}, {y:.2f})"
+        self._note(f"morphing {self._label(a)} → {where}")
+        self._set_latent(z, f"drag {self._label(a)} → {where}", commit=False)
+
+    def _on_morph_dropped(self, a: int, x: float, y: float, b: int) -> None:
+        if b >= 0:
+            self.make_morph(a, b)
+        else:
+            self.make_morph(a, None, end=self.latent_at_map(x, y), end_name=f"({x:.2f}, {y:.2f})")
+
+    def make_morph(self, a: int, b: int | None, end=None, end_name: str = "") -> int:
+        """Compute the morph strip from data point ``a`` to point ``b`` (or to latent ``end``)."""
+        d = self.map_data
+        zb = d.mean[b] if b is not None else np.asarray(end, np.float32)
+        self._strip_keys = (np.stack([d.mean[a], zb]), (a, b))
+        self._strip_desc = f"{self._label(a)} → {self._label(b) if b is not None else end_name}"
+        return self._recompute_strip()
+
+    def _recompute_strip(self) -> int:
+        if self._strip_keys is None or self._loading:
+            return -1
+        keys, ends = self._strip_keys
+        return self.worker.submit("strip", tasks.morph_strip, keys, self.morph.frame_count, self.morph.method_name,
+                                  ends, on_result=self._on_strip)
+
+    def _on_strip(self, strip: tasks.Strip) -> None:
+        self.morph.set_strip(strip, self._strip_desc)
+        self.stripReady.emit(strip)
+        self._check_ready()
+
+    def _on_scrub(self, k: int) -> None:
+        s = self.morph.strip
+        if s is None:
+            return
+        self._note(f"morph frame {k + 1} / {len(s.frames)}")
+        self._set_latent(s.latents[k], f"morph {self._strip_desc}, frame {k + 1}", commit=False,
+                         image=s.frames[k])
+
+    def _on_blend(self, x: float, y: float) -> None:
+        from ..core.latent import barycentric
+        from ..core.latent.project import blend_weights
+
+        pins = list(self.map.pins)
+        if len(pins) < 3 or self.map_data is None:
+            return
+        idx, w = blend_weights(self.map_data.xy[pins], (x, y))
+        lat = self.map_data.mean[[pins[i] for i in idx]]
+        z = barycentric(lat.reshape(len(lat), -1), w).reshape(self.map_data.mean.shape[1:])
+        parts = ", ".join(f"{self._label(pins[i])} {wi:.2f}" for i, wi in zip(idx, w) if wi > 0.005)
+        self._note(f"blend {parts}")
+        self._set_latent(z, f"blend {parts}", commit=False)
+
+    # ================================================================ selection & buttons
+    def select(self, i: int) -> None:
+        d = self.map_data
+        if d is None:
+            return
+        self.selected = i
+        self.state.selected = i
+        self.map.set_selected(i)
+        self.sliders.set_posterior(d.mean[i], d.logvar[i] if d.logvar is not None else None)
+        self.reset_button.setEnabled(True)
+        lab = "" if d.labels is None else f"label {int(d.labels[i])} · "
+        self.recon.set_selected(i, d.images[i], f"{lab}image #{i} · reconstruction error {d.recon_error[i]:.4f}")
+        self.worker.submit("recon", tasks.decode, d.mean[i],
+                           on_result=lambda r, i=i: self.recon.set_reconstruction(i, r.image))
+        self._note(f"image {self._label(i)}: its posterior mean μ decoded")
+        self._set_latent(d.mean[i], f"image {self._label(i)}")
+
+    def reset_to_selected(self) -> None:
+        if self.selected is not None and self.map_data is not None:
+            self.select(self.selected)
+
+    def random_sample(self) -> None:
+        if self.summary is None or self._loading:
+            return
+        self._seed += 1
+        t = self.temperature.value()
+        seed = self._seed
+        self.worker.submit("preview", tasks.sample, seed, t, on_result=lambda d: self._on_sample(d, seed, t))
+
+    def _on_sample(self, d: tasks.Decoded, seed: int, t: float) -> None:
+        self._note(f"random sample (T {t:.2f}, seed {seed})")
+        self._set_latent(d.z, f"random sample T {t:.2f} seed {seed}", image=d.image,
+                         rid=self.worker.latest_id("preview") or 0, seconds=d.seconds)
+
+    def copy_latent(self) -> None:
+        text = self.state.as_text()
+        if text:
+            QApplication.clipboard().setText(text)
+            self.statusBar().showMessage("latent copied to the clipboard", 2000)
+
+    def undo(self) -> None:
+        if self.state.undo():
+            self._note(f"undo: {self.state.source}")
+
+    def redo(self) -> None:
+        if self.state.redo():
+            self._note(f"redo: {self.state.source}")
+
+    # ================================================================ export
+    def _recipe(self, **kw) -> dict:
+        r = {"model": self.summary.spec if self.summary else ""}
+        r.update(kw)
+        return r
+
+    def export_morph(self, path: str, fps: int = 12) -> int:
+        s = self.morph.strip
+        if s is None:
+            return -1
+        a, b = s.endpoints if s.endpoints else (None, None)
+        recipe = self._recipe(kind="morph", method=s.method, frames=len(s.frames), keyframes=s.keyframes,
+                              images=[self._label(i) for i in (a, b) if i is not None], dataset=self.map_data.name)
+        return self.worker.submit("export", tasks.export_morph, path, s.frames, fps, recipe,
+                                  on_result=lambda p: self.statusBar().showMessage(f"saved {p}", 5000))
+
+    def _export_morph_dialog(self) -> None:
+        if self.morph.strip is None:
+            self.statusBar().showMessage("make a morph first: drag from one point to another on the map", 4000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export morph", "morph.gif",
+                                              "GIF animation (*.gif);;MP4 video (*.mp4);;PNG strip (*.png)")
+        if path:
+            self.export_morph(path)
+
+    def _save_preview_dialog(self) -> None:
+        img = self.preview.image if self.views_built else None
+        if img is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save preview", "preview.png", "PNG image (*.png)")
+        if path:
+            recipe = self._recipe(kind="preview", latent=self.state.z, source=self.state.source)
+            self.worker.submit("export", tasks.save_preview, path, img, recipe,
+                               on_result=lambda p: self.statusBar().showMessage(f"saved {p}", 5000))
+
+    # ================================================================ errors & readiness
+    def _on_failure(self, failure) -> None:
+        if failure.kind == "load":
+            return  # handled by _on_load_failed with a dialog
+        if failure.kind == "map":
+            return
+        self.show_error(f"{failure.kind} failed: {failure.message}")
+
+    def show_error(self, message: str, dialog: bool = False) -> None:
+        self.banner.show_error(message)
+        self.errorShown.emit(message)
+        if dialog and not self.options.screenshot:
+            box = QMessageBox(QMessageBox.Icon.Warning, "latent-explorer", message, QMessageBox.StandardButton.Ok,
+                              self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+
+    def is_ready(self) -> bool:
+        if self.summary is None or not self._map_done or self.first_preview_at is None:
+            return False
+        if self._loading:
+            return False
+        if self.options.demo and self.map_data is not None:
+            if self.sliders.rows and not self._traversal_ready:
+                return False
+            if self._strip_keys is not None and self.morph.strip is None:
+                return False
+            if self.map_data.projection.method == "identity" and not self._manifold_ready:
+                return False
+        return True
+
+    def _check_ready(self, failed: bool = False) -> None:
+        if self._ready_sent:
+            return
+        if failed or self.is_ready():
+            self._ready_sent = True
+            self.ready.emit()
+
+    # ================================================================ shutdown
+    def closeEvent(self, ev) -> None:
+        self.shutdown()
+        super().closeEvent(ev)
+
+    def shutdown(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self.status.stop()
+        for t in getattr(self, "_timers", []):
+            t.cancel()
+            t.flush(restart_timer=False)  # nothing pending now: this just stops its QTimer
+        self.state.disconnect_all()
+        if self.projector is not None:
+            self.projector.stop(200)
+        self.worker.stop(1500)

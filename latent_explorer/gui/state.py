@@ -1,0 +1,140 @@
+"""The explorer's current latent, as plain Python: widgets bind to it, it knows no Qt.
+
+``LatentState`` holds the latent being looked at, where it came from, the selected image, and
+an undo history of committed edits. Listeners are called as ``listener(origin)``; ``origin`` is
+the widget that made the change, so that widget can skip re-applying its own edit (the
+napari pattern: a widget blocks its signals while it applies a model change, so the two never
+loop).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class LatentHistory:
+    """Committed latents for undo / redo (a cursor into a list; a new commit drops the redo tail)."""
+
+    def __init__(self, limit: int = 500):
+        self.limit = limit
+        self._items: list[tuple[np.ndarray, str]] = []
+        self._pos = -1
+
+    def push(self, z: np.ndarray, source: str) -> bool:
+        import numpy as np
+
+        z = np.array(z, np.float32, copy=True)
+        if self._pos >= 0 and np.array_equal(self._items[self._pos][0], z):
+            return False
+        del self._items[self._pos + 1:]
+        self._items.append((z, source))
+        if len(self._items) > self.limit:
+            del self._items[0]
+        self._pos = len(self._items) - 1
+        return True
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._pos = -1
+
+    @property
+    def can_undo(self) -> bool:
+        return self._pos > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._pos < len(self._items) - 1
+
+    def undo(self) -> tuple[np.ndarray, str] | None:
+        if not self.can_undo:
+            return None
+        self._pos -= 1
+        return self._items[self._pos]
+
+    def redo(self) -> tuple[np.ndarray, str] | None:
+        if not self.can_redo:
+            return None
+        self._pos += 1
+        return self._items[self._pos]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class LatentState:
+    def __init__(self):
+        self.z: np.ndarray | None = None
+        self.source: str = ""
+        self.selected: int | None = None
+        self.history = LatentHistory()
+        self._listeners: list[Callable] = []
+        self._dirty = False
+
+    def connect(self, listener: Callable) -> None:
+        self._listeners.append(listener)
+
+    def disconnect_all(self) -> None:
+        self._listeners.clear()
+
+    def _emit(self, origin) -> None:
+        for cb in list(self._listeners):
+            cb(origin)
+
+    def reset(self, z: np.ndarray, source: str = "initial") -> None:
+        """A new model: forget the history and selection."""
+        self.history.clear()
+        self.selected = None
+        self.set(z, source)
+
+    def set(self, z: np.ndarray, source: str, origin=None, commit: bool = True) -> None:
+        import numpy as np
+
+        self.z = np.array(z, np.float32, copy=True)
+        self.source = source
+        if commit:
+            self.history.push(self.z, source)
+            self._dirty = False
+        else:
+            self._dirty = True
+        self._emit(origin)
+
+    def set_dim(self, dim: int, value: float, origin=None) -> None:
+        """One slider moved: an uncommitted edit (``commit()`` closes the gesture)."""
+        z = self.z.copy()
+        z.reshape(-1)[dim] = value
+        self.set(z, "sliders", origin=origin, commit=False)
+
+    def commit(self) -> None:
+        if self.z is not None and self._dirty:
+            self.history.push(self.z, self.source)
+            self._dirty = False
+
+    def undo(self) -> bool:
+        self.commit()
+        item = self.history.undo()
+        if item is None:
+            return False
+        self.z, self.source = item[0].copy(), item[1]
+        self._emit(None)
+        return True
+
+    def redo(self) -> bool:
+        item = self.history.redo()
+        if item is None:
+            return False
+        self.z, self.source = item[0].copy(), item[1]
+        self._dirty = False
+        self._emit(None)
+        return True
+
+    def as_text(self, decimals: int = 4) -> str:
+        """The latent as text a person can paste into a script: ``[0.1234, -1.0000, ...]``."""
+        if self.z is None:
+            return ""
+        flat = self.z.reshape(-1)
+        body = ", ".join(f"{v:.{decimals}f}" for v in flat)
+        if self.z.ndim > 1:
+            return f"# shape {tuple(self.z.shape)}\n[{body}]"
+        return f"[{body}]"

@@ -1,0 +1,301 @@
+"""The work the DecodeWorker does: plain functions ``fn(ctx, ...)`` run on the worker thread.
+
+No Qt here, and nothing that touches a widget: each returns plain data (numpy arrays and
+small dataclasses) that the GUI thread shows. ``ctx`` is a ``worker.TaskContext``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MAP_CHUNK = 250
+MAX_MAP_POINTS = 5000
+
+
+@dataclass
+class ModelSummary:
+    spec: str
+    name: str
+    kind: str
+    latent_shape: tuple
+    image_size: tuple
+    channels: int
+    device: str
+    devices: list
+    metrics: dict = field(default_factory=dict)
+    parameters: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def latent_size(self) -> int:
+        return int(np.prod(self.latent_shape))
+
+    def describe(self) -> str:
+        shape = "×".join(str(s) for s in self.latent_shape)
+        h, w = self.image_size
+        return f"{self.name} · {self.kind} · latent {shape} · images {h}×{w}×{self.channels}"
+
+
+@dataclass
+class Decoded:
+    """A decoded latent: the latent itself and its uint8 H×W×C image."""
+
+    z: np.ndarray
+    image: np.ndarray
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class MapData:
+    """Everything the map shows, computed on the worker."""
+
+    name: str
+    images: np.ndarray            # uint8 N×H×W×C, fitted to the model
+    labels: np.ndarray | None     # int N or None
+    mean: np.ndarray              # float32 N×*latent_shape
+    logvar: np.ndarray | None
+    recon_error: np.ndarray       # float32 N, mean squared error in [0, 1] pixel units
+    projection: object            # core.latent.project.Projection
+    interpolator: object | None   # core.latent.project.MapInterpolator (None for < 3 points)
+    density: np.ndarray           # float32 N in [0, 1]
+    kl_per_dim: np.ndarray | None  # float32 D, nats
+    active: np.ndarray | None = None  # bool D: KL above core.metrics.ACTIVE_KL_THRESHOLD
+    skipped: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def xy(self) -> np.ndarray:
+        return self.projection.xy
+
+
+def summarize(model, seconds: float = 0.0) -> ModelSummary:
+    from ..core.device import available_devices
+
+    info = model.info()
+    return ModelSummary(
+        spec=model.spec, name=model.name or model.spec, kind=info.get("kind", type(model).__name__),
+        latent_shape=tuple(model.latent_shape), image_size=tuple(model.image_size), channels=model.channels,
+        device=str(model.device), devices=available_devices(), metrics=dict(getattr(model, "metrics", {}) or {}),
+        parameters=info.get("parameters"), seconds=seconds)
+
+
+def load(ctx, spec: str, device: str = "auto", precision: str = "fp32", allow_pickle: bool = False):
+    """Import torch (first time only), load the model and make it the worker's model."""
+    t0 = time.perf_counter()
+    ctx.progress(0, 0, f"loading model {spec}…")
+    from ..core.models.loading import load_model
+
+    model = load_model(spec, device=device, precision=precision, allow_pickle=allow_pickle)
+    ctx.set_model(model)
+    return summarize(model, time.perf_counter() - t0)
+
+
+def set_device(ctx, device: str):
+    from ..core.device import resolve_device
+
+    dev = resolve_device(device)
+    ctx.model.to(dev)
+    return summarize(ctx.model)
+
+
+def decode(ctx, z: np.ndarray, extra: dict | None = None) -> Decoded:
+    t0 = time.perf_counter()
+    z = np.asarray(z, np.float32)
+    img = ctx.model.decode(z[None])[0]
+    return Decoded(z, img, time.perf_counter() - t0, extra or {})
+
+
+def decode_at(ctx, xy, interpolator, exact: bool, extra: dict | None = None) -> Decoded:
+    """The latent at map point ``xy`` (exact for a 2-d latent map, else a Delaunay blend)."""
+    if exact:
+        z = np.asarray(xy, np.float32).reshape(ctx.model.latent_shape)
+    else:
+        z = interpolator.latent_at(xy)
+    return decode(ctx, z, extra)
+
+
+def sample(ctx, seed: int, temperature: float) -> Decoded:
+    z = ctx.model.sample_prior(1, seed=seed, temperature=temperature)[0]
+    return decode(ctx, z, {"seed": seed, "temperature": temperature})
+
+
+def blend(ctx, latents: np.ndarray, weights: np.ndarray, extra: dict | None = None) -> Decoded:
+    from ..core.latent import barycentric
+
+    lat = np.asarray(latents, np.float32)
+    z = barycentric(lat.reshape(len(lat), -1), weights).reshape(lat.shape[1:])
+    return decode(ctx, z, extra)
+
+
+@dataclass
+class Strip:
+    latents: np.ndarray      # F×*latent_shape
+    frames: np.ndarray       # uint8 F×H×W×C
+    method: str
+    endpoints: tuple = ()    # (index a or None, index b or None)
+    keyframes: np.ndarray | None = None
+
+
+def morph_strip(ctx, keys: np.ndarray, frames: int, method: str, endpoints=()) -> Strip:
+    from ..core.latent import interpolate, path
+
+    keys = np.asarray(keys, np.float32)
+    zs = interpolate(keys[0], keys[1], frames, method) if len(keys) == 2 else path(keys, frames, method)
+    # one decode per frame, as the preview decodes: a batched decode can differ in the last bit
+    # of a pixel, and a scrubbed frame must be exactly what the preview shows for that latent
+    imgs = np.concatenate([ctx.model.decode(z[None]) for z in zs])
+    return Strip(zs, imgs, method, tuple(endpoints), keys)
+
+
+def traversal(ctx, z: np.ndarray, steps: int = 7, value_range: float = 3.0, dims=None) -> np.ndarray:
+    """uint8 D×steps×H×W×C: each row sweeps one dimension over [−range, +range]."""
+    from ..core.latent import traversal_latents
+
+    zs = traversal_latents(np.asarray(z, np.float32), steps=steps, value_range=value_range, dims=dims)
+    rows = zs.shape[0]
+    imgs = ctx.model.decode(zs.reshape(rows * steps, *ctx.model.latent_shape))
+    return imgs.reshape(rows, steps, *imgs.shape[1:])
+
+
+def manifold(ctx, x0: float, x1: float, y0: float, y1: float, nx: int = 16, ny: int = 16) -> tuple:
+    """Decode an nx×ny grid over a rectangle of a 2-d latent: (mosaic uint8 H×W×C, rect).
+
+    Tile (i, j) is the decode of the latent at the centre of cell (i, j); ``rect`` is
+    (x, y, width, height) in latent units, the area the mosaic covers.
+    """
+    dx = (x1 - x0) / nx
+    dy = (y1 - y0) / ny
+    xs = (x0 + dx * (np.arange(nx) + 0.5)).astype(np.float32)
+    ys = (y1 - dy * (np.arange(ny) + 0.5)).astype(np.float32)  # top row is the largest y
+    gx, gy = np.meshgrid(xs, ys)
+    z = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32).reshape(-1, *ctx.model.latent_shape)
+    imgs = ctx.model.decode(z)
+    h, w, c = imgs.shape[1:]
+    mosaic = imgs.reshape(ny, nx, h, w, c).transpose(0, 2, 1, 3, 4).reshape(ny * h, nx * w, c)
+    # a y-up plot draws image row 0 at the bottom: flip so the largest y is on top
+    return np.ascontiguousarray(mosaic[::-1]), (x0, y0, x1 - x0, y1 - y0)
+
+
+def _dataset_for(model):
+    """The bundled dataset the model was made for (by its metrics, else by its image size)."""
+    from ..core.data.datasets import load_dataset
+
+    data = (getattr(model, "metrics", {}) or {}).get("data")
+    if not data:
+        if tuple(model.image_size) == (28, 28) and model.channels == 1:
+            data = "mnist-5k"
+        elif tuple(model.image_size) == (64, 64) and model.channels == 3:
+            data = "shapes"
+    if data == "mnist-5k":
+        return load_dataset("mnist-5k", "all")
+    if data == "shapes":
+        return load_dataset("shapes", "test", limit=MAX_MAP_POINTS)
+    return None
+
+
+def build_map(ctx, images_dir: str | None = None, method: str | None = None, limit: int = MAX_MAP_POINTS) -> MapData:
+    """Encode the dataset (chunked, cancellable, yielding to previews), then project it."""
+    from ..core.data.images import load_folder
+    from ..core.latent.project import MapInterpolator, fit_projection, point_density
+
+    t0 = time.perf_counter()
+    model = ctx.model
+    skipped = []
+    if images_dir:
+        ctx.progress(0, 0, f"reading {images_dir}…")
+
+        def prog(i, n):
+            ctx.progress(i, n, f"reading images {i:,} / {n:,}")
+
+        res = load_folder(Path(images_dir), model.image_size, model.channels, progress=prog,
+                          should_stop=lambda: ctx.cancelled, limit=limit)
+        ctx.checkpoint()
+        images, labels, name, skipped = res.images, None, Path(images_dir).name, list(res.skipped)
+    else:
+        ds = _dataset_for(model)
+        if ds is None:
+            raise _no_data(model)
+        images, labels, name = ds.images[:limit], (None if ds.labels is None else ds.labels[:limit]), ds.name
+    images = model.prepare(images)
+    n = len(images)
+    if n < 3:
+        raise _no_data(model, f"only {n} readable image(s)")
+    means, logvars, errs = [], [], []
+    for i in range(0, n, MAP_CHUNK):
+        ctx.checkpoint()
+        batch = images[i:i + MAP_CHUNK]
+        mu, lv = model.encode(batch)
+        ctx.checkpoint()
+        rec = model.decode(mu)
+        errs.append(((rec.astype(np.float32) - batch.astype(np.float32)) / 255.0).reshape(len(batch), -1)
+                    .__pow__(2).mean(1))
+        means.append(mu)
+        logvars.append(lv)
+        ctx.progress(min(i + MAP_CHUNK, n), n, f"encoding {min(i + MAP_CHUNK, n):,} / {n:,} images")
+    mean = np.concatenate(means).astype(np.float32)
+    logvar = None if logvars[0] is None else np.concatenate(logvars).astype(np.float32)
+    ctx.checkpoint()
+    d = int(np.prod(mean.shape[1:]))
+    method = method or ("identity" if d == 2 else "pca")
+    ctx.progress(n, n, f"projecting with {method}…")
+    proj = fit_projection(mean, method)
+    ctx.checkpoint()
+    interp = MapInterpolator(proj.xy, mean) if method != "identity" else None
+    kl = active = None
+    if logvar is not None:
+        from ..core.metrics import ACTIVE_KL_THRESHOLD, kl_per_dim_from_posteriors
+
+        kl = kl_per_dim_from_posteriors(mean.reshape(n, -1), logvar.reshape(n, -1)).astype(np.float32)
+        active = kl > ACTIVE_KL_THRESHOLD
+    return MapData(name, images, labels, mean, logvar, np.concatenate(errs).astype(np.float32), proj, interp,
+                   point_density(proj.xy), kl, active, skipped, time.perf_counter() - t0)
+
+
+def reproject(ctx, data: MapData, method: str) -> MapData:
+    from dataclasses import replace
+
+    from ..core.latent.project import MapInterpolator, fit_projection, point_density
+
+    ctx.progress(0, 0, f"projecting with {method}…")
+    t0 = time.perf_counter()
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # one OpenMP/BLAS thread: the GUI thread keeps the other core
+        proj = fit_projection(data.mean, method)
+    ctx.checkpoint()
+    interp = MapInterpolator(proj.xy, data.mean) if method != "identity" else None
+    return replace(data, projection=proj, interpolator=interp, density=point_density(proj.xy),
+                   seconds=time.perf_counter() - t0)
+
+
+def _no_data(model, why: str = ""):
+    from ..core.errors import UserError
+
+    return UserError(f"no images to map for {model.name or model.spec}" + (f" ({why})" if why else "") +
+                     ": open a folder of images (File → Open images…)")
+
+
+def export_morph(ctx, path: str, frames: np.ndarray, fps: int, recipe: dict) -> str:
+    from ..core.export import save_animation
+
+    model = ctx.model
+    recipe = dict(recipe)
+    if hasattr(model, "weights_hash"):
+        recipe.setdefault("model_hash", model.weights_hash())
+    save_animation(path, frames, fps=fps, recipe=recipe)
+    return path
+
+
+def save_preview(ctx, path: str, image: np.ndarray, recipe: dict) -> str:
+    from ..core.export import save_png
+
+    model = ctx.model
+    recipe = dict(recipe)
+    if hasattr(model, "weights_hash"):
+        recipe.setdefault("model_hash", model.weights_hash())
+    save_png(path, image, recipe)
+    return path

@@ -1,0 +1,308 @@
+"""DecodeWorker: the one thread that owns the model and runs every encode / decode.
+
+The GUI hands it *requests*: a kind ("preview", "strip", "map", ...) and a plain function
+``fn(ctx, *args)`` to run with the model. Requests of one kind coalesce: a newer request
+replaces the pending one of its kind (and asks a running one of its kind to stop at its next
+checkpoint), so only the newest pending request of each kind ever runs. Every request gets
+an id; when its result comes back on the GUI thread it is delivered only if it is still the
+newest request of its kind, otherwise it is dropped as stale.
+
+Kinds are served by priority (``PRIORITY``): a long job (encoding the map) calls
+``ctx.checkpoint()`` between chunks, which raises ``Cancelled`` when it was cancelled and
+otherwise serves any waiting higher-priority request (a slider preview) right there, so the
+preview never waits behind the map.
+
+An exception in a request becomes a ``failed`` signal (and the request's ``on_error``) on the
+GUI thread; the worker lives on. ``stop()`` ends the thread; a thread stuck in a long native
+call is left for ``app`` to end the process over (see ``abandoned_threads``).
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from ..core.errors import Cancelled, UserError
+
+#: highest priority first; kinds not listed run last
+PRIORITY = ("load", "preview", "recon", "strip", "traversal", "manifold", "export", "map")
+
+# Worker threads that would not stop in time (blocked in native code). Kept referenced so the
+# QThread is never destroyed while running; app.run_gui ends the process with os._exit then.
+_ABANDONED: list = []
+
+
+def abandoned_threads() -> list:
+    return [t for t in _ABANDONED if t.isRunning()]
+
+
+def _rank(kind: str) -> int:
+    try:
+        return PRIORITY.index(kind)
+    except ValueError:
+        return len(PRIORITY)
+
+
+@dataclass
+class Request:
+    kind: str
+    id: int
+    fn: Callable
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    on_result: Callable | None = None
+    on_error: Callable | None = None
+    submitted: float = 0.0
+    cancelled: bool = False
+
+
+@dataclass
+class Failure:
+    kind: str
+    id: int
+    message: str
+    detail: str = ""
+    user_error: bool = False
+
+
+class TaskContext:
+    """What a request's function sees: the model, cancellation, progress, checkpoints."""
+
+    def __init__(self, worker: "DecodeWorker", request: Request):
+        self._worker = worker
+        self.request = request
+
+    @property
+    def model(self):
+        m = self._worker._model
+        if m is None:
+            raise UserError("no model is loaded")
+        return m
+
+    @property
+    def has_model(self) -> bool:
+        return self._worker._model is not None
+
+    def set_model(self, model) -> None:
+        self._worker._model = model
+
+    @property
+    def cancelled(self) -> bool:
+        return self.request.cancelled or self._worker._stopping
+
+    def checkpoint(self) -> None:
+        """Raise Cancelled if this request was superseded/cancelled; else serve urgent work."""
+        if self.cancelled:
+            raise Cancelled()
+        self._worker._serve_pending(below=_rank(self.request.kind))
+        if self.cancelled:
+            raise Cancelled()
+
+    def progress(self, done: int, total: int, text: str = "") -> None:
+        self._worker._progress.emit(self.request.kind, self.request.id, int(done), int(total), text)
+
+
+class _Thread(QThread):
+    def __init__(self, worker: "DecodeWorker"):
+        super().__init__()
+        self._worker = worker
+        self.setObjectName("DecodeWorker")
+
+    def run(self):  # runs on the worker thread
+        self._worker._loop()
+
+
+class DecodeWorker(QObject):
+    """Lives on the GUI thread; its ``_Thread`` runs the requests."""
+
+    #: kind, id, value, seconds — only fresh results, on the GUI thread
+    finished = Signal(str, int, object, float)
+    #: a Failure, on the GUI thread (stale failures are dropped too)
+    failed = Signal(object)
+    #: kind, id, done, total, text
+    progress = Signal(str, int, int, int, str)
+    #: kind, id of a result that arrived after a newer request of its kind (for tests / stats)
+    dropped = Signal(str, int)
+
+    # raw cross-thread signals, delivered queued to the slots below on the GUI thread
+    _done = Signal(object, object, float)
+    _error = Signal(object, object)
+    _progress = Signal(str, int, int, int, str)
+
+    def __init__(self, parent=None, torch_threads: int | None = 1, model=None):
+        super().__init__(parent)
+        self._torch_threads = torch_threads
+        self._model = model
+        self._ids = itertools.count(1)
+        self._latest: dict[str, int] = {}
+        self._pending: dict[str, Request] = {}
+        self._running: list[Request] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._closed = False
+        self._thread = _Thread(self)
+        self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        self._error.connect(self._deliver_error, Qt.ConnectionType.QueuedConnection)
+        self._progress.connect(self._deliver_progress, Qt.ConnectionType.QueuedConnection)
+        self.gui_thread = threading.get_ident()
+        self.worker_thread_ident: int | None = None
+
+    # ---- GUI-thread API -------------------------------------------------------------
+    def start(self) -> None:
+        if not self._thread.isRunning():
+            self._thread.start()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def submit(self, kind: str, fn: Callable, *args, on_result=None, on_error=None, **kwargs) -> int:
+        """Queue ``fn(ctx, *args, **kwargs)``; replaces the pending request of ``kind``."""
+        if self._closed:
+            return -1
+        rid = next(self._ids)
+        req = Request(kind, rid, fn, args, kwargs, on_result, on_error, time.perf_counter())
+        self._latest[kind] = rid
+        with self._cond:
+            old = self._pending.get(kind)
+            if old is not None:
+                old.cancelled = True
+            self._pending[kind] = req
+            for r in self._running:
+                if r.kind == kind:
+                    r.cancelled = True
+            self._cond.notify_all()
+        return rid
+
+    def cancel(self, kind: str) -> None:
+        """Forget the pending request of ``kind``, stop a running one, drop its result."""
+        self._latest[kind] = next(self._ids)
+        with self._cond:
+            req = self._pending.pop(kind, None)
+            if req is not None:
+                req.cancelled = True
+            for r in self._running:
+                if r.kind == kind:
+                    r.cancelled = True
+
+    def cancel_all(self, keep: tuple[str, ...] = ()) -> None:
+        with self._cond:
+            kinds = set(self._pending) | {r.kind for r in self._running} | set(self._latest)
+        for k in kinds - set(keep):
+            self.cancel(k)
+
+    def latest_id(self, kind: str) -> int | None:
+        return self._latest.get(kind)
+
+    def is_busy(self, kind: str) -> bool:
+        with self._cond:
+            return kind in self._pending or any(r.kind == kind for r in self._running)
+
+    def stop(self, timeout_ms: int = 1500) -> bool:
+        """End the thread; True when it ended within ``timeout_ms``."""
+        self._closed = True
+        with self._cond:
+            self._stopping = True
+            for r in self._pending.values():
+                r.cancelled = True
+            self._pending.clear()
+            for r in self._running:
+                r.cancelled = True
+            self._cond.notify_all()
+        if not self._thread.isRunning():
+            return True
+        if self._thread.wait(timeout_ms):
+            return True
+        # stuck in native code: never let Qt destroy a running QThread
+        _ABANDONED.append(self._thread)
+        return False
+
+    # ---- GUI-thread delivery ---------------------------------------------------------
+    @Slot(object, object, float)
+    def _deliver(self, req: Request, value, seconds: float) -> None:
+        if self._closed or req.cancelled or self._latest.get(req.kind) != req.id:
+            self.dropped.emit(req.kind, req.id)
+            return
+        if req.on_result is not None:
+            req.on_result(value)
+        self.finished.emit(req.kind, req.id, value, seconds)
+
+    @Slot(object, object)
+    def _deliver_error(self, req: Request, failure: Failure) -> None:
+        if self._closed or self._latest.get(req.kind) != req.id:
+            self.dropped.emit(req.kind, req.id)
+            return
+        if req.on_error is not None:
+            req.on_error(failure)
+        self.failed.emit(failure)
+
+    @Slot(str, int, int, int, str)
+    def _deliver_progress(self, kind, rid, done, total, text) -> None:
+        if not self._closed and self._latest.get(kind) == rid:
+            self.progress.emit(kind, rid, done, total, text)
+
+    # ---- worker thread ----------------------------------------------------------------
+    def _loop(self) -> None:
+        self.worker_thread_ident = threading.get_ident()
+        if self._torch_threads:
+            try:  # one intra-op thread: on a 2-core machine the GUI thread must not starve
+                import torch
+
+                torch.set_num_threads(self._torch_threads)
+            except ImportError:  # pragma: no cover - torch is a dependency
+                pass
+        while True:
+            with self._cond:
+                while not self._stopping and not self._pending:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+            self._serve_pending(below=len(PRIORITY) + 1)
+
+    def _take(self, below: int) -> Request | None:
+        with self._cond:
+            if self._stopping or not self._pending:
+                return None
+            kind = min(self._pending, key=_rank)
+            if _rank(kind) >= below:
+                return None
+            req = self._pending.pop(kind)
+            self._running.append(req)
+            return req
+
+    def _serve_pending(self, below: int) -> None:
+        while True:
+            req = self._take(below)
+            if req is None:
+                return
+            try:
+                self._run(req)
+            finally:
+                with self._cond:
+                    self._running.remove(req)
+
+    def _run(self, req: Request) -> None:
+        ctx = TaskContext(self, req)
+        t0 = time.perf_counter()
+        try:
+            if req.cancelled:
+                return
+            value = req.fn(ctx, *req.args, **req.kwargs)
+        except Cancelled:
+            return
+        except UserError as e:
+            self._error.emit(req, Failure(req.kind, req.id, str(e), "", True))
+            return
+        except Exception as e:  # a bug or a broken model: show it, keep serving
+            detail = traceback.format_exc()
+            print(f"latent-explorer: {req.kind} request failed:\n{detail}", file=sys.stderr, flush=True)
+            msg = str(e).splitlines()[0] if str(e) else ""
+            self._error.emit(req, Failure(req.kind, req.id, f"{type(e).__name__}: {msg}".rstrip(": "), detail))
+            return
+        if not self._stopping:
+            self._done.emit(req, value, time.perf_counter() - t0)

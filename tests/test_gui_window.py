@@ -1,0 +1,281 @@
+"""The main window on the real bundled models: sliders, map clicks, drag-to-morph, errors, closing."""
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QApplication
+
+from gui_fixtures import click, drag, qt_leak_guard, view_to_viewport, viewport_to_view  # noqa: F401
+
+from latent_explorer.gui.app import launch
+from latent_explorer.gui.main_window import LaunchOptions
+
+pytestmark = pytest.mark.usefixtures("qt_leak_guard")
+
+MAP_LIMIT = 400  # a smaller map keeps each window test to a second or two
+
+
+def reference(win, qtbot):
+    """The window's own model, called directly (not through the worker), to check what it shows.
+
+    (The bundled weights may be replaced while tests run, so a second load could differ.)
+    Waits until the worker is idle so the two threads never share the model at once.
+    """
+    qtbot.waitUntil(lambda: not any(win.worker.is_busy(k) for k in ("preview", "strip", "map", "recon",
+                                                                     "traversal", "manifold")), timeout=10000)
+    return win.worker._model
+
+
+@pytest.fixture
+def open_window(qtbot, qt_leak_guard):  # noqa: F811
+    wins = []
+
+    def open_(model="digits", demo=False, wait_map=True):
+        _, win = launch(LaunchOptions(model=model, device="cpu", demo=demo, map_limit=MAP_LIMIT))
+        wins.append(win)
+        if wait_map:
+            qtbot.waitUntil(lambda: win.map_data is not None and win.first_preview_at is not None, timeout=60000)
+            # the slider strips arrive last; after them the layout (and map pixels) stay put
+            qtbot.waitUntil(lambda: win._traversal_ready or not win.sliders.rows, timeout=20000)
+            qtbot.wait(50)
+        return win
+
+    yield open_
+    for w in wins:
+        w.close()
+        w.deleteLater()
+    QApplication.processEvents()
+
+
+def wait_preview_of(qtbot, win, z):
+    """Wait until the preview shows the decode of latent z."""
+    qtbot.waitUntil(lambda: win.preview.image is not None and win.state.z is not None
+                    and np.allclose(win.state.z, z) and not win.worker.is_busy("preview"), timeout=10000)
+    qtbot.wait(50)
+
+
+def test_slider_change_changes_the_preview_pixels(qtbot, open_window):
+    win = open_window("digits")
+    win.select(0)
+    wait_preview_of(qtbot, win, win.map_data.mean[0])
+    before = win.preview.image.copy()
+    dim = win.sliders.order[0]  # the most informative dimension
+    row = win.sliders.rows[dim]
+    target = 2.5 if win.state.z[dim] < 0 else -2.5
+    row.slider.setValue(target)  # the widget's own signal path, as a drag does
+    assert win.state.z[dim] == pytest.approx(target)
+    qtbot.waitUntil(lambda: not np.array_equal(win.preview.image, before), timeout=10000)
+    wait_preview_of(qtbot, win, win.state.z)
+    expect = reference(win, qtbot).decode(win.state.z[None])[0]
+    np.testing.assert_array_equal(win.preview.image, expect)
+    # keyboard: the arrow key nudges the focused slider
+    inner = row.slider._slider
+    inner.setFocus()
+    old = row.slider.value()
+    qtbot.keyClick(inner, Qt.Key.Key_Left)
+    assert row.slider.value() == pytest.approx(old - 0.05)
+
+
+def test_map_click_decodes_the_clicked_place_exactly_on_digits_2d(qtbot, open_window):
+    win = open_window("digits-2d")
+    m = win.map
+    assert win.map_data.projection.method == "identity"
+    # an empty spot on the map (clicking a point would select that image instead)
+    vp = m.plot.viewport()
+    spot = None
+    for fx in np.linspace(0.1, 0.9, 9):
+        for fy in np.linspace(0.1, 0.9, 9):
+            p = QPoint(int(vp.width() * fx), int(vp.height() * fy))
+            x, y = viewport_to_view(m, p)
+            if m.point_at(m.vb.mapSceneToView(m.plot.mapToScene(p)), radius_px=12) is None:
+                spot = p
+                break
+        if spot is not None:
+            break
+    assert spot is not None
+    x, y = viewport_to_view(m, spot)
+    click(vp, spot)
+    z = np.array([x, y], np.float32)
+    qtbot.waitUntil(lambda: win.state.z is not None and np.allclose(win.state.z, z, atol=1e-4), timeout=5000)
+    wait_preview_of(qtbot, win, win.state.z)
+    expect = reference(win, qtbot).decode(win.state.z[None])[0]
+    np.testing.assert_array_equal(win.preview.image, expect)
+    assert "map point" in win.state.source
+
+
+def _pickable(win, candidates):
+    """The first candidate point that is the nearest point to its own pixel."""
+    m = win.map
+    for i in candidates:
+        p = view_to_viewport(m, *win.map_data.xy[i])
+        if m.point_at(m.vb.mapSceneToView(m.plot.mapToScene(p))) == i:
+            return int(i), p
+    raise AssertionError("no pickable point")
+
+
+def test_clicking_a_point_selects_that_image(qtbot, open_window):
+    win = open_window("digits-2d")
+    m = win.map
+    i, p = _pickable(win, np.argsort(-win.map_data.xy[:, 0]))  # an outlying point
+    click(m.plot.viewport(), p)
+    qtbot.waitUntil(lambda: win.selected is not None, timeout=5000)
+    assert win.selected == i
+    np.testing.assert_array_equal(win.state.z, win.map_data.mean[i])
+    qtbot.waitUntil(lambda: win.recon.recon.image.pixmap() is not None
+                    and not win.recon.recon.image.pixmap().isNull(), timeout=5000)
+
+
+def test_map_click_on_digits_blends_the_triangle_around_it(qtbot, open_window):
+    win = open_window("digits")
+    d = win.map_data
+    tri = d.interpolator.tri.simplices[0]
+    centre = d.xy[tri].mean(0)
+    win.map.placeClicked.emit(float(centre[0]), float(centre[1]))
+    idx, w = d.interpolator.weights_at(centre)
+    expect = (w[:, None] * d.mean[idx]).sum(0)
+    np.testing.assert_allclose(win.state.z, expect, atol=1e-5)
+    assert np.all(w >= 0) and w.sum() == pytest.approx(1.0)
+
+
+def _two_far_points(win):
+    """Two points, each the nearest to its own pixel, far apart on screen."""
+    xy = win.map_data.xy
+    a, _ = _pickable(win, np.argsort(xy[:, 0]))
+    b, _ = _pickable(win, np.argsort(-xy[:, 0]))
+    return a, b
+
+
+def test_drag_from_point_to_point_makes_a_morph_strip(qtbot, open_window):
+    win = open_window("digits")
+    a, b = _two_far_points(win)
+    m = win.map
+    pa, pb = view_to_viewport(m, *win.map_data.xy[a]), view_to_viewport(m, *win.map_data.xy[b])
+    previews = []
+    win.previewShown.connect(previews.append)
+    with qtbot.waitSignal(win.stripReady, timeout=10000) as sig:
+        drag(m.plot.viewport(), pa, pb, steps=10, qtbot=qtbot)
+    strip = sig.args[0]
+    assert strip.endpoints == (a, b)
+    assert len(previews) >= 1  # the preview morphed live along the drag
+    ref = reference(win, qtbot)
+    np.testing.assert_array_equal(strip.frames[0], ref.decode(win.map_data.mean[a][None])[0])
+    np.testing.assert_array_equal(strip.frames[-1], ref.decode(win.map_data.mean[b][None])[0])
+    assert len(strip.frames) == win.morph.frame_count
+    # scrubbing shows the frame in the preview
+    win.morph.scrub.setValue(3)
+    np.testing.assert_array_equal(win.preview.image, strip.frames[3])
+    np.testing.assert_allclose(win.state.z, strip.latents[3])
+    # lerp instead of slerp recomputes the strip
+    with qtbot.waitSignal(win.stripReady, timeout=10000) as sig:
+        win.morph.method.setCurrentIndex(win.morph.method.findData("lerp"))
+    assert sig.args[0].method == "lerp"
+
+
+def test_three_pins_blend_inside_their_triangle(qtbot, open_window):
+    win = open_window("digits")
+    d = win.map_data
+    pins = [int(np.argmin(d.xy[:, 0])), int(np.argmax(d.xy[:, 0])), int(np.argmax(d.xy[:, 1]))]
+    for i in pins:
+        win.map.toggle_pin(i)
+    centre = d.xy[pins].mean(0)
+    assert win.map._drag_mode_at(QPointF(float(centre[0]), float(centre[1]))) == "blend"
+    win.map.blendMoved.emit(float(centre[0]), float(centre[1]))
+    np.testing.assert_allclose(win.state.z, d.mean[pins].mean(0), atol=1e-4)
+    assert win.state.source.startswith("blend")
+
+
+def test_undo_and_redo_latent_edits(qtbot, open_window):
+    win = open_window("digits")
+    win.select(1)
+    z0 = win.state.z.copy()
+    dim = win.sliders.order[0]
+    win.sliders.rows[dim].slider.setValue(1.5)
+    win.state.commit()
+    z1 = win.state.z.copy()
+    win.undo_action.trigger()
+    np.testing.assert_array_equal(win.state.z, z0)
+    assert win.sliders.value(dim) == pytest.approx(float(np.clip(z0[dim], -3, 3)), abs=0.01)
+    win.redo_action.trigger()
+    np.testing.assert_array_equal(win.state.z, z1)
+
+
+def test_random_sample_reset_and_copy(qtbot, open_window):
+    win = open_window("digits")
+    win.select(2)
+    with qtbot.waitSignal(win.previewShown, timeout=5000):
+        win.random_button.click()
+    assert win.state.source.startswith("random sample")
+    assert not np.array_equal(win.state.z, win.map_data.mean[2])
+    win.reset_button.click()
+    np.testing.assert_array_equal(win.state.z, win.map_data.mean[2])
+    win.copy_button.click()
+    text = QApplication.clipboard().text()
+    assert np.allclose(np.array(eval(text)), win.state.z, atol=1e-4)
+
+
+def test_kl_orders_the_sliders_and_marks_the_posterior(qtbot, open_window):
+    win = open_window("digits")
+    kl = win.map_data.kl_per_dim
+    assert win.sliders.order == list(np.argsort(-kl, kind="stable"))
+    win.select(3)
+    row = win.sliders.rows[0]
+    assert row.mark.mu == pytest.approx(float(win.map_data.mean[3][0]))
+    assert row.mark.sigma == pytest.approx(float(np.exp(0.5 * win.map_data.logvar[3][0])))
+    qtbot.waitUntil(lambda: win.sliders.rows[0].strip.pixmap() is not None
+                    and not win.sliders.rows[0].strip.pixmap().isNull(), timeout=10000)
+
+
+def test_worker_exception_shows_a_message_and_the_next_request_works(qtbot, open_window):
+    win = open_window("digits")
+    model = win.worker._model
+    real = model.decode
+
+    def broken(z, batch_size=256):
+        model.decode = real
+        raise RuntimeError("decoder exploded")
+
+    model.decode = broken
+    row = win.sliders.rows[0]
+    with qtbot.waitSignal(win.errorShown, timeout=5000) as sig:
+        row.slider.setValue(1.0)
+    assert "decoder exploded" in sig.args[0]
+    assert win.banner.isVisible() or not win.isVisible()
+    assert "decoder exploded" in win.banner.text.text()
+    with qtbot.waitSignal(win.previewShown, timeout=5000):
+        row.slider.setValue(-1.0)
+
+
+def test_export_morph_writes_gif_and_png_with_recipe(qtbot, open_window, tmp_path):
+    from latent_explorer.core.export import read_png_recipe
+
+    win = open_window("digits")
+    with qtbot.waitSignal(win.stripReady, timeout=10000):
+        win.make_morph(0, 1)
+    for name in ("m.gif", "m.png"):
+        with qtbot.waitSignal(win.worker.finished, timeout=10000):
+            win.export_morph(str(tmp_path / name))
+    assert (tmp_path / "m.gif").stat().st_size > 100
+    assert (tmp_path / "m.gif.json").exists()
+    recipe = read_png_recipe(tmp_path / "m.png")
+    assert recipe["kind"] == "morph" and recipe["method"] == "slerp" and "model_hash" in recipe
+
+
+def test_closing_during_a_blocked_decode_exits_quickly_and_cleanly(qtbot, open_window):
+    win = open_window("digits")
+    model = win.worker._model
+    real = model.decode
+    started = []
+
+    def slow(z, batch_size=256):
+        started.append(1)
+        time.sleep(1.0)
+        return real(z, batch_size)
+
+    model.decode = slow
+    win.sliders.rows[0].slider.setValue(2.0)
+    qtbot.waitUntil(lambda: bool(started), timeout=5000)
+    t0 = time.perf_counter()
+    win.close()
+    assert time.perf_counter() - t0 < 2.0
+    assert not win.worker.is_running()
