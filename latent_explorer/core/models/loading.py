@@ -124,6 +124,8 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "auto", precision: str =
         return _load_project_folder(folder, spec, dev, name=spec)
     path = Path(spec).expanduser()
     if path.is_dir():
+        if not (path / "config.json").exists() and (path / "vae" / "config.json").exists():
+            path = path / "vae"  # a local diffusers pipeline folder: its VAE
         cfg = read_config(path)
         cls = cfg.get("_class_name", "ConvVAE" if "latent_dim" in cfg else None)
         if cls == "ConvVAE":
@@ -131,7 +133,7 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "auto", precision: str =
         if cls in ("AutoencoderKL", "AutoencoderTiny"):
             from .diffusers_vae import load_diffusers_folder
 
-            return load_diffusers_folder(path, spec, dev, precision, **kwargs)
+            return load_diffusers_folder(path, spec, dev, precision, allow_pickle=allow_pickle, **kwargs)
         raise ModelLoadError(f"{path}: model class {cls!r} is not supported yet "
                              f"(supported: ConvVAE, AutoencoderKL, AutoencoderTiny)")
     if path.is_file():
@@ -152,6 +154,6 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "auto", precision: str =
     if _HUB_ID.match(spec) and not spec.startswith((".", "/", "~")):
         from .diffusers_vae import load_hub
 
-        return load_hub(spec, dev, precision, **kwargs)
+        return load_hub(spec, dev, precision, allow_pickle=allow_pickle, **kwargs)
     raise ModelLoadError(f"unknown model {spec!r}: not a bundled name ({', '.join(BUNDLED_MODELS)}), "
                          f"an existing folder or file, or a hub id org/name")

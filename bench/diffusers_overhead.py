@@ -1,0 +1,147 @@
+"""Benchmark: our diffusers VAE wrapper against calling diffusers directly, and the tiered preview.
+
+The Stable Diffusion VAE architecture (block_out_channels 128-256-512-512, layers_per_block 2,
+4 latent channels) with random weights, at 256 px on this machine's CPU (or GPU with --device):
+- overhead_ratio: our fp32 ``decode`` (unscale, decode, clamp, uint8) over ``vae.decode``
+  alone on the same latent; interleaved repeats, medians;
+- first_preview_ms: a latent change -> the approximate (linear) preview image ready, median;
+- full_decode_s_fp32 / full_decode_s_bf16: our full decode in fp32 and in bf16. Where the CPU
+  has no bf16 units (cpu_has_bf16 false) torch runs bf16 convolutions far slower than fp32, so
+  bf16 is timed at a small size (--bf16-size, default 32 px) and full_decode_s_bf16 is the
+  ×(256/32)² estimate, marked full_decode_s_bf16_estimated.
+On a busy shared CPU (load average above the core count) torch uses one thread unless
+--threads says otherwise: the thread pool's spin-waits cost more than a second thread gains.
+The last stdout line is one JSON object; progress goes to stderr.
+Usage: python bench/diffusers_overhead.py [--repeats 2] [--threads N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+
+def cpu_name() -> str:
+    try:
+        return next(line for line in open("/proc/cpuinfo") if line.startswith("model name")).split(":", 1)[1].strip()
+    except (OSError, StopIteration):
+        return "unknown"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def time_bf16(vae, a, bf16_size: int) -> tuple[float, float]:
+    """Our bf16 decode at ``bf16_size`` px, and that scaled to ``a.size`` (conv cost ~ pixels)."""
+    from latent_explorer.core.models.diffusers_vae import DiffusersVAEModel
+
+    low = DiffusersVAEModel(vae, spec="sd-vae-random", device=a.device, size=bf16_size, precision="bf16")
+    low._lowp_vae()  # the bf16 copy is made once, at the first decode: not part of the timing
+    zl = low.sample_prior(1, seed=0)
+    if bf16_size != 32:
+        low.set_size(32)
+        low.decode(low.sample_prior(1, seed=0))  # warm-up
+        low.set_size(bf16_size)
+    log(f"timing a bf16 decode at {bf16_size} px")
+    small = timed(lambda: low.decode(zl))
+    log(f"bf16 {small:.2f} s at {bf16_size} px")
+    return small * (a.size / bf16_size) ** 2, small
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=2, help="interleaved pairs (ours, direct)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: 1 on a busy CPU, else default)")
+    ap.add_argument("--bf16-size", type=int, default=0,
+                    help="size for the bf16 timing (0: --size, or 32 where the CPU has no bf16 units)")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--skip-bf16", action="store_true")
+    a = ap.parse_args()
+
+    from diffusers import AutoencoderKL
+
+    from latent_explorer.core.models.diffusers_vae import DiffusersVAEModel, cpu_bf16_units
+
+    busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+    torch.set_num_threads(a.threads or (1 if busy else torch.get_num_threads()))
+    log(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
+    torch.manual_seed(0)
+    t = time.perf_counter()
+    vae = AutoencoderKL(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
+                        up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=2, latent_channels=4,
+                        norm_num_groups=32, sample_size=512, scaling_factor=0.18215).eval()
+    build_s = time.perf_counter() - t
+    model = DiffusersVAEModel(vae, spec="sd-vae-random", device=a.device, size=a.size)
+    z = model.sample_prior(1, seed=0)
+    zt = torch.from_numpy(z).to(a.device)
+    last = {}
+
+    def direct():
+        with torch.inference_mode():
+            vae.decode(zt / model.scaling_factor).sample
+
+    def ours():
+        last["image"] = model.decode(z)
+
+    model.set_size(64)
+    model.decode(model.sample_prior(1, seed=0))  # warm-up (kernel selection) at a small size
+    model.set_size(a.size)
+    log("warm; timing fp32 decodes")
+    times = {"direct": [], "ours": []}
+    for i in range(a.repeats):  # interleaved, alternating which goes first
+        for name in (("direct", "ours") if i % 2 == 0 else ("ours", "direct")):
+            times[name].append(timed(direct if name == "direct" else ours))
+            log(f"  {name} {times[name][-1]:.2f} s")
+    direct_s, ours_s = statistics.median(times["direct"]), statistics.median(times["ours"])
+
+    fit_s = timed(model.fit_preview)
+    log(f"linear preview fitted in {fit_s:.1f} s")
+    approx_err = float(np.abs(model.approx_decode(z).astype(float) - last["image"]).mean())
+    rng = np.random.default_rng(1)
+    preview_ms, zs = [], z
+    for _ in range(30):  # a slider drag: each step changes the latent, the preview must follow
+        zs = zs + rng.standard_normal(z.shape).astype(np.float32) * 0.05
+        preview_ms.append(timed(lambda: model.approx_decode(zs)) * 1e3)
+
+    units = cpu_bf16_units()
+    bf16_size = a.bf16_size or (a.size if units else 32)
+    bf16_s = bf16_small_s = None
+    if not a.skip_bf16:
+        bf16_s, bf16_small_s = time_bf16(vae, a, bf16_size)
+
+    result = {
+        "device": a.device, "cpu": cpu_name(), "torch_threads": torch.get_num_threads(),
+        "load_average": round(os.getloadavg()[0], 2), "size": a.size, "repeats": a.repeats,
+        "build_random_vae_s": round(build_s, 2),
+        "diffusers_decode_s": round(direct_s, 3), "our_decode_s": round(ours_s, 3),
+        "overhead_ratio": round(ours_s / direct_s, 4),
+        "first_preview_ms": round(statistics.median(preview_ms), 2),
+        "first_preview_ms_p95": round(float(np.percentile(preview_ms, 95)), 2),
+        "preview_fit_s": round(fit_s, 2), "preview_fit_rms": round(model._linear.fit_error, 4),
+        "preview_mean_abs_error_levels": round(approx_err, 1),
+        "full_decode_s_fp32": round(ours_s, 3),
+        "full_decode_s_bf16": None if bf16_s is None else round(bf16_s, 3),
+        "full_decode_s_bf16_estimated": bf16_s is not None and bf16_size != a.size,
+        "bf16_decode_s_measured": None if bf16_small_s is None else round(bf16_small_s, 3),
+        "bf16_measured_size": bf16_size,
+        "cpu_has_bf16": bool(units), "cpu_bf16_flags": units,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
