@@ -104,3 +104,13 @@ def test_train_on_a_folder_of_images_reports_bad_files(tmp_path):
     assert any("bad.jpg" in m for m in messages)
     m = lx.load_model(str(tmp_path / "m"), device="cpu")
     assert m.image_size == (32, 32) and m.channels == 3
+
+
+def test_resume_records_the_whole_recipe(tmp_path):
+    out = str(tmp_path / "m")
+    opts = dict(data="mnist-5k", out=out, latent_dim=2, limit=32, batch_size=32, device="cpu")
+    train(TrainOptions(epochs=1, command="latent-explorer train A", **opts))
+    train(TrainOptions(epochs=2, resume=True, command="latent-explorer train B --resume", **opts))
+    state = json.loads((tmp_path / "m" / "training.json").read_text())
+    assert state["options"]["command"] == "latent-explorer train A && latent-explorer train B --resume"
+    assert state["epoch"] == 2

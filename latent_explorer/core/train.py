@@ -199,6 +199,8 @@ def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainR
                   "hidden_channels", "fc_dim", "decoder", "augment", "kl_warmup_epochs", "limit"):
             if k in saved:
                 setattr(opts, k, saved[k])
+        if saved.get("command") and opts.command:  # keep the whole recipe: first run, then each resume
+            opts.command = f"{saved['command']} && {opts.command}"
     torch.manual_seed(opts.seed)
     train_ds, test_ds = load_training_data(opts, cb)
     size, channels = train_ds.image_size, train_ds.channels
