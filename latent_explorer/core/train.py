@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .data.datasets import Dataset, load_dataset
 from .device import resolve_device
-from .errors import Cancelled, UserError
+from .errors import UserError
 from .models.convvae import ConvVAE, ConvVAEConfig
 from .models.convvae_model import build_convvae, save_convvae
 from .paths import atomic_write_bytes, atomic_write_text
@@ -115,7 +115,7 @@ def evaluate_loss(vae: ConvVAE, images: torch.Tensor, device: str, batch_size: i
     was_training = vae.training
     vae.eval()
     gen = torch.Generator(device=device).manual_seed(seed)
-    tot = rec = kl = 0.0
+    rec = kl = 0.0
     kld = torch.zeros(vae.config.latent_dim, dtype=torch.float64)
     n = len(images)
     for i in range(0, n, batch_size):

@@ -21,7 +21,7 @@ import torch
 
 from ..errors import ModelLoadError
 from .base import LatentModel
-from .loading import check_finite, check_not_lfs_pointer, read_config, read_safetensors, refuse_pickle
+from .checks import PICKLE_SUFFIXES, check_finite, check_not_lfs_pointer, read_config, read_safetensors, refuse_pickle
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +367,6 @@ def _read_pickle(path: Path) -> dict:
 def _read_vae_tensors(path: Path, allow_pickle: bool) -> dict:
     """The VAE tensors of a single file (a bare VAE or a full checkpoint), prefix removed."""
     from .ldm_convert import strip_vae_prefix
-    from .loading import PICKLE_SUFFIXES
 
     if path.suffix.lower() in PICKLE_SUFFIXES:
         if not allow_pickle:

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import ModelLoadError
 from ..paths import resources_dir
 from .base import LatentModel
+from .checks import PICKLE_SUFFIXES, read_config, read_safetensors, refuse_pickle
 
 BUNDLED_MODELS = {
     "digits": "ConvVAE, 16-d latent, trained on mnist-5k (the default)",
@@ -22,71 +23,12 @@ BUNDLED_MODELS = {
     "shapes": "β-TCVAE, 10-d latent, trained on procedural shapes with 7 known factors",
 }
 DEFAULT_MODEL = "digits"
-PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-LFS_MAGIC = b"version https://git-lfs"
 
 
 def bundled_models() -> dict[str, Path]:
     root = resources_dir() / "models"
     return {name: root / name for name in BUNDLED_MODELS}
-
-
-def check_not_lfs_pointer(path: Path) -> None:
-    with open(path, "rb") as f:
-        head = f.read(64)
-    if head.startswith(LFS_MAGIC):
-        raise ModelLoadError(
-            f"{path} is a git-LFS pointer file, not the weights: fetch the real file "
-            f"(git lfs pull, or download it again) and try again")
-
-
-def read_safetensors(path: Path):
-    """Load a safetensors file to CPU tensors, with one-line errors for the usual damage."""
-    from safetensors.torch import load_file
-
-    if not path.exists():
-        raise ModelLoadError(f"{path}: weights file not found")
-    if path.stat().st_size == 0:
-        raise ModelLoadError(f"{path}: weights file is empty (0 bytes)")
-    check_not_lfs_pointer(path)
-    try:
-        state = load_file(str(path))
-    except Exception as e:  # SafetensorError, OSError: truncated or not safetensors at all
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ModelLoadError(f"{path}: not a readable safetensors file, perhaps truncated ({msg})") from None
-    check_finite(state, path)
-    return state
-
-
-def check_finite(state: dict, path: Path) -> None:
-    import torch
-
-    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise ModelLoadError(f"{path}: weights contain NaN or Inf in {', '.join(bad[:3])}"
-                             f"{' …' if len(bad) > 3 else ''}: the file is corrupted")
-
-
-def read_config(folder: Path) -> dict:
-    cfg_path = folder / "config.json"
-    if not cfg_path.exists():
-        raise ModelLoadError(f"{folder}: no config.json, so this is not a model folder "
-                             f"(expected config.json + model.safetensors)")
-    try:
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelLoadError(f"{cfg_path}: not valid JSON ({e})") from None
-    if not isinstance(cfg, dict):
-        raise ModelLoadError(f"{cfg_path}: expected a JSON object")
-    return cfg
-
-
-def refuse_pickle(path: Path) -> None:
-    raise ModelLoadError(
-        f"{path}: refusing to load a pickle checkpoint ({path.suffix}); pickles can run code when "
-        f"loaded. Convert it to safetensors, or allow it explicitly (allow_pickle=True / "
-        f"--allow-pickle), which loads tensors only (weights_only=True)")
 
 
 def _load_project_folder(folder: Path, spec: str, device: str, name: str = "") -> LatentModel:
