@@ -1,7 +1,9 @@
 """Fixtures and helpers for the GUI tests (imported by tests/test_gui_*.py).
 
 ``qt_leak_guard`` fails a test that leaves a QThread running or a QTimer active (the napari
-pattern: QThread.start and QTimer.start are wrapped to remember what was started).
+pattern: QThread.start and QTimer.start are wrapped to remember what was started). It also
+points LATENT_EXPLORER_DATA (autosave, crash marker, trained models) at a temporary folder,
+so no test touches the user's real data folder.
 """
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from PySide6.QtWidgets import QApplication
 
 
 @pytest.fixture
-def qt_leak_guard(qtbot, monkeypatch):
+def qt_leak_guard(qtbot, monkeypatch, tmp_path_factory):
+    # autosave, crash marker and trained models go to a fresh folder, never the user's own
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path_factory.mktemp("lx-data")))
     threads: "weakref.WeakKeyDictionary[QThread, str]" = weakref.WeakKeyDictionary()
     timers: "weakref.WeakKeyDictionary[QTimer, str]" = weakref.WeakKeyDictionary()
     thread_start, timer_start = QThread.start, QTimer.start

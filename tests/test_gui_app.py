@@ -12,7 +12,10 @@ ALARMING = ("Traceback", "QThread: Destroyed", "Fatal", "Segmentation", "Aborted
 
 
 def _env():
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    import tempfile
+
+    # the app autosaves to its data folder: a throwaway one, never the user's own
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LATENT_EXPLORER_DATA=tempfile.mkdtemp(prefix="lx-data-"))
     return env
 
 

@@ -10,12 +10,14 @@ The widget only reports intentions (signals); the main window decides what to de
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QLinearGradient, QPainter, QPen, QPolygonF
-from PySide6.QtWidgets import (QComboBox, QGraphicsItem, QFrame, QHBoxLayout, QLabel, QPushButton, QCheckBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGraphicsItem, QHBoxLayout, QLabel, QPushButton,
+                               QSizePolicy, QVBoxLayout, QWidget)
 
 from . import theme
 from .imaging import for_display, to_pixmap
@@ -159,6 +161,18 @@ class MapLegend(QWidget):
         p.end()
 
 
+def _short_name(path, limit: int = 28) -> str:
+    """A file's name for the hover card, shortened in the middle when long."""
+    import os
+
+    name = os.path.basename(str(path))
+    return name if len(name) <= limit else name[:limit // 2 - 1] + "…" + name[-(limit // 2):]
+
+
+HINT = ("click: decode that place · drag from a point to another: morph · "
+        "ctrl-click 3+ points, then drag inside them: blend")
+
+
 class HoverCard(QFrame):
     """The thumbnail-and-label card shown next to a hovered point."""
 
@@ -234,10 +248,12 @@ class LatentMapWidget(QWidget):
         self.clear_pins_button.setEnabled(False)
         self.title = QLabel("Latent map")
         self.title.setProperty("role", "heading")
+        # a long title (a dataset or morph name) must not widen the window: it is clipped instead
+        self.title.setMinimumWidth(60)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         head = QHBoxLayout()
         head.setContentsMargins(4, 0, 4, 0)
-        head.addWidget(self.title)
-        head.addStretch(1)
+        head.addWidget(self.title, 1)  # the title takes the spare width (and is clipped, not the controls)
         head.addWidget(self.manifold_check)
         for text, w in (("colour by", self.color_box), ("projection", self.projection_box)):
             lab = QLabel(text)
@@ -245,9 +261,9 @@ class LatentMapWidget(QWidget):
             head.addWidget(lab)
             head.addWidget(w)
         head.addWidget(self.clear_pins_button)
-        self.hint = QLabel("click: decode that place · drag from a point to another: morph · "
-                           "ctrl-click 3+ points, then drag inside them: blend")
+        self.hint = QLabel(HINT)
         self.hint.setProperty("role", "caption")
+        self.hint.setWordWrap(True)  # wraps in a narrow window instead of widening it
 
         self.vb = MapViewBox(defaultPadding=0.04)
         self.vb.drag_mode_at = self._drag_mode_at
@@ -369,7 +385,10 @@ class LatentMapWidget(QWidget):
             axes = ("t-SNE 1", "t-SNE 2")
         self.plot.setLabel("bottom", axes[0])
         self.plot.setLabel("left", axes[1])
-        self.title.setText(f"Latent map · {len(self.xy):,} images from {data.name}")
+        # the title stays short (the header is crowded in a narrow window); what is mapped leads the caption
+        self.title.setText("Latent map")
+        self.title.setToolTip(f"{len(self.xy):,} images from {data.name}")
+        self.hint.setText(f"<b>{len(self.xy):,} images from {html.escape(str(data.name))}</b> · {HINT}")
         if not keep_view:
             self.vb.autoRange(padding=0.04)
         self.show_message("")
@@ -485,7 +504,9 @@ class LatentMapWidget(QWidget):
             self.card.hide_card()
             return
         lab = "" if self.labels is None else f"label {int(self.labels[i])} · "
-        text = f"{lab}#{i}\nerror {self.data.recon_error[i]:.4f}"
+        paths = getattr(self.data, "paths", None)
+        name = _short_name(paths[i]) if paths else f"#{i}"
+        text = f"{lab}{name}\nerror {self.data.recon_error[i]:.4f}"
         at = self.plot.mapFromScene(scene_pos)
         self.card.show_point(i, self.data.images[i], text, QPoint(int(at.x()), int(at.y())))
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDoubleSpinBox, QFileDialog, QFrame, QHBoxLayout, QInputDialog,
-                               QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDialog, QFrame, QHBoxLayout,
+                               QInputDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter, QVBoxLayout,
+                               QWidget)
 
+from .bookmarks import BookmarksPanel
+from .history import HistoryPanel
+from .skipped import SkippedFilesPanel, SkippedLink
 from .state import LatentState
 from .status import ErrorBanner, StatusPanel
 from .worker import DecodeWorker
@@ -51,6 +56,14 @@ class LaunchOptions:
     demo: bool = True
     #: at most this many images on the map
     map_limit: int = MAX_MAP_POINTS
+    #: autosave every minute and offer to recover after a crash (off for --screenshot)
+    autosave: bool = True
+    #: where the autosave lives (None: the user data folder, or $LATENT_EXPLORER_DATA)
+    data_dir: str | None = None
+    #: the answer to "recover the autosaved session?": None asks with a dialog; True / False,
+    #: or a callable returning one, answers without asking (tests, scripts)
+    recover: object = None
+    autosave_interval_ms: int = 60_000
 
 
 def _panel(*widgets, stretch=None) -> QFrame:
@@ -79,12 +92,16 @@ class MainWindow(QMainWindow):
     mapReady = Signal(object)
     stripReady = Signal(object)
     errorShown = Signal(str)
+    #: an export was written (its path)
+    exported = Signal(str)
+    #: a session was put back (the notes on what could not be)
+    sessionRestored = Signal(list)
 
     def __init__(self, options: LaunchOptions | None = None):
         super().__init__()
         self.options = options or LaunchOptions()
         self.setWindowTitle("latent-explorer")
-        self.resize(1500, 920)
+        self.resize(1600, 920)
         self.state = LatentState()
         self.worker = DecodeWorker(self)
         self.projector: DecodeWorker | None = None   # t-SNE / UMAP: long, no model, own thread
@@ -107,6 +124,16 @@ class MainWindow(QMainWindow):
         self._last_traversal_z = None
         self._traversal_ready = False
         self._manifold_ready = False
+        self.model_hash: str | None = None     # weights hash of the current model ("" if it has none)
+        self.bookmarks: list = []              # core.session.Bookmark
+        self.session_path: str | None = None
+        self._pending_session = None           # a session to apply once its model and map are up
+        self.session_notes: list[str] = []
+        self.autosave = None
+        self.autosaver = None
+        self.train_dialog = None
+        self.recovered = False
+        self.setAcceptDrops(True)
 
         central = QWidget()
         outer = QVBoxLayout(central)
@@ -125,7 +152,40 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status = StatusPanel(self.statusBar())
         self.status.cancel.clicked.connect(self.cancel_map)
+        self.skipped_link = SkippedLink()
+        self.skipped_link.clicked.connect(self.show_skipped_report)
+        self.statusBar().addPermanentWidget(self.skipped_link)
+        self._build_docks()
         self._build_menus()
+
+    def _build_docks(self) -> None:
+        """History and bookmarks (tabbed, right), the skipped-files report (bottom, on demand)."""
+        self.history_panel = HistoryPanel(self.state)
+        self.bookmarks_panel = BookmarksPanel()
+        self.bookmarks_panel.jumpRequested.connect(self.go_to_bookmark)
+        self.bookmarks_panel.addRequested.connect(self.bookmark_dialog)
+        self.bookmarks_panel.removeRequested.connect(self.remove_bookmark)
+        self.skipped_panel = SkippedFilesPanel()
+        self.history_dock = self._dock("History", "HistoryDock", self.history_panel,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.bookmarks_dock = self._dock("Bookmarks", "BookmarksDock", self.bookmarks_panel,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.history_dock, self.bookmarks_dock)
+        self.history_dock.raise_()
+        self.skipped_dock = self._dock("Skipped files", "SkippedDock", self.skipped_panel,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.skipped_dock.hide()
+        self.resizeDocks([self.history_dock], [230], Qt.Orientation.Horizontal)
+
+    def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
+        d = QDockWidget(title, self)
+        d.setObjectName(name)
+        d.setWidget(widget)
+        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                      | QDockWidget.DockWidgetFeature.DockWidgetMovable
+                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, d)
+        return d
 
     # ================================================================ startup
     def showEvent(self, ev):
@@ -136,6 +196,8 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """Start the worker on the model, then build the panels (pyqtgraph) meanwhile."""
         _import_late()
+        if self.options.autosave and not self.options.screenshot:
+            self._start_autosave()
         self.worker.start()
         if self.options.model_object is not None:
             self.worker._model = self.options.model_object
@@ -269,9 +331,17 @@ class MainWindow(QMainWindow):
         f.addAction("Open model f&ile (.safetensors)…", self._open_model_file)
         f.addAction("Open model by &spec or hub id…", self._open_model_spec)
         f.addSeparator()
-        f.addAction("Open &images folder for the map…", self._open_images)
+        f.addAction("Open &images folder for the map…", QKeySequence("Ctrl+I"), self._open_images)
+        f.addAction("Open image fi&les for the map…", self._open_image_files)
+        f.addAction("&Train a VAE on your images…", QKeySequence("Ctrl+T"), self.open_train_dialog)
         f.addSeparator()
-        self.save_preview_action = f.addAction("&Save preview as PNG…", self._save_preview_dialog)
+        f.addAction("&Open session…", QKeySequence("Ctrl+O"), self._open_session_dialog)
+        f.addAction("Save sessio&n", QKeySequence("Ctrl+S"), self._save_session_quick)
+        f.addAction("Save session &as…", QKeySequence("Ctrl+Shift+S"), self._save_session_dialog)
+        f.addSeparator()
+        self.save_preview_action = f.addAction("Save &preview as PNG…", self._save_preview_dialog)
+        f.addAction("Export t&raversal grid…", self._export_traversal_dialog)
+        f.addAction("Export sample &grid…", self._export_samples_dialog)
         self.export_action = f.addAction("&Export morph…", lambda: self._export_morph_dialog())
         f.addSeparator()
         quit_action = QAction("&Quit", self)
@@ -289,10 +359,16 @@ class MainWindow(QMainWindow):
         e.addAction(self.undo_action)
         e.addAction(self.redo_action)
         e.addSeparator()
+        self.copy_image_action = e.addAction("Copy &image", QKeySequence.StandardKey.Copy, self.copy_image)
         e.addAction("&Copy latent as text", QKeySequence("Ctrl+Shift+C"), self.copy_latent)
+        e.addAction("&Bookmark current latent…", QKeySequence("Ctrl+D"), self.bookmark_dialog)
         e.addAction("Random &sample", QKeySequence("Space"), self.random_sample)
         e.addAction("Reset to &selected image", QKeySequence("Ctrl+R"), self.reset_to_selected)
         e.addAction("Clear &pins", QKeySequence("Escape"), lambda: self.views_built and self.map.clear_pins())
+
+        v = mb.addMenu("&View")
+        for dock in (self.history_dock, self.bookmarks_dock, self.skipped_dock):
+            v.addAction(dock.toggleViewAction())
 
         self.device_menu = mb.addMenu("&Device")
         self.device_group = QActionGroup(self)
@@ -337,6 +413,8 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, summary: tasks.ModelSummary) -> None:
         self._loading = False
         self.summary = summary
+        self.model_hash = None
+        self.worker.submit("hash", tasks.model_hash, on_result=self._on_model_hash)
         self.status.set_progress(None)
         self.modelLoaded.emit(summary)
         if self.views_built:
@@ -346,6 +424,17 @@ class MainWindow(QMainWindow):
         self._loading = False
         self.status.set_progress(None)
         msg = failure.message
+        pending = self._pending_session
+        if pending is not None and pending.model_spec != BUNDLED[0] and (
+                self.summary is None or self.summary.spec != pending.model_spec):
+            # the session's model is missing: say so, and open what we can on another model
+            self.session_notes.append(f"the session's model {pending.model_spec!r} could not be loaded ({msg})")
+            if self.summary is None:
+                self.options.images = None
+                self.load_model(BUNDLED[0])
+            else:
+                self._finish_session()
+            return
         if self.summary is None:  # nothing to fall back on
             self.exit_code = 2
             if self.views_built:
@@ -413,8 +502,71 @@ class MainWindow(QMainWindow):
     def _open_images(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Open a folder of images to map")
         if d:
-            self.options.images = d
+            self.open_images(d)
+
+    def _open_image_files(self) -> None:
+        from ..core.data.images import IMAGE_EXTENSIONS
+
+        pattern = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images to map", "", f"Images ({pattern});;All files (*)")
+        if files:
+            self.open_images(files)
+
+    def open_images(self, source) -> None:
+        """Map a folder (scanned lazily on the worker) or a list of image files."""
+        if isinstance(source, (list, tuple)):
+            source = [str(p) for p in source]
+        else:
+            source = str(source)
+        self.options.images = source
+        if self.summary is not None and not self._loading:
             self.build_map()
+
+    # ---- drag and drop: a folder, or image files, dropped anywhere on the window
+    @staticmethod
+    def _dropped_paths(mime) -> list[Path]:
+        if not mime.hasUrls():
+            return []
+        return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
+
+    def dragEnterEvent(self, ev) -> None:
+        paths = self._dropped_paths(ev.mimeData())
+        if paths and all(p.is_dir() or p.is_file() for p in paths):
+            ev.acceptProposedAction()
+        else:
+            ev.ignore()
+
+    def dragMoveEvent(self, ev) -> None:
+        self.dragEnterEvent(ev)
+
+    def dropEvent(self, ev) -> None:
+        paths = self._dropped_paths(ev.mimeData())
+        if not paths:
+            ev.ignore()
+            return
+        ev.acceptProposedAction()
+        dirs = [p for p in paths if p.is_dir()]
+        if len(dirs) == 1 and len(paths) == 1:
+            self.open_images(str(dirs[0]))
+        else:
+            from ..core.data.images import iter_image_files
+
+            files = []
+            for p in paths:  # folders among several dropped items contribute their images
+                files.extend(iter_image_files(p) if p.is_dir() else [p])
+            self.open_images([str(f) for f in files])
+
+    # ---- the skipped-files report
+    def _show_skipped(self, skipped: list, source, imported: int) -> None:
+        self.skipped_panel.set_report(skipped, source, imported if source is not None else None)
+        self.skipped_link.set_count(len(skipped))
+        if skipped:
+            first, why = skipped[0]
+            self.statusBar().showMessage(f"{len(skipped)} file(s) skipped, e.g. {Path(first).name}: {why}", 8000)
+
+    def show_skipped_report(self) -> None:
+        self.skipped_dock.show()
+        self.skipped_dock.raise_()
 
     # ================================================================ map
     def build_map(self) -> None:
@@ -444,6 +596,12 @@ class MainWindow(QMainWindow):
         self.status.set_progress(None)
         self._map_done = True
         self.map.show_message(failure.message)
+        skipped = getattr(failure.error, "skipped", None)
+        if skipped:
+            self._show_skipped(skipped, self.options.images, 0)
+            self.show_skipped_report()
+        if self._pending_session is not None:
+            self._finish_session()
         self._check_ready()
 
     def _on_map_ready(self, data: tasks.MapData) -> None:
@@ -457,9 +615,8 @@ class MainWindow(QMainWindow):
                                         data.projection.method)
         self.map.set_data(data, keep_view=keep_view)
         self.sliders.set_kl(data.kl_per_dim, data.active)
-        if data.skipped:
-            self.statusBar().showMessage(f"{len(data.skipped)} file(s) skipped, e.g. {data.skipped[0][0]}: "
-                                         f"{data.skipped[0][1]}", 8000)
+        if data.source is not None or not data.skipped:
+            self._show_skipped(data.skipped, data.source, len(data.images))
         self._map_done = True
         self.mapReady.emit(data)
         self._update_marker()
@@ -467,7 +624,9 @@ class MainWindow(QMainWindow):
             self.map.set_selected(self.selected)
         if data.projection.method == "identity":
             self._manifold_later()
-        if self.options.demo and self.state.source == "initial":
+        if self._pending_session is not None:
+            self._finish_session()
+        elif self.options.demo and self.state.source == "initial":
             self._demo_start()
         self._check_ready()
 
@@ -587,6 +746,8 @@ class MainWindow(QMainWindow):
         d = self.map_data
         if d.projection.method == "identity":
             return np.array([x, y], np.float32).reshape(d.mean.shape[1:])
+        if d.interpolator is None:  # too few points for a blend: the nearest image
+            return d.mean[int(np.argmin(((d.xy - (x, y)) ** 2).sum(1)))]
         return d.interpolator.latent_at((x, y))
 
     def _on_place_clicked(self, x: float, y: float) -> None:
@@ -690,6 +851,16 @@ class MainWindow(QMainWindow):
         self._set_latent(d.z, f"random sample T {t:.2f} seed {seed}", image=d.image,
                          rid=self.worker.latest_id("preview") or 0, seconds=d.seconds)
 
+    def copy_image(self) -> None:
+        """The preview on the clipboard, scaled up by a whole factor (pixels stay crisp)."""
+        from .imaging import to_qimage, upscale
+
+        img = self.preview.image if self.views_built else None
+        if img is None:
+            return
+        QApplication.clipboard().setImage(to_qimage(upscale(img, 256)))
+        self.statusBar().showMessage("preview image copied to the clipboard", 2000)
+
     def copy_latent(self) -> None:
         text = self.state.as_text()
         if text:
@@ -707,6 +878,8 @@ class MainWindow(QMainWindow):
     # ================================================================ export
     def _recipe(self, **kw) -> dict:
         r = {"model": self.summary.spec if self.summary else ""}
+        if self.model_hash:
+            r["model_hash"] = self.model_hash
         r.update(kw)
         return r
 
@@ -717,8 +890,7 @@ class MainWindow(QMainWindow):
         a, b = s.endpoints if s.endpoints else (None, None)
         recipe = self._recipe(kind="morph", method=s.method, frames=len(s.frames), keyframes=s.keyframes,
                               images=[self._label(i) for i in (a, b) if i is not None], dataset=self.map_data.name)
-        return self.worker.submit("export", tasks.export_morph, path, s.frames, fps, recipe,
-                                  on_result=lambda p: self.statusBar().showMessage(f"saved {p}", 5000))
+        return self.worker.submit("export", tasks.export_morph, path, s.frames, fps, recipe, on_result=self._saved)
 
     def _export_morph_dialog(self) -> None:
         if self.morph.strip is None:
@@ -735,9 +907,254 @@ class MainWindow(QMainWindow):
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save preview", "preview.png", "PNG image (*.png)")
         if path:
-            recipe = self._recipe(kind="preview", latent=self.state.z, source=self.state.source)
-            self.worker.submit("export", tasks.save_preview, path, img, recipe,
-                               on_result=lambda p: self.statusBar().showMessage(f"saved {p}", 5000))
+            self.save_preview(path)
+
+    def save_preview(self, path: str) -> int:
+        """The preview as a PNG whose text chunk holds the latent, the model hash and how it was made."""
+        img = self.preview.image if self.views_built else None
+        if img is None or self.state.z is None:
+            return -1
+        recipe = self._recipe(kind="preview", latent=self.state.z, method=self.state.source,
+                              image_size=list(img.shape[:2]))
+        return self.worker.submit("export-preview", tasks.save_preview, path, img, recipe, on_result=self._saved)
+
+    def _saved(self, path: str) -> None:
+        self.statusBar().showMessage(f"saved {path}", 5000)
+        self.exported.emit(str(path))
+
+    def export_traversal(self, path: str, steps: int = 9, value_range: float = 3.0, max_rows: int = 16) -> int:
+        """Rows = the most informative dimensions (KL order), each swept over ±range around the current latent."""
+        if self.state.z is None:
+            return -1
+        dims = list(self.sliders.order[:max_rows]) or list(range(min(max_rows, self.state.z.size)))
+        recipe = self._recipe(method="each row sets one dimension to evenly spaced values, the rest as the latent")
+        return self.worker.submit("export-traversal", tasks.export_traversal_grid, path, self.state.z, dims, steps,
+                                  value_range, recipe, on_result=self._saved)
+
+    def export_samples(self, path: str, n: int = 64, seed: int | None = None) -> int:
+        if self.summary is None:
+            return -1
+        seed = self._seed + 1000 if seed is None else seed
+        recipe = self._recipe(method="z ~ N(0, T²·I), decoded")
+        return self.worker.submit("export-samples", tasks.export_sample_grid, path, n, seed, self.temperature.value(),
+                                  recipe, on_result=self._saved)
+
+    def _export_traversal_dialog(self) -> None:
+        if self.state.z is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export traversal grid", "traversal.png", "PNG image (*.png)")
+        if path:
+            self.export_traversal(path)
+
+    def _export_samples_dialog(self) -> None:
+        if self.summary is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export sample grid", "samples.png", "PNG image (*.png)")
+        if path:
+            self.export_samples(path)
+
+    # ================================================================ bookmarks
+    def add_bookmark(self, name: str) -> None:
+        from ..core.session import Bookmark
+
+        if self.state.z is None:
+            return
+        self.state.commit()
+        name = name.strip() or f"bookmark {len(self.bookmarks) + 1}"
+        self.bookmarks.append(Bookmark(name, self.state.z.copy()))
+        self.bookmarks_panel.set_bookmarks(self.bookmarks)
+        self.bookmarks_dock.show()
+        self.bookmarks_dock.raise_()
+        self.statusBar().showMessage(f"bookmarked “{name}”", 3000)
+
+    def bookmark_dialog(self) -> None:
+        if self.state.z is None:
+            return
+        name, ok = QInputDialog.getText(self, "Bookmark current latent", "Name:",
+                                        text=self.state.source or f"bookmark {len(self.bookmarks) + 1}")
+        if ok:
+            self.add_bookmark(name)
+
+    def set_bookmarks(self, bookmarks: list) -> None:
+        self.bookmarks = list(bookmarks)
+        self.bookmarks_panel.set_bookmarks(self.bookmarks)
+
+    def remove_bookmark(self, i: int) -> None:
+        if 0 <= i < len(self.bookmarks):
+            del self.bookmarks[i]
+            self.bookmarks_panel.set_bookmarks(self.bookmarks)
+
+    def go_to_bookmark(self, i: int) -> None:
+        if not (0 <= i < len(self.bookmarks)) or self.summary is None:
+            return
+        b = self.bookmarks[i]
+        if tuple(b.latent.shape) != tuple(self.summary.latent_shape):
+            self.show_error(f"bookmark “{b.name}” has latent shape {tuple(b.latent.shape)}; this model's is "
+                            f"{tuple(self.summary.latent_shape)}")
+            return
+        self._note(f"bookmark “{b.name}”")
+        self._set_latent(b.latent, f"bookmark {b.name}")
+
+    # ================================================================ sessions & autosave
+    def _on_model_hash(self, h: str) -> None:
+        self.model_hash = h
+
+    def save_session(self, path: str) -> str | None:
+        """Write the session now (atomically). Returns the path written, or None."""
+        from . import sessions
+
+        s = sessions.capture(self)
+        if s is None:
+            self.show_error("nothing to save yet: no model is loaded")
+            return None
+        try:
+            out = s.save(path)
+        except OSError as e:
+            self.show_error(f"Could not save the session to {path}: {e.strerror or e}")
+            return None
+        self.session_path = str(out)
+        self.statusBar().showMessage(f"session saved to {out}", 5000)
+        return str(out)
+
+    def _save_session_quick(self) -> None:
+        if self.session_path:
+            self.save_session(self.session_path)
+        else:
+            self._save_session_dialog()
+
+    def _save_session_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", self.session_path or "untitled.lexplore",
+                                              "latent-explorer session (*.lexplore)")
+        if path:
+            self.save_session(path)
+
+    def _open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "latent-explorer session (*.lexplore)")
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str) -> bool:
+        from ..core.errors import UserError
+        from ..core.session import Session
+
+        try:
+            s = Session.load(path)
+        except UserError as e:
+            self.show_error(str(e), dialog=True)
+            return False
+        self.session_path = str(path)
+        self.restore_session(s)
+        return True
+
+    def restore_session(self, s) -> None:
+        """Load the session's model and images if they differ, then put its state back."""
+        from . import sessions
+
+        self._pending_session = s
+        self.session_notes = []
+        images = sessions.session_images(s)
+        if isinstance(images, str) and not Path(images).is_dir():
+            self.session_notes.append(f"image folder {images} is missing: mapping the model's own data")
+            images = None
+        elif isinstance(images, list):
+            present = [p for p in images if Path(p).is_file()]
+            if len(present) < len(images):
+                self.session_notes.append(f"{len(images) - len(present)} of the session's image files are missing")
+            images = present or None
+        same_model = self.summary is not None and self.summary.spec == s.model_spec
+        if not same_model:
+            self.options.images = images
+            self.load_model(s.model_spec)
+        elif images != self.options.images or self.map_data is None:
+            self.options.images = images
+            self.build_map()
+        else:
+            self._finish_session()
+
+    def _finish_session(self) -> None:
+        from . import sessions
+
+        s, self._pending_session = self._pending_session, None
+        if s is None or self.summary is None or not self.views_built:
+            return
+        notes = list(self.session_notes) + sessions.apply(self, s)
+        self.session_notes = []
+
+        def check(h: str) -> None:
+            self.model_hash = h
+            model_notes = [n for n in s.check_model(self.summary.spec, h) if "image folder" not in n]
+            self._session_report(notes + model_notes)
+
+        if self.model_hash is not None:
+            check(self.model_hash)
+        else:
+            self.worker.submit("hash", tasks.model_hash, on_result=check)
+
+    def _session_report(self, notes: list[str]) -> None:
+        if notes:
+            self.show_error("Opened what the session could: " + "; ".join(dict.fromkeys(notes)) + ".")
+        else:
+            self.statusBar().showMessage("session restored", 4000)
+        self.sessionRestored.emit(notes)
+
+    def _start_autosave(self) -> None:
+        """Offer the last autosave when the last run crashed, then hold the marker and save every minute."""
+        from . import sessions
+
+        try:
+            self.autosave = sessions.autosave_for(self.options.data_dir)
+        except OSError as e:
+            self.banner.show_error(f"autosave is off: cannot use the data folder ({e.strerror or e})")
+            return
+        if self.autosave.recoverable():
+            if self._ask_recover():
+                try:
+                    s = self.autosave.load()
+                except Exception as e:  # an unreadable autosave must never stop the app starting
+                    self.banner.show_error(f"could not recover the autosave: {e}")
+                else:
+                    self.options.model = s.model_spec
+                    self.options.images = sessions.session_images(s)
+                    if isinstance(self.options.images, str) and not Path(self.options.images).is_dir():
+                        self.options.images = None
+                    self._pending_session = s
+                    self.recovered = True
+            else:
+                self.autosave.discard()
+        else:
+            self.autosave.discard()  # a clean exit's autosave is stale: never offer it after a later crash
+        self.autosave.start()
+        self.autosaver = sessions.AutosaveController(self, self.autosave, self.options.autosave_interval_ms)
+        self.autosaver.start()
+
+    def _ask_recover(self) -> bool:
+        answer = self.options.recover
+        if answer is not None:
+            return bool(answer() if callable(answer) else answer)
+        box = QMessageBox(QMessageBox.Icon.Question, "Recover your last session?",
+                          "latent-explorer did not close cleanly last time. Recover the session it autosaved "
+                          "(model, map, latent, bookmarks, history)?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    # ================================================================ training
+    def open_train_dialog(self):
+        from .train_dialog import TrainDialog
+
+        if self.train_dialog is None:
+            folder = self.options.images if isinstance(self.options.images, str) else None
+            devices = self.summary.devices if self.summary is not None else ["cpu"]
+            self.train_dialog = TrainDialog(self, folder=folder, devices=devices)
+            self.train_dialog.trained.connect(self._on_trained)
+        self.train_dialog.show()
+        self.train_dialog.raise_()
+        return self.train_dialog
+
+    def _on_trained(self, out: str, data: str) -> None:
+        """A finished training run: its model becomes the current one, its dataset fills the map."""
+        self.options.images = None if data in ("mnist-5k", "shapes") else data
+        self.load_model(out)
 
     # ================================================================ errors & readiness
     def _on_failure(self, failure) -> None:
@@ -787,6 +1204,10 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.status.stop()
+        if self.train_dialog is not None:
+            self.train_dialog.shutdown()
+        if self.autosaver is not None:
+            self.autosaver.stop(clean=True)
         for t in getattr(self, "_timers", []):
             t.cancel()
             t.flush(restart_timer=False)  # nothing pending now: this just stops its QTimer

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from . import theme
 from .imaging import to_qimage
@@ -82,6 +82,9 @@ class MorphStrip(QWidget):
         super().__init__(parent)
         self.title = QLabel("Morph")
         self.title.setProperty("role", "heading")
+        # a long title (a dataset or morph name) must not widen the window: it is clipped instead
+        self.title.setMinimumWidth(60)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.method = QComboBox()
         self.method.addItem("slerp", "slerp")
         self.method.addItem("lerp", "lerp")
@@ -100,8 +103,7 @@ class MorphStrip(QWidget):
         self.caption = QLabel("")
         self.caption.setProperty("role", "caption")
         head = QHBoxLayout()
-        head.addWidget(self.title)
-        head.addStretch(1)
+        head.addWidget(self.title, 1)  # the title takes the spare width (and is clipped, not the controls)
         head.addWidget(self.method)
         head.addWidget(self.frames_spin)
         head.addWidget(self.export_button)

@@ -21,6 +21,8 @@ class LatentHistory:
         self.limit = limit
         self._items: list[tuple[np.ndarray, str]] = []
         self._pos = -1
+        #: bumped on every change of the entries or the cursor (lists redraw only then)
+        self.version = 0
 
     def push(self, z: np.ndarray, source: str) -> bool:
         import numpy as np
@@ -33,11 +35,38 @@ class LatentHistory:
         if len(self._items) > self.limit:
             del self._items[0]
         self._pos = len(self._items) - 1
+        self.version += 1
         return True
 
     def clear(self) -> None:
         self._items.clear()
         self._pos = -1
+        self.version += 1
+
+    @property
+    def position(self) -> int:
+        """Index of the entry being looked at (−1 when empty)."""
+        return self._pos
+
+    def entries(self) -> list[tuple[np.ndarray, str]]:
+        return list(self._items)
+
+    def go_to(self, index: int) -> tuple[np.ndarray, str] | None:
+        """Move the cursor to ``index`` (the entries stay: later ones remain redoable)."""
+        if not 0 <= index < len(self._items):
+            return None
+        self._pos = index
+        self.version += 1
+        return self._items[index]
+
+    def replace(self, items: list[tuple[np.ndarray, str]], position: int | None = None) -> None:
+        """Restore a saved history (a session): entries oldest first, cursor at ``position``."""
+        import numpy as np
+
+        self._items = [(np.array(z, np.float32, copy=True), str(src)) for z, src in items][-self.limit:]
+        n = len(self._items)
+        self._pos = n - 1 if position is None else max(-1, min(int(position), n - 1))
+        self.version += 1
 
     @property
     def can_undo(self) -> bool:
@@ -51,12 +80,14 @@ class LatentHistory:
         if not self.can_undo:
             return None
         self._pos -= 1
+        self.version += 1
         return self._items[self._pos]
 
     def redo(self) -> tuple[np.ndarray, str] | None:
         if not self.can_redo:
             return None
         self._pos += 1
+        self.version += 1
         return self._items[self._pos]
 
     def __len__(self) -> int:
@@ -128,6 +159,31 @@ class LatentState:
         self._dirty = False
         self._emit(None)
         return True
+
+    def go_to(self, index: int) -> bool:
+        """Jump to history entry ``index`` (the history list's click)."""
+        self.commit()
+        item = self.history.go_to(index)
+        if item is None:
+            return False
+        self.z, self.source = item[0].copy(), item[1]
+        self._dirty = False
+        self._emit(None)
+        return True
+
+    def restore(self, z: np.ndarray | None, source: str, items: list, position: int | None = None) -> None:
+        """A session's latent and history, as they were saved."""
+        import numpy as np
+
+        self.history.replace(items, position)
+        if z is None and self.history.position >= 0:
+            z = self.history.entries()[self.history.position][0]
+        if z is None:
+            return
+        self.z = np.array(z, np.float32, copy=True)
+        self.source = source
+        self._dirty = False
+        self._emit(None)
 
     def as_text(self, decimals: int = 4) -> str:
         """The latent as text a person can paste into a script: ``[0.1234, -1.0000, ...]``."""

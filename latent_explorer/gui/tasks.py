@@ -66,6 +66,8 @@ class MapData:
     active: np.ndarray | None = None  # bool D: KL above core.metrics.ACTIVE_KL_THRESHOLD
     skipped: list = field(default_factory=list)
     seconds: float = 0.0
+    paths: list | None = None     # the image files (a folder import), else None
+    source: object = None         # the folder (str) or file list the images came from
 
     @property
     def xy(self) -> np.ndarray:
@@ -197,24 +199,84 @@ def _dataset_for(model):
     return None
 
 
-def build_map(ctx, images_dir: str | None = None, method: str | None = None, limit: int = MAX_MAP_POINTS) -> MapData:
-    """Encode the dataset (chunked, cancellable, yielding to previews), then project it."""
+class _ThrottledProgress:
+    """``ctx.progress`` at most every ``interval`` seconds (and always at the end): a
+    10,000-file import must not flood the GUI thread with one event per file."""
+
+    def __init__(self, ctx, interval: float = 0.05):
+        self.ctx, self.interval, self._last = ctx, interval, 0.0
+
+    def __call__(self, done: int, total: int, text: str) -> None:
+        now = time.perf_counter()
+        if done >= total or now - self._last >= self.interval:
+            self._last = now
+            self.ctx.progress(done, total, text)
+
+
+def load_files(files, size, channels: int, progress=None, should_stop=None, background=(255, 255, 255)):
+    """Like ``core.data.images.load_folder`` for a list of files (images dropped on the window).
+
+    A file whose name is not an image type is skipped with that reason, as is every file the
+    robust loader refuses.
+    """
+    from ..core.data.images import FolderImages, ImageLoadError, fit_array, is_image_name, load_image, to_channels
+    from ..core.errors import Cancelled
+
+    files = [Path(f) for f in files]
+    out = np.zeros((len(files), *size, channels), np.uint8)
+    paths, skipped, n = [], [], 0
+    for i, f in enumerate(files):
+        if should_stop and should_stop():
+            raise Cancelled()
+        if not is_image_name(f):
+            skipped.append((f, "not an image file type"))
+        else:
+            try:
+                out[n] = to_channels(fit_array(load_image(f, background), size)[None], channels)[0]
+                paths.append(f)
+                n += 1
+            except ImageLoadError as e:
+                skipped.append((f, str(e).split(": ", 1)[-1]))
+        if progress:
+            progress(i + 1, len(files))
+    return FolderImages(out[:n], paths, skipped)
+
+
+def read_images(ctx, source, size, channels: int, limit: int | None = None):
+    """A folder (lazily scanned) or a list of files -> FolderImages, cancellable, with progress."""
     from ..core.data.images import load_folder
+
+    report = _ThrottledProgress(ctx)
+
+    def prog(i, n):
+        report(i, n, f"reading images {i:,} / {n:,}")
+
+    stop = lambda: ctx.cancelled  # noqa: E731
+    if isinstance(source, (list, tuple)):
+        files = list(source)[:limit] if limit else list(source)
+        return load_files(files, size, channels, progress=prog, should_stop=stop)
+    ctx.progress(0, 0, f"scanning {source}…")
+    return load_folder(Path(source), size, channels, progress=prog, should_stop=stop, limit=limit)
+
+
+def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_MAP_POINTS) -> MapData:
+    """Encode the dataset (chunked, cancellable, yielding to previews), then project it.
+
+    ``images_dir`` is a folder, a list of image files, or None for the model's own dataset.
+    """
     from ..core.latent.project import MapInterpolator, fit_projection, point_density
 
     t0 = time.perf_counter()
     model = ctx.model
-    skipped = []
+    skipped, paths = [], None
     if images_dir:
-        ctx.progress(0, 0, f"reading {images_dir}…")
-
-        def prog(i, n):
-            ctx.progress(i, n, f"reading images {i:,} / {n:,}")
-
-        res = load_folder(Path(images_dir), model.image_size, model.channels, progress=prog,
-                          should_stop=lambda: ctx.cancelled, limit=limit)
+        res = read_images(ctx, images_dir, model.image_size, model.channels, limit)
         ctx.checkpoint()
-        images, labels, name, skipped = res.images, None, Path(images_dir).name, list(res.skipped)
+        name = Path(images_dir).name if not isinstance(images_dir, (list, tuple)) else \
+            f"{len(images_dir)} dropped file(s)"
+        images, labels, skipped, paths = res.images, None, list(res.skipped), list(res.paths)
+        if len(images) < 3:
+            raise _no_data(model, f"only {len(images)} readable image(s)", skipped)
     else:
         ds = _dataset_for(model)
         if ds is None:
@@ -244,7 +306,7 @@ def build_map(ctx, images_dir: str | None = None, method: str | None = None, lim
     ctx.progress(n, n, f"projecting with {method}…")
     proj = fit_projection(mean, method)
     ctx.checkpoint()
-    interp = MapInterpolator(proj.xy, mean) if method != "identity" else None
+    interp = _interpolator(proj.xy, mean) if method != "identity" else None
     kl = active = None
     if logvar is not None:
         from ..core.metrics import ACTIVE_KL_THRESHOLD, kl_per_dim_from_posteriors
@@ -252,7 +314,20 @@ def build_map(ctx, images_dir: str | None = None, method: str | None = None, lim
         kl = kl_per_dim_from_posteriors(mean.reshape(n, -1), logvar.reshape(n, -1)).astype(np.float32)
         active = kl > ACTIVE_KL_THRESHOLD
     return MapData(name, images, labels, mean, logvar, np.concatenate(errs).astype(np.float32), proj, interp,
-                   point_density(proj.xy), kl, active, skipped, time.perf_counter() - t0)
+                   point_density(proj.xy), kl, active, skipped, time.perf_counter() - t0, paths, images_dir)
+
+
+def _interpolator(xy: np.ndarray, mean: np.ndarray):
+    """The Delaunay blend over the map, or None where there are too few points for one (a
+    handful of images: a click then takes the nearest image's latent)."""
+    from ..core.latent.project import MapInterpolator
+
+    if len(xy) < 4:
+        return None
+    try:
+        return MapInterpolator(xy, mean)
+    except Exception:  # qhull refuses degenerate layouts (all points on a line)
+        return None
 
 
 def reproject(ctx, data: MapData, method: str) -> MapData:
@@ -267,14 +342,18 @@ def reproject(ctx, data: MapData, method: str) -> MapData:
     with threadpool_limits(1):  # one OpenMP/BLAS thread: the GUI thread keeps the other core
         proj = fit_projection(data.mean, method)
     ctx.checkpoint()
-    interp = MapInterpolator(proj.xy, data.mean) if method != "identity" else None
+    interp = _interpolator(proj.xy, data.mean) if method != "identity" else None
     return replace(data, projection=proj, interpolator=interp, density=point_density(proj.xy),
                    seconds=time.perf_counter() - t0)
 
 
-def _no_data(model, why: str = ""):
+def _no_data(model, why: str = "", skipped=None):
     from ..core.errors import UserError
 
+    if skipped:
+        err = UserError(f"no images to map ({why}); {len(skipped)} file(s) skipped: see the skipped-files report")
+        err.skipped = skipped
+        return err
     return UserError(f"no images to map for {model.name or model.spec}" + (f" ({why})" if why else "") +
                      ": open a folder of images (File → Open images…)")
 
@@ -298,4 +377,41 @@ def save_preview(ctx, path: str, image: np.ndarray, recipe: dict) -> str:
     if hasattr(model, "weights_hash"):
         recipe.setdefault("model_hash", model.weights_hash())
     save_png(path, image, recipe)
+    return path
+
+
+def _with_hash(model, recipe: dict) -> dict:
+    recipe = dict(recipe)
+    if hasattr(model, "weights_hash"):
+        recipe.setdefault("model_hash", model.weights_hash())
+    return recipe
+
+
+def model_hash(ctx) -> str:
+    """The current model's weights hash ("" for models without one), for sessions and recipes."""
+    m = ctx.model
+    return m.weights_hash() if hasattr(m, "weights_hash") else ""
+
+
+def export_traversal_grid(ctx, path: str, z: np.ndarray, dims: list[int], steps: int, value_range: float,
+                          recipe: dict) -> str:
+    """A PNG grid: one row per dimension in ``dims`` swept over [−range, +range] around ``z``."""
+    from ..core.export import make_grid, save_png
+
+    grid = traversal(ctx, z, steps=steps, value_range=value_range, dims=dims)
+    ctx.checkpoint()
+    recipe = _with_hash(ctx.model, dict(recipe, kind="traversal", latent=np.asarray(z, np.float32), dims=list(dims),
+                                        steps=steps, range=value_range))
+    save_png(path, make_grid(grid, pad=2), recipe)
+    return path
+
+
+def export_sample_grid(ctx, path: str, n: int, seed: int, temperature: float, recipe: dict) -> str:
+    """A PNG grid of ``n`` decoded prior samples z ~ N(0, T²·I) drawn with ``seed``."""
+    from ..core.export import make_grid, save_png
+
+    z = ctx.model.sample_prior(n, seed=seed, temperature=temperature)
+    imgs = ctx.model.decode(z)
+    recipe = _with_hash(ctx.model, dict(recipe, kind="samples", n=n, seed=seed, temperature=temperature))
+    save_png(path, make_grid(imgs, pad=2), recipe)
     return path

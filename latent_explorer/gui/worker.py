@@ -69,6 +69,8 @@ class Failure:
     message: str
     detail: str = ""
     user_error: bool = False
+    #: the exception itself (a folder import's UserError carries ``skipped``)
+    error: BaseException | None = None
 
 
 class TaskContext:
@@ -296,13 +298,14 @@ class DecodeWorker(QObject):
         except Cancelled:
             return
         except UserError as e:
-            self._error.emit(req, Failure(req.kind, req.id, str(e), "", True))
+            self._error.emit(req, Failure(req.kind, req.id, str(e), "", True, e))
             return
         except Exception as e:  # a bug or a broken model: show it, keep serving
             detail = traceback.format_exc()
             print(f"latent-explorer: {req.kind} request failed:\n{detail}", file=sys.stderr, flush=True)
             msg = str(e).splitlines()[0] if str(e) else ""
-            self._error.emit(req, Failure(req.kind, req.id, f"{type(e).__name__}: {msg}".rstrip(": "), detail))
+            self._error.emit(req, Failure(req.kind, req.id, f"{type(e).__name__}: {msg}".rstrip(": "), detail,
+                                                 False, e))
             return
         if not self._stopping:
             self._done.emit(req, value, time.perf_counter() - t0)

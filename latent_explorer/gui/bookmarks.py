@@ -1,0 +1,56 @@
+"""Bookmarks: named latents the user keeps, listed so one click goes back to any of them.
+
+The bookmarks themselves are ``core.session.Bookmark`` objects (what a session saves); this
+panel lists them and asks the window to add, remove or jump.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
+                               QVBoxLayout, QWidget)
+
+
+class BookmarksPanel(QWidget):
+    jumpRequested = Signal(int)     # index into the bookmarks
+    addRequested = Signal()
+    removeRequested = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.itemClicked.connect(lambda it: self.jumpRequested.emit(self.list.row(it)))
+        self.list.itemActivated.connect(lambda it: self.jumpRequested.emit(self.list.row(it)))
+        self.add_button = QPushButton("Bookmark current…")
+        self.add_button.setToolTip("keep the current latent under a name (Ctrl+D)")
+        self.add_button.clicked.connect(self.addRequested.emit)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self._remove)
+        self.empty = QLabel("No bookmarks yet: find a latent you like and press Ctrl+D.")
+        self.empty.setProperty("role", "caption")
+        self.empty.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.add_button)
+        row.addStretch(1)
+        row.addWidget(self.remove_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.addWidget(self.list, 1)
+        lay.addWidget(self.empty)
+        lay.addLayout(row)
+        self.set_bookmarks([])
+
+    def set_bookmarks(self, bookmarks: list) -> None:
+        self.list.clear()
+        for b in bookmarks:
+            shape = "×".join(str(s) for s in b.latent.shape)
+            item = QListWidgetItem(b.name)
+            item.setToolTip(f"{b.name} · latent {shape}")
+            self.list.addItem(item)
+        self.empty.setVisible(not bookmarks)
+        self.remove_button.setEnabled(bool(bookmarks))
+
+    def _remove(self) -> None:
+        row = self.list.currentRow()
+        if row >= 0:
+            self.removeRequested.emit(row)
