@@ -64,3 +64,14 @@ def test_mig_perfect_code_is_one_and_noise_is_near_zero(rng):
     mixed = np.stack([factors[:, 0] + factors[:, 1], factors[:, 0] + factors[:, 1]], 1).astype(float)
     assert mig(mixed, factors)["mig"] < 0.05
     assert mig(rng.standard_normal((10_000, 3)), factors)["mig"] < 0.02
+
+
+def test_atomic_write_gives_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    with atomic_write(tmp_path / "f.bin") as f:
+        f.write(b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "f.bin").stat().st_mode) == 0o666 & ~mask
