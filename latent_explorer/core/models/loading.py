@@ -20,7 +20,7 @@ from .checks import PICKLE_SUFFIXES, read_config, read_safetensors, refuse_pickl
 BUNDLED_MODELS = {
     "digits": "ConvVAE, 16-d latent, trained on mnist-5k (the default)",
     "digits-2d": "ConvVAE, 2-d latent, trained on mnist-5k: its map is the latent space itself",
-    "shapes": "β-TCVAE, 10-d latent, trained on procedural shapes with 7 known factors",
+    "shapes": "β-VAE (β = 8), 10-d latent, trained on procedural shapes with 7 known factors",
 }
 DEFAULT_MODEL = "digits"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
