@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(g, required=False)
     g.add_argument("--images", help="a folder of images to encode into the map")
     g.add_argument("--screenshot", help="save a PNG of the window once ready, then exit")
+    # the app's default precision is "auto": bf16 full decodes where the CPU has bf16 units (or on CUDA)
+    g.set_defaults(precision=None)
 
     sub.add_parser("models", help="list the bundled models and their metrics")
 

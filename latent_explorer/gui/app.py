@@ -38,7 +38,8 @@ def options_from_args(args):
         model=getattr(args, "model", None) or "digits",
         images=getattr(args, "images", None),
         device=getattr(args, "device", None) or "auto",
-        precision=getattr(args, "precision", None) or "fp32",
+        precision=getattr(args, "precision", None) or "auto",
+        size=getattr(args, "size", None),
         allow_pickle=bool(getattr(args, "allow_pickle", False)),
         screenshot=getattr(args, "screenshot", None),
     )

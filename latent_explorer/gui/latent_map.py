@@ -362,7 +362,9 @@ class LatentMapWidget(QWidget):
         self.labels = data.labels
         self.card.hide_card()
         self.clear_pins(emit=False)
-        modes = (["label"] if data.labels is not None else []) + ["error", "density"]
+        # a slow decoder's map has no reconstruction errors (decoding every image would take minutes)
+        has_error = bool(np.isfinite(data.recon_error).all())
+        modes = (["label"] if data.labels is not None else []) + (["error"] if has_error else []) + ["density"]
         self.color_box.blockSignals(True)
         self.color_box.clear()
         for m in modes:
@@ -404,6 +406,8 @@ class LatentMapWidget(QWidget):
             self._place_overlays()
             return [lut[int(v)] for v in self.labels]
         values = self.data.recon_error if mode == "error" else self.data.density
+        if mode == "error" and not np.isfinite(values).all():  # a slow decoder's map: errors not computed
+            mode, values = "density", self.data.density
         cmap = pg.colormap.get("viridis")
         colors = cmap.getLookupTable(nPts=64, mode=pg.ColorMap.QCOLOR)
         brushes = [pg.mkBrush(c) for c in colors]

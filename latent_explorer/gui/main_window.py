@@ -14,8 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFileDialog, QFrame, QHBoxLayout,
-                               QInputDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter, QVBoxLayout,
-                               QWidget)
+                               QInputDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from .bookmarks import BookmarksPanel
 from .history import HistoryPanel
@@ -28,18 +28,24 @@ BUNDLED = ("digits", "digits-2d", "shapes")
 TRAVERSAL_STEPS = 7
 MANIFOLD_TILE_PX = 34
 MAX_MAP_POINTS = 5000
+LEGEND_DIMS = ("sliders span the prior's ±3 · blue band: selected image's μ ± σ · "
+               "badge: KL in nats (sorted; grey = unused) · strip: that dimension swept −3 → +3")
+LEGEND_SPATIAL = ("PC sliders: principal directions of the encoded images, each spanning ±3 std of the images "
+                  "along it · badge: share of their variance · strip: that direction swept · channels: offset "
+                  "shifts a channel, gain scales it about its mean")
 
 # numpy and the worker's task functions are imported in start(), after the window is on
 # screen: the window must appear within 1.5 s of launch even on a slow, busy machine.
-np = tasks = None
+np = tasks = spatial_tasks = None
 
 
 def _import_late() -> None:
-    global np, tasks
+    global np, tasks, spatial_tasks
     import numpy
 
+    from . import spatial_tasks as _spatial_tasks
     from . import tasks as _tasks
-    np, tasks = numpy, _tasks
+    np, tasks, spatial_tasks = numpy, _tasks, _spatial_tasks
 
 
 @dataclass
@@ -47,7 +53,11 @@ class LaunchOptions:
     model: str = "digits"
     images: str | None = None
     device: str = "auto"
-    precision: str = "fp32"
+    #: full-decode precision of diffusers VAEs: "auto" is bf16 where that is fast (CUDA, a CPU
+    #: with bf16 units: Device → Fast bf16 full decode), else fp32
+    precision: str = "auto"
+    #: working image size of Stable Diffusion-style VAEs (None: 256)
+    size: int | None = None
     allow_pickle: bool = False
     screenshot: str | None = None
     #: a ready LatentModel to use instead of loading ``model`` (tests, scripts)
@@ -119,6 +129,10 @@ class MainWindow(QMainWindow):
         self._ready_sent = False
         self._closing = False
         self._seed = 0
+        self.slow = False              # the model's full decode takes seconds: tiered previews (tiered.py)
+        self.spatial_mode = False      # C×h×w latents: direction and channel sliders, channel view
+        self._final_seen = False       # a slow decoder's full decode has been shown (screenshots wait for it)
+        self._directions_for = None    # the map latents the spatial sliders' directions were fitted on
         self._strip_keys = None
         self._strip_desc = ""
         self._last_traversal_z = None
@@ -215,14 +229,27 @@ class MainWindow(QMainWindow):
         theme.configure_pyqtgraph()
         from .latent_map import LatentMapWidget
         from .morph import MorphStrip
+        from .channel_view import ChannelView
         from .preview import PreviewView, ReconstructionView
         from .sliders import SliderPanel
+        from .spatial_sliders import SpatialSliderPanel
+        from .tiered import TierBadge, TieredPreviewer
 
         self.map = LatentMapWidget()
         self.preview = PreviewView()
         self.recon = ReconstructionView()
         self.morph = MorphStrip()
         self.sliders = SliderPanel()
+        # spatial latents (C×h×w): principal-direction and channel sliders instead, and the channels as images
+        self.spatial = SpatialSliderPanel()
+        self.slider_stack = QStackedWidget()
+        self.slider_stack.addWidget(self.sliders)
+        self.slider_stack.addWidget(self.spatial)
+        self.channels = ChannelView()
+        # slow decoders: approximate preview at once, the full decode when the user pauses
+        self.tiered = TieredPreviewer(self.worker, self._show_tiered_frame, parent=self)
+        self.tiered.notices.connect(self._show_notices)
+        self.tier_badge = TierBadge(self.preview.view)
 
         self.model_label = QLabel("loading model…")
         self.model_label.setProperty("role", "caption")
@@ -249,8 +276,7 @@ class MainWindow(QMainWindow):
         bw = QWidget()
         bw.setLayout(buttons)
         buttons.setContentsMargins(0, 0, 0, 0)
-        legend = QLabel("sliders span the prior's ±3 · blue band: selected image's μ ± σ · "
-                        "badge: KL in nats (sorted; grey = unused) · strip: that dimension swept −3 → +3")
+        self.legend = legend = QLabel(LEGEND_DIMS)
         legend.setProperty("role", "caption")
         legend.setWordWrap(True)
 
@@ -268,7 +294,11 @@ class MainWindow(QMainWindow):
         ml.setSpacing(8)
         ml.addWidget(_panel(self.preview_heading, self.preview, stretch=[0, 1]), 1)
         ml.addWidget(_panel(_heading("Reconstruction"), self.recon), 0)
-        right = _panel(_heading("Latent dimensions"), self.model_label, bw, self.sliders, legend,
+        self.channel_panel = _panel(_heading("Latent channels"), self.channels, stretch=[0, 1])
+        self.channel_panel.hide()
+        ml.addWidget(self.channel_panel, 0)
+        self.sliders_heading = _heading("Latent dimensions")
+        right = _panel(self.sliders_heading, self.model_label, bw, self.slider_stack, legend,
                        stretch=[0, 0, 0, 1, 0])
         self.startup.setParent(None)
         self.startup.deleteLater()
@@ -286,10 +316,13 @@ class MainWindow(QMainWindow):
         self._traverse_later = qdebounced(self._request_traversal, 120)
         self._commit_later = qdebounced(self.state.commit, 400)
         self._manifold_later = qdebounced(self._request_manifold, 120)
-        self._timers = [self._move_marker, self._traverse_later, self._commit_later, self._manifold_later]
+        self._channels_later = qthrottled(self._update_channels, 40)
+        self._timers = [self._move_marker, self._traverse_later, self._commit_later, self._manifold_later,
+                        self._channels_later]
 
         self.state.connect(self._on_state_changed)
         self.sliders.valueEdited.connect(self._on_slider_edited)
+        self.spatial.latentEdited.connect(self._on_spatial_edited)
         self.map.pointClicked.connect(lambda i, mods: self.select(i))
         self.map.placeClicked.connect(self._on_place_clicked)
         self.map.morphMoved.connect(self._on_morph_moved)
@@ -310,7 +343,8 @@ class MainWindow(QMainWindow):
             self._apply_model(self.summary)
 
     def _set_controls_enabled(self, on: bool) -> None:
-        for w in (self.random_button, self.reset_button, self.copy_button, self.temperature, self.sliders):
+        for w in (self.random_button, self.reset_button, self.copy_button, self.temperature, self.sliders,
+                  self.spatial):
             w.setEnabled(on)
         self.reset_button.setEnabled(on and self.selected is not None)
 
@@ -330,6 +364,9 @@ class MainWindow(QMainWindow):
         f.addAction("Open model &folder…", self._open_model_folder)
         f.addAction("Open model f&ile (.safetensors)…", self._open_model_file)
         f.addAction("Open model by &spec or hub id…", self._open_model_spec)
+        self.pair_action = f.addAction("Pair a &TAESD preview decoder…", self._pair_preview_dialog)
+        self.pair_action.setToolTip("use a TAESD (AutoencoderTiny) folder for the fast preview while you drag")
+        self.pair_action.setEnabled(False)
         f.addSeparator()
         f.addAction("Open &images folder for the map…", QKeySequence("Ctrl+I"), self._open_images)
         f.addAction("Open image fi&les for the map…", self._open_image_files)
@@ -372,6 +409,9 @@ class MainWindow(QMainWindow):
 
         self.device_menu = mb.addMenu("&Device")
         self.device_group = QActionGroup(self)
+        self.lowp_action = QAction("Fast &bf16 full decode (reduced precision)", self, checkable=True)
+        self.lowp_action.setEnabled(False)
+        self.lowp_action.toggled.connect(self.set_reduced_precision)
         h = mb.addMenu("&Help")
         h.addAction("How a &VAE works", self._show_vae_help)
         h.addAction("&About", lambda: QMessageBox.about(self, "latent-explorer",
@@ -387,6 +427,8 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, dev=d: self.set_device(dev))
             self.device_group.addAction(a)
             self.device_menu.addAction(a)
+        self.device_menu.addSeparator()
+        self.device_menu.addAction(self.lowp_action)
 
     def _show_vae_help(self) -> None:
         QMessageBox.information(self, "How a VAE works", (
@@ -407,7 +449,7 @@ class MainWindow(QMainWindow):
         if self.views_built:
             self.preview.set_placeholder(f"Loading {spec}…")
         self.worker.submit("load", tasks.load, spec, self.options.device if first else "auto",
-                           self.options.precision, self.options.allow_pickle,
+                           self.options.precision, self.options.allow_pickle, self.options.size,
                            on_result=self._on_model_loaded, on_error=self._on_load_failed)
 
     def _on_model_loaded(self, summary: tasks.ModelSummary) -> None:
@@ -444,20 +486,55 @@ class MainWindow(QMainWindow):
         else:
             for name, a in self.model_actions.items():
                 a.setChecked(name == self.summary.spec)
+            self._resume_after_failed_load()
         self.show_error(f"Could not load the model: {msg}", dialog=True)
         self._check_ready(failed=self.summary is None)
 
-    def _apply_model(self, s: tasks.ModelSummary) -> None:
-        self.setWindowTitle(f"latent-explorer — {s.name}")
-        for name, a in self.model_actions.items():
-            a.setChecked(name == s.spec)
-        self._fill_device_menu(s.devices, s.device)
-        self.status.set_device(s.device)
+    def _describe_model(self, s) -> str:
         ev = (s.metrics or {}).get("evaluate") or {}
         extra = ""
         if "neg_elbo_nats" in ev:
             extra = f" · test −ELBO {ev['neg_elbo_nats']:.1f} nats"
-        self.model_label.setText(s.describe() + extra)
+        if s.tiers is not None and s.tiers.slow:
+            kind = {"taesd": "TAESD", "linear": "linear map"}.get(s.tiers.preview, s.tiers.preview)
+            extra += f" · approximate preview while you drag ({kind}), full decode when you pause"
+        return s.describe() + extra
+
+    def _resume_after_failed_load(self) -> None:
+        """A failed open leaves the current model loaded: put back what loading it cancelled."""
+        if not self.views_built:
+            return
+        self.preview.set_placeholder("")
+        if self.map_data is None and not self._map_done:
+            self.build_map()
+        elif self.state.z is not None:
+            self._request_preview(self.state.z, self.state.source)
+        if self._strip_keys is not None and self.morph.strip is None:
+            self._recompute_strip()
+
+    def _apply_model(self, s: tasks.ModelSummary) -> None:
+        from ..core.latent.directions import is_spatial
+
+        self.setWindowTitle(f"latent-explorer — {s.name}")
+        for name, a in self.model_actions.items():
+            a.setChecked(name == s.spec)
+        self._fill_device_menu(s.devices, s.device)
+        tiers = s.tiers
+        self.slow = bool(tiers is not None and tiers.slow)
+        self.spatial_mode = is_spatial(s.latent_shape)
+        self._final_seen = False
+        self.tiered.stop()
+        self.tier_badge.clear()
+        self._apply_tiers(tiers, s.device)
+        self.model_label.setText(self._describe_model(s))
+        self.slider_stack.setCurrentWidget(self.spatial if self.spatial_mode else self.sliders)
+        self.channel_panel.setVisible(self.spatial_mode)
+        self.legend.setText(LEGEND_SPATIAL if self.spatial_mode else LEGEND_DIMS)
+        self.sliders_heading.setText("Latent directions and channels" if self.spatial_mode else "Latent dimensions")
+        if self.spatial_mode:
+            self.spatial.set_shape(s.latent_shape)
+            self.channels.set_scales(None)
+            self._directions_for = None
         self.map_data = None
         self.selected = None
         self._map_done = False
@@ -480,9 +557,82 @@ class MainWindow(QMainWindow):
 
     def _on_device_changed(self, s: tasks.ModelSummary) -> None:
         self.summary = s
-        self.status.set_device(s.device)
         self._fill_device_menu(s.devices, s.device)
+        self._apply_tiers(s.tiers, s.device)
+        slow = bool(s.tiers is not None and s.tiers.slow)  # the SD VAE is fast on a GPU, slow on the CPU
+        if slow != self.slow:
+            self.slow = slow
+            self.tiered.stop()
+            self.tier_badge.clear()
+            self._request_preview(self.state.z, self.state.source)
         self.statusBar().showMessage(f"now decoding on {s.device}", 3000)
+
+    # ---- precision of the full decode, and what the model has to tell the user
+    def _apply_tiers(self, tiers, device: str) -> None:
+        """Device label, the bf16 setting (on by default where it is fast), the model's notices."""
+        a = self.lowp_action
+        self.pair_action.setEnabled(bool(tiers is not None and tiers.slow))
+        supported = bool(tiers is not None and tiers.lowp_supported)
+        a.blockSignals(True)
+        a.setEnabled(supported)
+        a.setChecked(supported and tiers.precision != "fp32")
+        a.blockSignals(False)
+        if supported:
+            where = ", ".join(tiers.lowp_units) if tiers.lowp_units else ""
+            a.setToolTip(f"decode in bf16: about 2.5× faster here ({where}); checked for NaN/Inf and redone in fp32"
+                         if tiers.lowp_default else
+                         "decode in bf16: this CPU has no bf16 units, so it would be slower than fp32")
+            self.status.set_device(f"{device} · {tiers.dtype}")
+        else:
+            self.status.set_device(device)
+        if tiers is not None and tiers.notices:
+            self._show_notices(tiers.notices)
+
+    def _pair_preview_dialog(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Pair a TAESD (AutoencoderTiny) folder for fast previews")
+        if d:
+            self.pair_preview_decoder(d)
+
+    def pair_preview_decoder(self, spec: str) -> int:
+        """Use a TAESD model (folder, file or hub id) for the approximate preview of a slow decoder."""
+        if self.summary is None:
+            return -1
+        return self.worker.submit("load", spatial_tasks.pair_preview, spec, on_result=self._on_paired,
+                                  on_error=lambda f: self.show_error(f"Could not pair {spec}: {f.message}",
+                                                                     dialog=True))
+
+    def _on_paired(self, tiers) -> None:
+        self._on_precision_changed(tiers)
+        self.model_label.setText(self._describe_model(self.summary))
+        self.statusBar().showMessage(f"approximate previews now from {tiers.preview}", 4000)
+
+    def set_reduced_precision(self, on: bool) -> None:
+        """Device → Fast bf16 full decode: switch the loaded VAE's full decode (and later loads)."""
+        prec = "bf16" if on else "fp32"
+        self.options.precision = prec
+        if self.summary is None:
+            return
+        self.worker.submit("load", spatial_tasks.set_precision, prec, on_result=self._on_precision_changed,
+                           on_error=lambda f: self.show_error(f"Could not change the precision: {f.message}"))
+
+    def _on_precision_changed(self, tiers) -> None:
+        if self.summary is not None:
+            self.summary.tiers = tiers
+            self._apply_tiers(tiers, self.summary.device)
+        self.statusBar().showMessage(f"full decodes now in {tiers.dtype}", 3000)
+        self.slow = bool(tiers.slow)
+        if self.slow and self.state.z is not None:
+            self._request_preview(self.state.z, self.state.source)
+
+    def _show_notices(self, notes: list) -> None:
+        """Fallbacks the model made (fp32 after a bf16 overflow, tiles or CPU after out-of-memory)."""
+        if notes:
+            text = "; ".join(dict.fromkeys(str(n) for n in notes))
+            self.banner.show_error(f"Note: {text}")
+            self.statusBar().showMessage(text, 8000)
+            if self.summary is not None and self.summary.tiers is not None:
+                self.status.set_device(f"{self.summary.device} · "
+                                       f"{'float32' if 'fp32' in text else self.summary.tiers.dtype}")
 
     def _open_model_folder(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Open a model folder (config.json + weights)")
@@ -624,11 +774,42 @@ class MainWindow(QMainWindow):
             self.map.set_selected(self.selected)
         if data.projection.method == "identity":
             self._manifold_later()
+        if self.spatial_mode and self._directions_for is not data.mean:
+            self._fit_directions(data)
         if self._pending_session is not None:
             self._finish_session()
         elif self.options.demo and self.state.source == "initial":
             self._demo_start()
         self._check_ready()
+
+    # ---- spatial latents: principal directions of the mapped images, the channel view
+    def _fit_directions(self, data) -> None:
+        self._directions_for = data.mean
+        self.spatial.summary.setText(f"fitting principal directions on {len(data.mean):,} encoded images…")
+        self.worker.submit("directions", spatial_tasks.directions_and_scales, data.mean,
+                           on_result=self._on_directions,
+                           on_error=lambda f: self.spatial.summary.setText(f"no principal directions: {f.message}"))
+
+    def _on_directions(self, result) -> None:
+        dirs, scales = result
+        self.spatial.set_directions(dirs)
+        self.spatial.set_latent(self.state.z)
+        self.channels.set_scales(scales)
+        self._last_traversal_z = None
+        self._traversal_ready = False
+        self._request_traversal()
+        self._check_ready()
+
+    def _on_spatial_edited(self, z) -> None:
+        if self.state.z is None:
+            return
+        self._note("edited with the direction / channel sliders")
+        self.state.set(z, "direction sliders", origin=self.spatial, commit=False)
+        self._commit_later()
+
+    def _update_channels(self) -> None:
+        if self.spatial_mode and self.state.z is not None:
+            self.channels.set_latent(self.state.z)
 
     def _demo_start(self) -> None:
         """Open on something to look at: a 3 selected and its morph into an 8 (or the first two points)."""
@@ -676,6 +857,10 @@ class MainWindow(QMainWindow):
         z = self.state.z
         if origin is not self.sliders:
             self.sliders.set_values(z)
+        if self.spatial_mode:
+            if origin is not self.spatial:
+                self.spatial.set_latent(z)
+            self._channels_later()
         self._move_marker()
         self._traverse_later()
         self.undo_action.setEnabled(True)
@@ -683,14 +868,17 @@ class MainWindow(QMainWindow):
             self._request_preview(z, self.state.source)
 
     def _set_latent(self, z, source: str, origin=None, commit: bool = True, image=None, rid: int = 0,
-                    seconds: float = 0.0) -> None:
-        """Make ``z`` the current latent; decode it unless its ``image`` is already known."""
+                    seconds: float = 0.0, final: bool = True) -> None:
+        """Make ``z`` the current latent; decode it unless its ``image`` is already known (``final``:
+        a full decode; else an approximate one, which a slow decoder replaces when the user pauses)."""
         self._have_image = image is not None
         try:
             self.state.set(z, source, origin=origin, commit=commit)
         finally:
             self._have_image = False
-        if image is not None:
+        if image is not None and self.slow:
+            self.tiered.request(self.state.z, source, image=image, final=final, seconds=seconds)
+        elif image is not None:
             self._show_preview_image(image, rid, source, seconds)
         if not commit:
             self._commit_later()
@@ -698,10 +886,18 @@ class MainWindow(QMainWindow):
     def _request_preview(self, z, caption: str) -> int:
         if self._loading or self._closing or z is None:
             return -1
+        if self.slow:  # approximate now, full decode when the user pauses
+            return self.tiered.request(z, caption)
         return self.worker.submit("preview", tasks.decode, z, on_result=lambda d: self._on_preview(d, caption))
 
     def _on_preview(self, d: tasks.Decoded, caption: str) -> None:
         self._show_preview_image(d.image, self.worker.latest_id("preview") or 0, caption, d.seconds)
+
+    def _show_tiered_frame(self, image, rid: int, caption: str, seconds: float, final: bool) -> None:
+        self.tier_badge.set_tier(final, seconds, pending=not final)
+        if final:
+            self._final_seen = True
+        self._show_preview_image(image, rid, caption, seconds)
 
     def _show_preview_image(self, image, rid: int, caption: str, seconds: float) -> None:
         self.preview.show_image(image, rid)
@@ -728,14 +924,24 @@ class MainWindow(QMainWindow):
         self.map.set_current(self.map_data.projection.locate(self.state.z.reshape(-1)))
 
     def _request_traversal(self) -> None:
-        if self._closing or self._loading or self.state.z is None or not self.sliders.rows:
+        spatial = self.spatial_mode and self.spatial.directions is not None
+        if self._closing or self._loading or self.state.z is None or not (self.sliders.rows or spatial):
             return
         z = self.state.z
         if self._last_traversal_z is not None and np.array_equal(z, self._last_traversal_z):
             return
         self._last_traversal_z = z.copy()
+        if spatial:  # each principal direction swept over its slider range
+            self.worker.submit("traversal", spatial_tasks.direction_strips, z, self.spatial.directions,
+                               TRAVERSAL_STEPS, on_result=self._on_direction_strips)
+            return
         self.worker.submit("traversal", tasks.traversal, z, TRAVERSAL_STEPS, 3.0,
                            on_result=self._on_traversal)
+
+    def _on_direction_strips(self, strips) -> None:
+        self.spatial.set_traversals(strips)
+        self._traversal_ready = True
+        self._check_ready()
 
     def _on_traversal(self, strips) -> None:
         self.sliders.set_traversals(strips)
@@ -787,11 +993,21 @@ class MainWindow(QMainWindow):
         if self._strip_keys is None or self._loading:
             return -1
         keys, ends = self._strip_keys
+        if self.slow:  # approximate frames at once, then the full ones decoded frame by frame
+            self.worker.cancel("strip-final")
+            args = (keys, self.morph.frame_count, self.morph.method_name, ends)
+            return self.worker.submit("strip", spatial_tasks.strip, *args, False,
+                                      on_result=lambda s: self._on_strip_approx(s, args))
         return self.worker.submit("strip", tasks.morph_strip, keys, self.morph.frame_count, self.morph.method_name,
                                   ends, on_result=self._on_strip)
 
+    def _on_strip_approx(self, strip, args) -> None:
+        self._on_strip(strip)
+        self.worker.submit("strip-final", spatial_tasks.strip, *args, True, on_result=self._on_strip)
+
     def _on_strip(self, strip: tasks.Strip) -> None:
-        self.morph.set_strip(strip, self._strip_desc)
+        self.morph.set_strip(strip, self._strip_desc + ("" if getattr(strip, "final", True) else
+                                                        " · approximate frames, full ones decoding…"))
         self.stripReady.emit(strip)
         self._check_ready()
 
@@ -801,7 +1017,7 @@ class MainWindow(QMainWindow):
             return
         self._note(f"morph frame {k + 1} / {len(s.frames)}")
         self._set_latent(s.latents[k], f"morph {self._strip_desc}, frame {k + 1}", commit=False,
-                         image=s.frames[k])
+                         image=s.frames[k], final=getattr(s, "final", True))
 
     def _on_blend(self, x: float, y: float) -> None:
         from ..core.latent import barycentric
@@ -828,11 +1044,26 @@ class MainWindow(QMainWindow):
         self.sliders.set_posterior(d.mean[i], d.logvar[i] if d.logvar is not None else None)
         self.reset_button.setEnabled(True)
         lab = "" if d.labels is None else f"label {int(d.labels[i])} · "
-        self.recon.set_selected(i, d.images[i], f"{lab}image #{i} · reconstruction error {d.recon_error[i]:.4f}")
-        self.worker.submit("recon", tasks.decode, d.mean[i],
-                           on_result=lambda r, i=i: self.recon.set_reconstruction(i, r.image))
+        if np.isnan(d.recon_error[i]):  # a slow decoder: the map skipped decoding every image
+            self.recon.set_selected(i, d.images[i], f"{lab}image #{i} · decoding its reconstruction…")
+            self.worker.submit("recon", spatial_tasks.final, d.mean[i],
+                               on_result=lambda r, i=i: self._on_slow_recon(i, r))
+        else:
+            self.recon.set_selected(i, d.images[i], f"{lab}image #{i} · reconstruction error {d.recon_error[i]:.4f}")
+            self.worker.submit("recon", tasks.decode, d.mean[i],
+                               on_result=lambda r, i=i: self.recon.set_reconstruction(i, r.image))
         self._note(f"image {self._label(i)}: its posterior mean μ decoded")
         self._set_latent(d.mean[i], f"image {self._label(i)}")
+
+    def _on_slow_recon(self, i: int, r) -> None:
+        d = self.map_data
+        if d is None or i >= len(d.images):
+            return
+        self._show_notices(r.extra.get("notices") or [])
+        err = float((((r.image.astype(np.float32) - d.images[i].astype(np.float32)) / 255.0) ** 2).mean())
+        d.recon_error[i] = err
+        lab = "" if d.labels is None else f"label {int(d.labels[i])} · "
+        self.recon.set_reconstruction(i, r.image, f"{lab}image #{i} · reconstruction error {err:.4f}")
 
     def reset_to_selected(self) -> None:
         if self.selected is not None and self.map_data is not None:
@@ -844,7 +1075,15 @@ class MainWindow(QMainWindow):
         self._seed += 1
         t = self.temperature.value()
         seed = self._seed
+        if self.slow:  # draw the latent only; the tiered preview decodes it
+            self.worker.submit("sample", spatial_tasks.sample_latent, seed, t,
+                               on_result=lambda z: self._on_sample_latent(z, seed, t))
+            return
         self.worker.submit("preview", tasks.sample, seed, t, on_result=lambda d: self._on_sample(d, seed, t))
+
+    def _on_sample_latent(self, z, seed: int, t: float) -> None:
+        self._note(f"random sample (T {t:.2f}, seed {seed})")
+        self._set_latent(z, f"random sample T {t:.2f} seed {seed}")
 
     def _on_sample(self, d: tasks.Decoded, seed: int, t: float) -> None:
         self._note(f"random sample (T {t:.2f}, seed {seed})")
@@ -887,6 +1126,9 @@ class MainWindow(QMainWindow):
         s = self.morph.strip
         if s is None:
             return -1
+        if not getattr(s, "final", True):
+            self.show_error("the morph's full-quality frames are still being decoded: export it when they are done")
+            return -1
         a, b = s.endpoints if s.endpoints else (None, None)
         recipe = self._recipe(kind="morph", method=s.method, frames=len(s.frames), keyframes=s.keyframes,
                               images=[self._label(i) for i in (a, b) if i is not None], dataset=self.map_data.name)
@@ -916,6 +1158,9 @@ class MainWindow(QMainWindow):
             return -1
         recipe = self._recipe(kind="preview", latent=self.state.z, method=self.state.source,
                               image_size=list(img.shape[:2]))
+        if self.slow and self.tier_badge.final is not True:  # never save the approximate preview
+            return self.worker.submit("export-preview", spatial_tasks.save_final_preview, path, self.state.z, recipe,
+                                      on_result=self._saved)
         return self.worker.submit("export-preview", tasks.save_preview, path, img, recipe, on_result=self._saved)
 
     def _saved(self, path: str) -> None:
@@ -926,6 +1171,12 @@ class MainWindow(QMainWindow):
         """Rows = the most informative dimensions (KL order), each swept over ±range around the current latent."""
         if self.state.z is None:
             return -1
+        if self.spatial_mode and self.spatial.directions is not None:  # rows = principal directions
+            recipe = self._recipe(method="each row moves the latent along one principal direction of the mapped "
+                                         "images, over ±3 std of the images along it")
+            self.statusBar().showMessage("exporting the direction grid (full decodes)…", 4000)
+            return self.worker.submit("export-traversal", spatial_tasks.export_direction_grid, path, self.state.z,
+                                      self.spatial.directions, steps, min(max_rows, 8), recipe, on_result=self._saved)
         dims = list(self.sliders.order[:max_rows]) or list(range(min(max_rows, self.state.z.size)))
         recipe = self._recipe(method="each row sets one dimension to evenly spaced values, the rest as the latent")
         return self.worker.submit("export-traversal", tasks.export_traversal_grid, path, self.state.z, dims, steps,
@@ -1181,6 +1432,10 @@ class MainWindow(QMainWindow):
         if self.options.demo and self.map_data is not None:
             if self.sliders.rows and not self._traversal_ready:
                 return False
+            if self.spatial_mode and (self.spatial.directions is None or not self._traversal_ready):
+                return False
+            if self.slow and (not self._final_seen or not getattr(self.morph.strip, "final", True)):
+                return False
             if self._strip_keys is not None and self.morph.strip is None:
                 return False
             if self.map_data.projection.method == "identity" and not self._manifold_ready:
@@ -1211,6 +1466,8 @@ class MainWindow(QMainWindow):
         for t in getattr(self, "_timers", []):
             t.cancel()
             t.flush(restart_timer=False)  # nothing pending now: this just stops its QTimer
+        if self.views_built:
+            self.tiered.stop()
         self.state.disconnect_all()
         if self.projector is not None:
             self.projector.stop(200)

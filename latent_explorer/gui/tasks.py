@@ -13,6 +13,8 @@ import numpy as np
 
 MAP_CHUNK = 250
 MAX_MAP_POINTS = 5000
+#: a slow model (the SD VAE on a CPU encodes ~1 image/s) maps at most this many images
+SLOW_MAP_POINTS = 500
 
 
 @dataclass
@@ -28,6 +30,8 @@ class ModelSummary:
     metrics: dict = field(default_factory=dict)
     parameters: int | None = None
     seconds: float = 0.0
+    #: spatial_tasks.DecodeTiers: slow decoder?, approximate preview, precision, notices
+    tiers: object = None
 
     @property
     def latent_size(self) -> int:
@@ -82,16 +86,31 @@ def summarize(model, seconds: float = 0.0) -> ModelSummary:
         spec=model.spec, name=model.name or model.spec, kind=info.get("kind", type(model).__name__),
         latent_shape=tuple(model.latent_shape), image_size=tuple(model.image_size), channels=model.channels,
         device=str(model.device), devices=available_devices(), metrics=dict(getattr(model, "metrics", {}) or {}),
-        parameters=info.get("parameters"), seconds=seconds)
+        parameters=info.get("parameters"), seconds=seconds, tiers=spatial_describe(model))
 
 
-def load(ctx, spec: str, device: str = "auto", precision: str = "fp32", allow_pickle: bool = False):
-    """Import torch (first time only), load the model and make it the worker's model."""
+def spatial_describe(model):
+    from .spatial_tasks import describe
+
+    return describe(model)
+
+
+def load(ctx, spec: str, device: str = "auto", precision: str = "fp32", allow_pickle: bool = False,
+         size: int | None = None):
+    """Import torch (first time only), load the model and make it the worker's model.
+
+    ``precision`` "auto" is bf16 full decodes where they are fast (CUDA, a CPU with bf16 units);
+    a slow decoder's approximate preview is fitted here, before the model is handed over.
+    """
     t0 = time.perf_counter()
     ctx.progress(0, 0, f"loading model {spec}…")
     from ..core.models.loading import load_model
+    from .spatial_tasks import prepare, resolve_precision
 
-    model = load_model(spec, device=device, precision=precision, allow_pickle=allow_pickle)
+    extra = {"size": size} if size else {}
+    model = load_model(spec, device=device, precision=resolve_precision(precision, device),
+                       allow_pickle=allow_pickle, **extra)
+    prepare(ctx, model)  # before the model is handed over: a failure keeps the current model
     ctx.set_model(model)
     return summarize(model, time.perf_counter() - t0)
 
@@ -269,6 +288,8 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
     t0 = time.perf_counter()
     model = ctx.model
     skipped, paths = [], None
+    if getattr(model, "slow_decoder", False):
+        limit = min(limit, SLOW_MAP_POINTS)
     if images_dir:
         res = read_images(ctx, images_dir, model.image_size, model.channels, limit)
         ctx.checkpoint()
@@ -287,17 +308,29 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
     if n < 3:
         raise _no_data(model, f"only {n} readable image(s)")
     means, logvars, errs = [], [], []
-    for i in range(0, n, MAP_CHUNK):
+    # a slow decoder (the SD VAE on a CPU: seconds per image): small chunks, encoded interruptibly so
+    # previews are served between layers, and no decode of every image (reconstruction errors are
+    # computed for the selected image only)
+    slow = bool(getattr(model, "slow_decoder", False))
+    chunk = 4 if slow else MAP_CHUNK
+    for i in range(0, n, chunk):
         ctx.checkpoint()
-        batch = images[i:i + MAP_CHUNK]
-        mu, lv = model.encode(batch)
-        ctx.checkpoint()
-        rec = model.decode(mu)
-        errs.append(((rec.astype(np.float32) - batch.astype(np.float32)) / 255.0).reshape(len(batch), -1)
-                    .__pow__(2).mean(1))
+        batch = images[i:i + chunk]
+        if slow:
+            from .spatial_tasks import interruptible
+
+            with interruptible(ctx):
+                mu, lv = model.encode(batch)
+            errs.append(np.full(len(batch), np.nan, np.float32))
+        else:
+            mu, lv = model.encode(batch)
+            ctx.checkpoint()
+            rec = model.decode(mu)
+            errs.append(((rec.astype(np.float32) - batch.astype(np.float32)) / 255.0).reshape(len(batch), -1)
+                        .__pow__(2).mean(1))
         means.append(mu)
         logvars.append(lv)
-        ctx.progress(min(i + MAP_CHUNK, n), n, f"encoding {min(i + MAP_CHUNK, n):,} / {n:,} images")
+        ctx.progress(min(i + chunk, n), n, f"encoding {min(i + chunk, n):,} / {n:,} images")
     mean = np.concatenate(means).astype(np.float32)
     logvar = None if logvars[0] is None else np.concatenate(logvars).astype(np.float32)
     ctx.checkpoint()

@@ -31,7 +31,9 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from ..core.errors import Cancelled, UserError
 
 #: highest priority first; kinds not listed run last
-PRIORITY = ("load", "preview", "recon", "strip", "traversal", "manifold", "export", "map")
+# ("final": a slow decoder's full-quality preview, "strip-final": its morph frames; see tiered.py)
+PRIORITY = ("load", "preview", "sample", "recon", "final", "strip", "traversal", "manifold", "export", "strip-final",
+            "directions", "map")
 
 # Worker threads that would not stop in time (blocked in native code). Kept referenced so the
 # QThread is never destroyed while running; app.run_gui ends the process with os._exit then.
