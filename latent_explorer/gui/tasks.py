@@ -283,7 +283,7 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
 
     ``images_dir`` is a folder, a list of image files, or None for the model's own dataset.
     """
-    from ..core.latent.project import MapInterpolator, fit_projection, point_density
+    from ..core.latent.project import fit_projection, point_density
 
     t0 = time.perf_counter()
     model = ctx.model
@@ -366,7 +366,7 @@ def _interpolator(xy: np.ndarray, mean: np.ndarray):
 def reproject(ctx, data: MapData, method: str) -> MapData:
     from dataclasses import replace
 
-    from ..core.latent.project import MapInterpolator, fit_projection, point_density
+    from ..core.latent.project import fit_projection, point_density
 
     ctx.progress(0, 0, f"projecting with {method}…")
     t0 = time.perf_counter()
