@@ -48,3 +48,12 @@ def hstack(images: np.ndarray, gap: int = 1, fill: int = 0) -> np.ndarray:
     for i in range(n):
         out[:, i * (w + gap):i * (w + gap) + w] = images[i]
     return out
+
+
+def show_strip(label, images: np.ndarray) -> None:
+    """Put a traversal strip (images side by side) on a QLabel, scaled to fit it."""
+    from PySide6.QtCore import Qt
+
+    pm = to_pixmap(hstack(images, gap=1))
+    label.setPixmap(pm.scaled(label.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                              Qt.TransformationMode.SmoothTransformation))

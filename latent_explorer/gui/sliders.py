@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QGraphicsOpacityEffect, QHBoxLayout, QLabel, QScr
 from superqt import QLabeledDoubleSlider
 
 from . import theme
-from .imaging import hstack, to_pixmap
+from .imaging import show_strip
 
 MAX_SLIDER_DIMS = 64
 SLIDER_RANGE = 3.0
@@ -165,9 +165,7 @@ class DimensionRow(QWidget):
             self.setGraphicsEffect(self._effect)
 
     def set_strip(self, images: np.ndarray) -> None:
-        pm = to_pixmap(hstack(images, gap=1))
-        self.strip.setPixmap(pm.scaled(self.strip.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                       Qt.TransformationMode.SmoothTransformation))
+        show_strip(self.strip, images)
 
 
 class SliderPanel(QWidget):

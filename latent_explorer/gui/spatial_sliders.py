@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVB
 from superqt import QLabeledDoubleSlider
 
 from ..core.latent.directions import Directions, SpatialEdit
-from .imaging import hstack, to_pixmap
+from .imaging import show_strip
 
 STRIP_HEIGHT = 22
 OFFSET_RANGE = 3.0
@@ -76,9 +76,7 @@ class DirectionRow(QWidget):
         self.slider.valueChanged.connect(lambda v: self.valueChanged.emit(self.k, float(v)))
 
     def set_strip(self, images: np.ndarray) -> None:
-        pm = to_pixmap(hstack(images, gap=1))
-        self.strip.setPixmap(pm.scaled(self.strip.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                       Qt.TransformationMode.SmoothTransformation))
+        show_strip(self.strip, images)
 
 
 class ChannelRow(QWidget):

@@ -232,38 +232,9 @@ class _ThrottledProgress:
             self.ctx.progress(done, total, text)
 
 
-def load_files(files, size, channels: int, progress=None, should_stop=None, background=(255, 255, 255)):
-    """Like ``core.data.images.load_folder`` for a list of files (images dropped on the window).
-
-    A file whose name is not an image type is skipped with that reason, as is every file the
-    robust loader refuses.
-    """
-    from ..core.data.images import FolderImages, ImageLoadError, fit_array, is_image_name, load_image, to_channels
-    from ..core.errors import Cancelled
-
-    files = [Path(f) for f in files]
-    out = np.zeros((len(files), *size, channels), np.uint8)
-    paths, skipped, n = [], [], 0
-    for i, f in enumerate(files):
-        if should_stop and should_stop():
-            raise Cancelled()
-        if not is_image_name(f):
-            skipped.append((f, "not an image file type"))
-        else:
-            try:
-                out[n] = to_channels(fit_array(load_image(f, background), size)[None], channels)[0]
-                paths.append(f)
-                n += 1
-            except ImageLoadError as e:
-                skipped.append((f, str(e).split(": ", 1)[-1]))
-        if progress:
-            progress(i + 1, len(files))
-    return FolderImages(out[:n], paths, skipped)
-
-
 def read_images(ctx, source, size, channels: int, limit: int | None = None):
     """A folder (lazily scanned) or a list of files -> FolderImages, cancellable, with progress."""
-    from ..core.data.images import load_folder
+    from ..core.data.images import load_files, load_folder
 
     report = _ThrottledProgress(ctx)
 

@@ -195,6 +195,15 @@ def load_folder(folder: str | os.PathLike, size: tuple[int, int], channels: int 
     files = list(iter_image_files(folder, should_stop))
     if limit:
         files = files[:limit]
+    return load_files(files, size, channels, progress, should_stop, background)
+
+
+def load_files(files, size: tuple[int, int], channels: int = 3,
+               progress: Callable[[int, int | None], None] | None = None,
+               should_stop: Callable[[], bool] | None = None, background=(255, 255, 255)) -> FolderImages:
+    """Load a list of image files fitted to ``size``; a file whose name is not an image type,
+    and every file the robust loader refuses, is skipped with its reason."""
+    files = [Path(f) for f in files]
     out = np.zeros((len(files), *size, channels), np.uint8)
     paths: list[Path] = []
     skipped: list[tuple[Path, str]] = []
@@ -202,13 +211,15 @@ def load_folder(folder: str | os.PathLike, size: tuple[int, int], channels: int 
     for i, f in enumerate(files):
         if should_stop and should_stop():
             raise Cancelled()
-        try:
-            img = load_image(f, background)
-            out[n] = to_channels(fit_array(img, size)[None], channels)[0]
-            paths.append(f)
-            n += 1
-        except ImageLoadError as e:
-            skipped.append((f, str(e).split(": ", 1)[-1]))
+        if not is_image_name(f):
+            skipped.append((f, "not an image file type"))
+        else:
+            try:
+                out[n] = to_channels(fit_array(load_image(f, background), size)[None], channels)[0]
+                paths.append(f)
+                n += 1
+            except ImageLoadError as e:
+                skipped.append((f, str(e).split(": ", 1)[-1]))
         if progress:
             progress(i + 1, len(files))
     return FolderImages(out[:n], paths, skipped)
