@@ -23,15 +23,20 @@ def check_not_lfs_pointer(path: Path) -> None:
             f"(git lfs pull, or download it again) and try again")
 
 
-def read_safetensors(path: Path):
-    """Load a safetensors file to CPU tensors, with one-line errors for the usual damage."""
-    from safetensors.torch import load_file
-
+def check_weights_file(path: Path) -> None:
+    """The weights file is there, not empty, and not a git-LFS pointer standing in for it."""
     if not path.exists():
         raise ModelLoadError(f"{path}: weights file not found")
     if path.stat().st_size == 0:
         raise ModelLoadError(f"{path}: weights file is empty (0 bytes)")
     check_not_lfs_pointer(path)
+
+
+def read_safetensors(path: Path):
+    """Load a safetensors file to CPU tensors, with one-line errors for the usual damage."""
+    from safetensors.torch import load_file
+
+    check_weights_file(path)
     try:
         state = load_file(str(path))
     except Exception as e:  # SafetensorError, OSError: truncated or not safetensors at all

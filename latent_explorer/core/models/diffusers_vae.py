@@ -21,7 +21,8 @@ import torch
 
 from ..errors import ModelLoadError
 from .base import LatentModel
-from .checks import PICKLE_SUFFIXES, check_finite, check_not_lfs_pointer, read_config, read_safetensors, refuse_pickle
+from .checks import (PICKLE_SUFFIXES, check_finite, check_not_lfs_pointer, check_weights_file, read_config,
+                     read_safetensors, refuse_pickle)
 
 log = logging.getLogger(__name__)
 
@@ -376,11 +377,7 @@ def _read_vae_tensors(path: Path, allow_pickle: bool) -> dict:
         if prefix is None:
             raise _no_vae_error(path, state)
         return {k[len(prefix):]: v for k, v in state.items() if _is_vae_key(k, prefix)}
-    if not path.exists():
-        raise ModelLoadError(f"{path}: weights file not found")
-    if path.stat().st_size == 0:
-        raise ModelLoadError(f"{path}: weights file is empty (0 bytes)")
-    check_not_lfs_pointer(path)
+    check_weights_file(path)
     from safetensors import safe_open
 
     try:
