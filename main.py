@@ -1,5 +1,5 @@
 """Double-click entry point: opens the latent-explorer window on the bundled digits model."""
-from latent_explorer.gui.app import main
+from latent_explorer.cli import gui_main
 
 if __name__ == "__main__":
-    main()
+    gui_main()

@@ -414,5 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def gui_main() -> None:
+    """The ``latent-explorer-gui`` script and main.py: the ``gui`` subcommand, options from sys.argv."""
+    sys.exit(main(["gui", *sys.argv[1:]]))
+
+
 if __name__ == "__main__":
     sys.exit(main())

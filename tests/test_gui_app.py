@@ -38,6 +38,15 @@ def test_screenshot_to_a_missing_folder_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "does not exist" in r.stderr
 
 
+def test_main_py_and_the_gui_script_take_the_gui_options(tmp_path):
+    from pathlib import Path
+
+    main_py = Path(__file__).resolve().parent.parent / "main.py"
+    r = subprocess.run([sys.executable, str(main_py), "--screenshot", str(tmp_path / "nope" / "shot.png")],
+                       capture_output=True, text=True, timeout=60, env=_env())
+    assert r.returncode == 2 and "does not exist" in r.stderr
+
+
 CLOSE_WHILE_BLOCKED = textwrap.dedent("""
     import sys, threading, time
     from PySide6.QtCore import QTimer

@@ -1,4 +1,4 @@
-"""Entry points: ``run_gui(args)`` for ``latent-explorer [gui]`` and ``main()`` for the gui-script.
+"""Starting the app: ``run_gui(args)`` behind ``latent-explorer [gui]``, the gui-script and main.py.
 
 Only Qt is imported before the window is on screen; torch, the model and pyqtgraph follow
 (torch on the worker thread). ``--screenshot FILE`` waits until the model, the map and the
@@ -151,14 +151,3 @@ def run_gui(args) -> int:
         os._exit(code)
     return code
 
-
-def main() -> None:
-    """The ``latent-explorer-gui`` script: the ``gui`` subcommand's options, from sys.argv."""
-    from ..cli import build_parser
-
-    args = build_parser().parse_args(["gui", *sys.argv[1:]])
-    sys.exit(run_gui(args))
-
-
-if __name__ == "__main__":
-    main()
