@@ -127,3 +127,28 @@ def view_to_viewport(map_widget, x: float, y: float) -> QPoint:
 def viewport_to_view(map_widget, p: QPoint) -> tuple[float, float]:
     v = map_widget.vb.mapSceneToView(map_widget.plot.mapToScene(p))
     return v.x(), v.y()
+
+
+def window_opener(qtbot, ready=lambda win: win.map_data is not None):
+    """A generator for fixtures: yields ``open_(**LaunchOptions)`` that launches a window on
+    ``digits`` (CPU, no demo, a 300-image map) and waits until ``ready(win)``; closes them all after."""
+    from latent_explorer.gui.app import launch
+    from latent_explorer.gui.main_window import LaunchOptions
+
+    wins = []
+
+    def open_(**kw):
+        kw.setdefault("model", "digits")
+        kw.setdefault("device", "cpu")
+        kw.setdefault("demo", False)
+        kw.setdefault("map_limit", 300)
+        _, win = launch(LaunchOptions(**kw))
+        wins.append(win)
+        qtbot.waitUntil(lambda: ready(win), timeout=60000)
+        return win
+
+    yield open_
+    for w in wins:
+        w.close()
+        w.deleteLater()
+    QApplication.processEvents()

@@ -8,10 +8,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from gui_fixtures import qt_leak_guard  # noqa: F401
+from gui_fixtures import qt_leak_guard, window_opener  # noqa: F401
 
-from latent_explorer.gui.app import launch
-from latent_explorer.gui.main_window import LaunchOptions
 
 pytestmark = pytest.mark.usefixtures("qt_leak_guard")
 
@@ -37,23 +35,7 @@ def make_folder(tmp_path, good: int = 6):
 
 @pytest.fixture
 def window(qtbot):
-    wins = []
-
-    def open_(**kw):
-        kw.setdefault("model", "digits")
-        kw.setdefault("device", "cpu")
-        kw.setdefault("demo", False)
-        kw.setdefault("map_limit", 300)
-        _, win = launch(LaunchOptions(**kw))
-        wins.append(win)
-        qtbot.waitUntil(lambda: win.map_data is not None, timeout=60000)
-        return win
-
-    yield open_
-    for w in wins:
-        w.close()
-        w.deleteLater()
-    QApplication.processEvents()
+    yield from window_opener(qtbot)
 
 
 def drop_on(win, paths) -> None:

@@ -7,35 +7,17 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from gui_fixtures import qt_leak_guard  # noqa: F401
+from gui_fixtures import qt_leak_guard, window_opener  # noqa: F401
 
 from latent_explorer.core.export import read_png_recipe
 from latent_explorer.core.session import Autosave, Bookmark, Session
-from latent_explorer.gui.app import launch
-from latent_explorer.gui.main_window import LaunchOptions
 
 pytestmark = pytest.mark.usefixtures("qt_leak_guard")
 
 
 @pytest.fixture
 def open_window(qtbot):
-    wins = []
-
-    def open_(**kw):
-        kw.setdefault("model", "digits")
-        kw.setdefault("device", "cpu")
-        kw.setdefault("demo", False)
-        kw.setdefault("map_limit", 300)
-        _, win = launch(LaunchOptions(**kw))
-        wins.append(win)
-        qtbot.waitUntil(lambda: win.map_data is not None and win.model_hash is not None, timeout=60000)
-        return win
-
-    yield open_
-    for w in wins:
-        w.close()
-        w.deleteLater()
-    QApplication.processEvents()
+    yield from window_opener(qtbot, lambda w: w.map_data is not None and w.model_hash is not None)
 
 
 def idle(qtbot, win):

@@ -22,6 +22,17 @@ SLIDER_RANGE = 3.0
 STRIP_HEIGHT = 22
 
 
+def lay_out_row(row) -> None:
+    """One slider row: name, KL/variance badge, the slider (stretching), the traversal strip."""
+    lay = QHBoxLayout(row)
+    lay.setContentsMargins(2, 1, 2, 1)
+    lay.setSpacing(6)
+    lay.addWidget(row.name)
+    lay.addWidget(row.badge)
+    lay.addWidget(row.slider, 1)
+    lay.addWidget(row.strip)
+
+
 class PosteriorMark(QWidget):
     """Drawn over a slider's groove: the band μ ± σ and a tick at μ (transparent to the mouse)."""
 
@@ -103,13 +114,7 @@ class DimensionRow(QWidget):
         # a fixed size, so the layout does not shift when the strips arrive
         self.strip.setFixedSize(7 * STRIP_HEIGHT + 6, STRIP_HEIGHT)
         self.strip.setToolTip(f"what z{dim} does: the current latent with z{dim} swept from −3 to +3")
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(2, 1, 2, 1)
-        lay.setSpacing(6)
-        lay.addWidget(self.name)
-        lay.addWidget(self.badge)
-        lay.addWidget(self.slider, 1)
-        lay.addWidget(self.strip)
+        lay_out_row(self)
         self.slider.valueChanged.connect(lambda v: self.valueChanged.emit(self.dim, float(v)))
         inner.installEventFilter(self)  # superqt's float slider has no keyboard stepping of its own
         self.active = True

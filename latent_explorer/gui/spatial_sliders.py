@@ -18,6 +18,7 @@ from superqt import QLabeledDoubleSlider
 
 from ..core.latent.directions import Directions, SpatialEdit
 from .imaging import show_strip
+from .sliders import lay_out_row
 
 STRIP_HEIGHT = 22
 OFFSET_RANGE = 3.0
@@ -66,13 +67,7 @@ class DirectionRow(QWidget):
                                f"of the images along it")
         self.strip = QLabel()
         self.strip.setFixedSize(7 * STRIP_HEIGHT + 6, STRIP_HEIGHT)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(2, 1, 2, 1)
-        lay.setSpacing(6)
-        lay.addWidget(self.name)
-        lay.addWidget(self.badge)
-        lay.addWidget(self.slider, 1)
-        lay.addWidget(self.strip)
+        lay_out_row(self)
         self.slider.valueChanged.connect(lambda v: self.valueChanged.emit(self.k, float(v)))
 
     def set_strip(self, images: np.ndarray) -> None:
