@@ -41,17 +41,28 @@ def main() -> int:
     def since_launch(perf_t: float) -> float:
         return perf_t - T0_PERF + launch_offset
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
     from latent_explorer.gui.main_window import LaunchOptions
 
     app, win = launch(LaunchOptions(model=a.model, device=a.device))
     window_shown_s = since_launch(win.painted_at)
 
     def spin_until(cond, timeout):
-        end = time.perf_counter() + timeout
-        while not cond() and time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.002)
+        """Run the event loop (as app.exec() does: asleep until an event arrives) until ``cond()``."""
+        if cond():
+            return True
+        loop = QEventLoop()
+        poll = QTimer()
+        poll.setInterval(5)
+        poll.timeout.connect(lambda: cond() and loop.quit())
+        deadline = QTimer()
+        deadline.setSingleShot(True)
+        deadline.timeout.connect(loop.quit)
+        poll.start()
+        deadline.start(int(timeout * 1000))
+        loop.exec()
+        poll.stop()
+        deadline.stop()
         return cond()
 
     if not spin_until(lambda: win._ready_sent, 180):

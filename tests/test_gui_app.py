@@ -19,6 +19,16 @@ def _env():
     return env
 
 
+def test_process_start_time_is_when_the_process_started():
+    # the launch-time figures of bench/preview_latency.py count from this moment
+    before = time.time()
+    out = subprocess.run([sys.executable, "-c", "import time; t = time.time(); "
+                          "from latent_explorer.gui.app import process_start_time as p; print(t, p())"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    child_now, started = float(out[0]), float(out[1])
+    assert before - 0.05 <= started <= child_now + 0.02
+
+
 def test_screenshot_flag_writes_a_nontrivial_png(tmp_path):
     out = tmp_path / "shot.png"
     r = subprocess.run([sys.executable, "-m", "latent_explorer.cli", "gui", "--model", "digits-2d", "--device", "cpu",

@@ -69,6 +69,10 @@ def test_slider_change_changes_the_preview_pixels(qtbot, open_window):
     wait_preview_of(qtbot, win, win.state.z)
     expect = reference(win, qtbot).decode(win.state.z[None])[0]
     np.testing.assert_array_equal(win.preview.image, expect)
+    # the map's current-latent marker follows the sliders (to the projection of the new z)
+    where = win.map_data.projection.locate(win.state.z.reshape(-1))
+    qtbot.waitUntil(lambda: win.map.current_position() is not None
+                    and np.allclose(win.map.current_position(), where, atol=1e-4), timeout=5000)
     # keyboard: the arrow key nudges the focused slider
     inner = row.slider._slider
     inner.setFocus()

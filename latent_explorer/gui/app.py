@@ -16,15 +16,21 @@ SCREENSHOT_TIMEOUT_S = 120
 
 
 def process_start_time() -> float:
-    """When this process started (epoch seconds), from /proc where there is one."""
+    """When this process started (epoch seconds), from /proc where there is one.
+
+    Both the process's start and the clock it is compared with are read relative to boot
+    (``/proc/self/stat`` and ``/proc/uptime``, 10 ms resolution); ``btime`` in /proc/stat is
+    whole seconds and would put the start up to a second too early.
+    """
     try:
         with open("/proc/self/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        start_ticks = int(fields[19])
-        with open("/proc/stat") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith("btime"))
-        return btime + start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+        start_after_boot = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        now = time.time()
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return now - max(0.0, uptime - start_after_boot)
+    except (OSError, ValueError, IndexError):
         return _IMPORTED_AT
 
 

@@ -296,6 +296,10 @@ class LatentMapWidget(QWidget):
         self.current_mark = PassiveScatter(size=20, symbol="o", pen=pg.mkPen(theme.ACCENT, width=3),
                                                brush=pg.mkBrush(255, 179, 71, 60))
         self.current_mark.setZValue(10)
+        # one symbol at the item's origin: following the sliders moves the item (setPos), which
+        # costs far less than re-setting the scatter's data on every change
+        self.current_mark.setData(x=[0.0], y=[0.0])
+        self.current_mark.hide()
         self.plot.addItem(self.current_mark, ignoreBounds=True)
 
         self.legend = MapLegend(self.plot)
@@ -448,10 +452,19 @@ class LatentMapWidget(QWidget):
 
     # ---- markers ----------------------------------------------------------------------
     def set_current(self, xy) -> None:
+        """Put the current-latent marker at map position ``xy`` (None hides it)."""
         if xy is None:
-            self.current_mark.clear()
-        else:
-            self.current_mark.setData(x=[float(xy[0])], y=[float(xy[1])])
+            self.current_mark.hide()
+            return
+        self.current_mark.setPos(float(xy[0]), float(xy[1]))
+        if not self.current_mark.isVisible():
+            self.current_mark.show()
+
+    def current_position(self) -> tuple[float, float] | None:
+        if not self.current_mark.isVisible():
+            return None
+        p = self.current_mark.pos()
+        return p.x(), p.y()
 
     def set_selected(self, index: int | None) -> None:
         if index is None or index >= len(self.xy):

@@ -855,6 +855,9 @@ class MainWindow(QMainWindow):
     # ================================================================ latent changes
     def _on_state_changed(self, origin) -> None:
         z = self.state.z
+        # the decode first: the worker runs it while the GUI thread updates everything else
+        if not getattr(self, "_have_image", False):
+            self._request_preview(z, self.state.source)
         if origin is not self.sliders:
             self.sliders.set_values(z)
         if self.spatial_mode:
@@ -864,8 +867,6 @@ class MainWindow(QMainWindow):
         self._move_marker()
         self._traverse_later()
         self.undo_action.setEnabled(True)
-        if not getattr(self, "_have_image", False):
-            self._request_preview(z, self.state.source)
 
     def _set_latent(self, z, source: str, origin=None, commit: bool = True, image=None, rid: int = 0,
                     seconds: float = 0.0, final: bool = True) -> None:
