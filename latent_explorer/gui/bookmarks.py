@@ -21,7 +21,7 @@ class BookmarksPanel(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.itemClicked.connect(lambda it: self.jumpRequested.emit(self.list.row(it)))
         self.list.itemActivated.connect(lambda it: self.jumpRequested.emit(self.list.row(it)))
-        self.add_button = QPushButton("Bookmark current…")
+        self.add_button = QPushButton("Add current…")
         self.add_button.setToolTip("keep the current latent under a name (Ctrl+D)")
         self.add_button.clicked.connect(self.addRequested.emit)
         self.remove_button = QPushButton("Remove")

@@ -251,16 +251,26 @@ class LatentMapWidget(QWidget):
         # a long title (a dataset or morph name) must not widen the window: it is clipped instead
         self.title.setMinimumWidth(60)
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        head = QHBoxLayout()
-        head.setContentsMargins(4, 0, 4, 0)
-        head.addWidget(self.title, 1)  # the title takes the spare width (and is clipped, not the controls)
-        head.addWidget(self.manifold_check)
+        # two rows, so that a narrow window clips nothing: the title with the view toggles, then
+        # how the points are coloured and placed
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 0, 4, 0)
+        top.addWidget(self.title, 1)  # the title takes the spare width (and is clipped, not the controls)
+        top.addWidget(self.manifold_check)
+        top.addWidget(self.clear_pins_button)
+        controls = QHBoxLayout()
+        controls.setContentsMargins(4, 0, 4, 0)
         for text, w in (("colour by", self.color_box), ("projection", self.projection_box)):
             lab = QLabel(text)
             lab.setProperty("role", "muted")
-            head.addWidget(lab)
-            head.addWidget(w)
-        head.addWidget(self.clear_pins_button)
+            controls.addWidget(lab)
+            controls.addWidget(w)
+            controls.addSpacing(8)
+        controls.addStretch(1)
+        head = QVBoxLayout()
+        head.setSpacing(4)
+        head.addLayout(top)
+        head.addLayout(controls)
         self.hint = QLabel(HINT)
         self.hint.setProperty("role", "caption")
         self.hint.setWordWrap(True)  # wraps in a narrow window instead of widening it

@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.options = options or LaunchOptions()
         self.setWindowTitle("latent-explorer")
-        self.resize(1600, 920)
+        self._fit_to_screen(1600, 920)
         self.state = LatentState()
         self.worker = DecodeWorker(self)
         self.projector: DecodeWorker | None = None   # t-SNE / UMAP: long, no model, own thread
@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
         self.skipped_dock = self._dock("Skipped files", "SkippedDock", self.skipped_panel,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.skipped_dock.hide()
-        self.resizeDocks([self.history_dock], [230], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.history_dock], [185], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
         d = QDockWidget(title, self)
@@ -202,6 +202,16 @@ class MainWindow(QMainWindow):
         return d
 
     # ================================================================ startup
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        """The preferred size, made smaller on a small screen (a laptop's 1366×768)."""
+        app = QApplication.instance()
+        screen = app.primaryScreen() if app is not None else None
+        if screen is not None and app.platformName() != "offscreen":  # offscreen: a fixed 800×800
+            avail = screen.availableGeometry()
+            width = min(width, int(avail.width() * 0.96))
+            height = min(height, int(avail.height() * 0.92))
+        self.resize(width, height)
+
     def showEvent(self, ev):
         super().showEvent(ev)
         if self.shown_at is None:
@@ -306,10 +316,10 @@ class MainWindow(QMainWindow):
             self.splitter.addWidget(w)
         self.splitter.setStretchFactor(0, 5)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setStretchFactor(2, 3)
-        self.splitter.setSizes([640, 360, 480])
-        middle.setMinimumWidth(320)
-        right.setMinimumWidth(440)
+        self.splitter.setStretchFactor(2, 4)
+        self.splitter.setSizes([620, 330, 520])
+        middle.setMinimumWidth(280)
+        right.setMinimumWidth(380)
 
         # throttled / debounced follow-ups of a latent change
         self._move_marker = qthrottled(self._update_marker, 30)
