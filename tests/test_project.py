@@ -50,6 +50,51 @@ def test_tsne_projection_and_nearest_neighbour_locate(latents):
         p.inverse(p.xy[:1])
 
 
+def test_tsne_with_poll_runs_in_a_child_process_and_gives_the_same_map(latents):
+    from threadpoolctl import threadpool_limits
+
+    calls = []
+    p = fit_projection(latents, "tsne", poll=lambda: calls.append(1))
+    assert calls, "poll() is called while the child works"
+    with threadpool_limits(1):  # the child runs on one thread too
+        inline = fit_projection(latents, "tsne")
+    assert p.method == "tsne" and p.xy.shape == (75, 2)
+    np.testing.assert_allclose(p.xy, inline.xy, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(p.locate(latents[7]), p.xy[7], atol=1e-2)
+
+
+def test_a_raising_poll_kills_the_tsne_child_at_once(rng, monkeypatch):
+    import subprocess
+    import time
+
+    from latent_explorer.core.errors import Cancelled
+
+    started = []
+    real_popen = subprocess.Popen
+
+    def popen(*a, **kw):
+        started.append(real_popen(*a, **kw))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    big = rng.normal(size=(4000, 16)).astype(np.float32)  # tens of seconds of t-SNE
+    t0 = time.perf_counter()
+
+    def poll():
+        if time.perf_counter() - t0 > 0.5:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        fit_projection(big, "tsne", poll=poll)
+    assert time.perf_counter() - t0 < 3.0
+    assert len(started) == 1 and started[0].poll() is not None  # the child is gone
+
+
+def test_a_failing_child_is_a_clear_error(latents):
+    with pytest.raises(RuntimeError, match="t-SNE failed"):
+        fit_projection(latents[:2], "tsne", poll=lambda: None)  # fewer than 3 points
+
+
 def test_unknown_method_and_missing_umap_are_clear_errors(latents):
     with pytest.raises(ValueError, match="unknown projection"):
         fit_projection(latents, "mds")

@@ -308,7 +308,7 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
     d = int(np.prod(mean.shape[1:]))
     method = method or ("identity" if d == 2 else "pca")
     ctx.progress(n, n, f"projecting with {method}…")
-    proj = fit_projection(mean, method)
+    proj = fit_projection(mean, method, poll=ctx.checkpoint)  # t-SNE / UMAP: previews still served
     ctx.checkpoint()
     interp = _interpolator(proj.xy, mean) if method != "identity" else None
     kl = active = None
@@ -339,12 +339,13 @@ def reproject(ctx, data: MapData, method: str) -> MapData:
 
     from ..core.latent.project import fit_projection, point_density
 
-    ctx.progress(0, 0, f"projecting with {method}…")
+    ctx.progress(0, 0, f"projecting {len(data.mean):,} points with {method}…")
     t0 = time.perf_counter()
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # one OpenMP/BLAS thread: the GUI thread keeps the other core
-        proj = fit_projection(data.mean, method)
+        # t-SNE / UMAP in a child process (one thread): a cancel or a newer choice kills it at once
+        proj = fit_projection(data.mean, method, poll=ctx.checkpoint)
     ctx.checkpoint()
     interp = _interpolator(proj.xy, data.mean) if method != "identity" else None
     return replace(data, projection=proj, interpolator=interp, density=point_density(proj.xy),

@@ -16,6 +16,7 @@ Pure numpy / scikit-learn / scipy; no Qt.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -84,8 +85,16 @@ class Projection:
         raise ValueError(f"{METHOD_LABELS[self.method]} has no inverse; use MapInterpolator")
 
 
-def fit_projection(latents: np.ndarray, method: str = "pca", seed: int = 0) -> Projection:
-    """Project latents N×D (any latent shape; flattened) to 2-D map coordinates."""
+def fit_projection(latents: np.ndarray, method: str = "pca", seed: int = 0,
+                   poll: Callable[[], None] | None = None) -> Projection:
+    """Project latents N×D (any latent shape; flattened) to 2-D map coordinates.
+
+    With ``poll``, t-SNE and UMAP (tens of seconds) run in a child process with one thread while
+    this thread calls ``poll()`` every 50 ms: ``poll`` may do other work meanwhile, and when it
+    raises (a cancel) the child is killed at once and the exception propagates.
+    """
+    if poll is not None and method in ("tsne", "umap"):
+        return _fit_in_child(latents, method, seed, poll)
     z = np.asarray(latents, np.float32).reshape(len(latents), -1)
     n, d = z.shape
     if method not in METHODS:
@@ -117,6 +126,51 @@ def fit_projection(latents: np.ndarray, method: str = "pca", seed: int = 0) -> P
 
     xy = umap.UMAP(n_components=2, random_state=seed).fit_transform(z).astype(np.float32)
     return Projection("umap", xy, z)
+
+
+_CHILD_THREADS = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+def _fit_in_child(latents: np.ndarray, method: str, seed: int, poll: Callable[[], None]) -> Projection:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    z = np.asarray(latents, np.float32).reshape(len(latents), -1)
+    with tempfile.TemporaryDirectory(prefix="lx-proj-") as tmp:
+        src, dst = os.path.join(tmp, "z.npy"), os.path.join(tmp, "xy.npy")
+        np.save(src, z)
+        proc = subprocess.Popen([sys.executable, "-m", __name__, src, dst, method, str(seed)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env={**os.environ, **_CHILD_THREADS})
+        try:
+            while proc.poll() is None:
+                poll()
+                time.sleep(0.05)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        err = proc.stderr.read().decode(errors="replace").strip()
+        proc.stderr.close()
+        if proc.returncode != 0 or not os.path.exists(dst):
+            last = err.splitlines()[-1] if err else f"exit code {proc.returncode}"
+            raise RuntimeError(f"{METHOD_LABELS[method]} failed: {last}")
+        xy = np.load(dst).astype(np.float32)
+    return Projection(method, xy, z)
+
+
+def _child_main(argv: list[str]) -> int:
+    """``python -m latent_explorer.core.latent.project Z.npy XY.npy METHOD SEED`` (see _fit_in_child)."""
+    src, dst, method, seed = argv
+    xy = fit_projection(np.load(src), method, int(seed)).xy
+    np.save(dst + ".part.npy", xy)
+    import os
+
+    os.replace(dst + ".part.npy", dst)
+    return 0
 
 
 class MapInterpolator:
@@ -204,3 +258,9 @@ def point_density(xy: np.ndarray, bins: int = 64, sigma: float = 1.5) -> np.ndar
 
 __all__ = ["METHODS", "METHOD_LABELS", "Projection", "fit_projection", "MapInterpolator", "blend_weights",
            "point_density", "available_methods", "umap_available"]
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_child_main(sys.argv[1:]))
