@@ -5,6 +5,8 @@ The Stable Diffusion VAE architecture (block_out_channels 128-256-512-512, layer
 - overhead_ratio: our fp32 ``decode`` (unscale, decode, clamp, uint8) over ``vae.decode``
   alone on the same latent; interleaved repeats, medians;
 - first_preview_ms: a latent change -> the approximate (linear) preview image ready, median;
+- app_full_decode_s: the app's full decode (all cores) against one_thread_full_decode_s, the
+  same decode on the single torch thread the GUI worker uses for everything else (ratio);
 - full_decode_s_fp32 / full_decode_s_bf16: our full decode in fp32 and in bf16. Where the CPU
   has no bf16 units (cpu_has_bf16 false) torch runs bf16 convolutions far slower than fp32, so
   bf16 is timed at a small size (--bf16-size, default 32 px) and full_decode_s_bf16 is the
@@ -108,6 +110,19 @@ def main() -> None:
             log(f"  {name} {times[name][-1]:.2f} s")
     direct_s, ours_s = statistics.median(times["direct"]), statistics.median(times["ours"])
 
+    # the app's full decode (gui.spatial_tasks.final: interruptible, on every core) against the
+    # same decode on the one torch thread the GUI worker keeps for everything else
+    from types import SimpleNamespace
+
+    from latent_explorer.gui.spatial_tasks import final
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    one_thread_s = timed(ours)
+    app_s = timed(lambda: final(SimpleNamespace(model=model, checkpoint=lambda: None), z[0]))
+    torch.set_num_threads(threads)
+    log(f"full decode on 1 thread {one_thread_s:.2f} s, in the app (all cores) {app_s:.2f} s")
+
     fit_s = timed(model.fit_preview)
     log(f"linear preview fitted in {fit_s:.1f} s")
     approx_err = float(np.abs(model.approx_decode(z).astype(float) - last["image"]).mean())
@@ -134,6 +149,8 @@ def main() -> None:
         "preview_fit_s": round(fit_s, 2), "preview_fit_rms": round(model._linear.fit_error, 4),
         "preview_mean_abs_error_levels": round(approx_err, 1),
         "full_decode_s_fp32": round(ours_s, 3),
+        "app_full_decode_s": round(app_s, 3), "one_thread_full_decode_s": round(one_thread_s, 3),
+        "app_vs_one_thread_ratio": round(app_s / one_thread_s, 3),
         "full_decode_s_bf16": None if bf16_s is None else round(bf16_s, 3),
         "full_decode_s_bf16_estimated": bf16_s is not None and bf16_size != a.size,
         "bf16_decode_s_measured": None if bf16_small_s is None else round(bf16_small_s, 3),

@@ -230,3 +230,28 @@ def test_taesd_pairing_direction_grid_export_and_switching_to_a_small_model(qtbo
     assert win.slider_stack.currentWidget() is win.sliders and win.sliders.rows
     assert not win.channel_panel.isVisible() and not win.slow and not win.tier_badge.isVisible()
     assert not win.lowp_action.isEnabled() and not win.pair_action.isEnabled()
+
+
+def test_full_decodes_use_every_core_and_give_the_thread_back():
+    import os
+    from types import SimpleNamespace
+
+    import torch
+
+    from latent_explorer.gui.spatial_tasks import all_cores
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the GUI worker runs
+    try:
+        ctx = SimpleNamespace(model=SimpleNamespace(device="cpu"))
+        with all_cores(ctx):
+            assert torch.get_num_threads() == max(1, os.cpu_count() or 1)
+        assert torch.get_num_threads() == 1
+        with pytest.raises(RuntimeError):
+            with all_cores(ctx):
+                raise RuntimeError("a failed decode")
+        assert torch.get_num_threads() == 1
+        with all_cores(SimpleNamespace(model=SimpleNamespace(device="cuda:0"))):
+            assert torch.get_num_threads() == 1  # the GPU decodes; the CPU threads stay as they are
+    finally:
+        torch.set_num_threads(before)
