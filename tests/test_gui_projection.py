@@ -1,5 +1,5 @@
-"""Re-projecting the map from the window: t-SNE runs out of process, a cancel stops it at once,
-and previews keep coming while it runs."""
+"""Re-projecting the map from the window (t-SNE runs out of process, a cancel stops it at once,
+previews keep coming while it runs) and switching the decode device."""
 import time
 
 import numpy as np
@@ -40,3 +40,25 @@ def test_cancelling_tsne_stops_it_and_keeps_the_pca_map(qtbot, open_window):
     qtbot.wait(200)
     assert win.map_data.projection.method == "pca"
     np.testing.assert_array_equal(win.map_data.projection.xy, pca_xy)
+
+
+def test_device_menu_lists_what_torch_sees_and_switching_keeps_previews_working(qtbot, open_window):
+    from latent_explorer.core.device import available_devices
+
+    win = open_window(map_limit=100)
+    labels = [a.text() for a in win.device_group.actions()]
+    assert labels == [d.upper() if d != "cpu" else "CPU" for d in available_devices()]
+    assert [a.text() for a in win.device_group.actions() if a.isChecked()] == ["CPU"]
+    errors = []
+    win.errorShown.connect(errors.append)
+    if "cuda" not in available_devices():  # refused in words; the model stays where it was
+        win.set_device("cuda")
+        qtbot.waitUntil(lambda: bool(errors), timeout=10000)
+        assert "Could not switch device" in errors[0] and "no CUDA GPU" in errors[0]
+        assert win.summary.device == "cpu"
+    win.device_group.actions()[0].trigger()  # CPU
+    qtbot.waitUntil(lambda: not win.worker.is_busy("load"), timeout=10000)
+    assert win.summary.device == "cpu"
+    before = win.preview.request_id
+    win.sliders.rows[win.sliders.order[0]].slider.setValue(-1.5)
+    qtbot.waitUntil(lambda: win.preview.request_id != before, timeout=10000)
