@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .tasks import Decoded
+from .task_common import Decoded, Strip, save_preview, with_model_hash
 
 #: how often (seconds) a running full decode looks for waiting previews / cancellation
 CHECK_EVERY_S = 0.02
@@ -172,7 +172,6 @@ def strip(ctx, keys: np.ndarray, frames: int, method: str, endpoints=(), final_f
     """A morph strip for a slow decoder: approximate frames, or full ones decoded one by one
     (interruptible, with progress), so the preview never waits behind a whole strip."""
     from ..core.latent import interpolate, path
-    from .tasks import Strip
 
     keys = np.asarray(keys, np.float32)
     zs = interpolate(keys[0], keys[1], frames, method) if len(keys) == 2 else path(keys, frames, method)
@@ -237,8 +236,6 @@ def directions_and_scales(ctx, latents: np.ndarray, k: int | None = None):
 
 def save_final_preview(ctx, path: str, z: np.ndarray, recipe: dict) -> str:
     """Save the *full* decode of ``z`` (the screen may still show the approximate one)."""
-    from .tasks import save_preview
-
     img = final(ctx, z).image
     return save_preview(ctx, path, img, recipe)
 
@@ -270,7 +267,6 @@ def pair_preview(ctx, spec: str) -> DecodeTiers:
 def export_direction_grid(ctx, path: str, z: np.ndarray, dirs, steps: int, rows: int, recipe: dict) -> str:
     """A PNG grid with full decodes: row k sweeps principal direction k over its slider range."""
     from ..core.export import make_grid, save_png
-    from .tasks import _with_hash
 
     z = np.asarray(z, np.float32)
     model = ctx.model
@@ -283,7 +279,7 @@ def export_direction_grid(ctx, path: str, z: np.ndarray, dirs, steps: int, rows:
                 ctx.checkpoint()
                 out.append(model.decode(dirs.move(z, k, v)[None])[0])
     grid = np.stack(out).reshape(rows, steps, *out[0].shape)
-    recipe = _with_hash(model, dict(recipe, kind="direction-traversal", latent=z, steps=steps,
+    recipe = with_model_hash(model, dict(recipe, kind="direction-traversal", latent=z, steps=steps,
                                     directions=[{"index": k, "range": [float(r) for r in dirs.ranges[k]],
                                                  "explained": float(dirs.explained[k])} for k in range(rows)]))
     save_png(path, make_grid(grid, pad=2), recipe)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .task_common import Decoded, Strip, save_preview, with_model_hash  # noqa: F401  (tasks.Decoded, …)
+
 MAP_CHUNK = 250
 MAX_MAP_POINTS = 5000
 #: a slow model (the SD VAE on a CPU encodes ~1 image/s) maps at most this many images
@@ -41,16 +43,6 @@ class ModelSummary:
         shape = "×".join(str(s) for s in self.latent_shape)
         h, w = self.image_size
         return f"{self.name} · {self.kind} · latent {shape} · images {h}×{w}×{self.channels}"
-
-
-@dataclass
-class Decoded:
-    """A decoded latent: the latent itself and its uint8 H×W×C image."""
-
-    z: np.ndarray
-    image: np.ndarray
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -150,15 +142,6 @@ def blend(ctx, latents: np.ndarray, weights: np.ndarray, extra: dict | None = No
     lat = np.asarray(latents, np.float32)
     z = barycentric(lat.reshape(len(lat), -1), weights).reshape(lat.shape[1:])
     return decode(ctx, z, extra)
-
-
-@dataclass
-class Strip:
-    latents: np.ndarray      # F×*latent_shape
-    frames: np.ndarray       # uint8 F×H×W×C
-    method: str
-    endpoints: tuple = ()    # (index a or None, index b or None)
-    keyframes: np.ndarray | None = None
 
 
 def morph_strip(ctx, keys: np.ndarray, frames: int, method: str, endpoints=()) -> Strip:
@@ -374,24 +357,6 @@ def export_morph(ctx, path: str, frames: np.ndarray, fps: int, recipe: dict) -> 
     return path
 
 
-def save_preview(ctx, path: str, image: np.ndarray, recipe: dict) -> str:
-    from ..core.export import save_png
-
-    model = ctx.model
-    recipe = dict(recipe)
-    if hasattr(model, "weights_hash"):
-        recipe.setdefault("model_hash", model.weights_hash())
-    save_png(path, image, recipe)
-    return path
-
-
-def _with_hash(model, recipe: dict) -> dict:
-    recipe = dict(recipe)
-    if hasattr(model, "weights_hash"):
-        recipe.setdefault("model_hash", model.weights_hash())
-    return recipe
-
-
 def model_hash(ctx) -> str:
     """The current model's weights hash ("" for models without one), for sessions and recipes."""
     m = ctx.model
@@ -405,7 +370,7 @@ def export_traversal_grid(ctx, path: str, z: np.ndarray, dims: list[int], steps:
 
     grid = traversal(ctx, z, steps=steps, value_range=value_range, dims=dims)
     ctx.checkpoint()
-    recipe = _with_hash(ctx.model, dict(recipe, kind="traversal", latent=np.asarray(z, np.float32), dims=list(dims),
+    recipe = with_model_hash(ctx.model, dict(recipe, kind="traversal", latent=np.asarray(z, np.float32), dims=list(dims),
                                         steps=steps, range=value_range))
     save_png(path, make_grid(grid, pad=2), recipe)
     return path
@@ -417,6 +382,6 @@ def export_sample_grid(ctx, path: str, n: int, seed: int, temperature: float, re
 
     z = ctx.model.sample_prior(n, seed=seed, temperature=temperature)
     imgs = ctx.model.decode(z)
-    recipe = _with_hash(ctx.model, dict(recipe, kind="samples", n=n, seed=seed, temperature=temperature))
+    recipe = with_model_hash(ctx.model, dict(recipe, kind="samples", n=n, seed=seed, temperature=temperature))
     save_png(path, make_grid(imgs, pad=2), recipe)
     return path

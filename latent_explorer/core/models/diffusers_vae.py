@@ -413,23 +413,16 @@ def _config_from(config) -> dict:
     return read_config(p.parent if p.is_file() else p)
 
 
-def _make_model(vae, spec, device, precision, size, source, preview_spec=None, note: str = ""):
+def _make_model(vae, spec, device, precision, size, source, note: str = ""):
     name = Path(spec).name if Path(spec).exists() else spec
     model = DiffusersVAEModel(vae, spec=spec, name=name, device=device, precision=precision, size=size,
                               source=source)
     model.config_note = note
-    if preview_spec:
-        from .loading import load_model
-
-        tiny = load_model(str(preview_spec), device=device)
-        if not isinstance(tiny, DiffusersVAEModel):
-            raise ModelLoadError(f"{preview_spec}: a preview decoder must be a TAESD (AutoencoderTiny) model")
-        model.pair_preview_decoder(tiny)
     return model
 
 
 def _check_kwargs(kw: dict) -> None:
-    unknown = set(kw) - {"preview", "scaling_factor", "shift_factor"}
+    unknown = set(kw) - {"scaling_factor", "shift_factor"}
     if unknown:
         raise TypeError(f"unexpected arguments for a diffusers VAE: {', '.join(sorted(unknown))}")
 
@@ -463,7 +456,7 @@ def load_diffusers_folder(path: Path, spec: str, device: str, precision: str, si
             refuse_pickle(pickled)
         weights, state = pickled, _read_pickle(pickled)
     vae = build_vae(cfg, state, str(weights))
-    return _make_model(vae, spec, device, precision, size, str(path), kw.get("preview"))
+    return _make_model(vae, spec, device, precision, size, str(path))
 
 
 def load_single_file(path: Path, spec: str, device: str, precision: str, allow_pickle: bool = False,
@@ -493,7 +486,7 @@ def load_single_file(path: Path, spec: str, device: str, precision: str, allow_p
                 f"(pass --config for the exact values, e.g. the SDXL VAE uses 0.13025)")
     cfg = _apply_factor_overrides(cfg, kw)
     vae = build_vae(cfg, state, str(path))
-    return _make_model(vae, spec, device, precision, size, str(path), kw.get("preview"), note)
+    return _make_model(vae, spec, device, precision, size, str(path), note)
 
 
 def load_hub(spec: str, device: str, precision: str, size=None, config=None, allow_pickle: bool = False, **kw):

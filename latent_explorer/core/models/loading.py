@@ -51,8 +51,24 @@ def _load_project_folder(folder: Path, spec: str, device: str, name: str = "") -
 
 
 def load_model(spec: str = DEFAULT_MODEL, device: str = "auto", precision: str = "fp32",
-               allow_pickle: bool = False, **kwargs) -> LatentModel:
-    """Turn a spec string into a ready LatentModel on ``device`` ("auto": CUDA, MPS, else CPU)."""
+               allow_pickle: bool = False, preview: str | None = None, **kwargs) -> LatentModel:
+    """Turn a spec string into a ready LatentModel on ``device`` ("auto": CUDA, MPS, else CPU).
+
+    ``preview``: the spec of a TAESD (AutoencoderTiny) model to pair with a diffusers VAE as its
+    fast approximate decoder.
+    """
+    model = _load(spec, device, precision, allow_pickle, **kwargs)
+    if preview:
+        if not hasattr(model, "pair_preview_decoder"):
+            raise ModelLoadError(f"{spec}: only Stable Diffusion-style VAEs take a preview decoder")
+        tiny = load_model(str(preview), device=str(model.device))
+        if type(tiny) is not type(model):  # a diffusers model too (pairing checks channels and factor)
+            raise ModelLoadError(f"{preview}: a preview decoder must be a TAESD (AutoencoderTiny) model")
+        model.pair_preview_decoder(tiny)
+    return model
+
+
+def _load(spec: str, device: str, precision: str, allow_pickle: bool, **kwargs) -> LatentModel:
     from ..device import resolve_device
 
     if precision not in ("fp32", "bf16", "fp16"):
@@ -91,7 +107,7 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "auto", precision: str =
 
             return load_single_file(path, spec, dev, precision, **kwargs)
         if suffix == ".json":
-            return load_model(str(path.parent), device, precision, allow_pickle, **kwargs)
+            return _load(str(path.parent), device, precision, allow_pickle, **kwargs)
         raise ModelLoadError(f"{path}: not a model file (expected a folder, a .safetensors file or a hub id)")
     if _HUB_ID.match(spec) and not spec.startswith((".", "/", "~")):
         from .diffusers_vae import load_hub
