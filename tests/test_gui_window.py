@@ -283,3 +283,30 @@ def test_closing_during_a_blocked_decode_exits_quickly_and_cleanly(qtbot, open_w
     win.close()
     assert time.perf_counter() - t0 < 2.0
     assert not win.worker.is_running()
+
+
+def test_a_model_that_loads_while_the_panels_are_built_shows_its_preview_at_once(qtbot, qt_leak_guard):  # noqa: F811
+    import latent_explorer as lx
+    from latent_explorer.gui.main_window import MainWindow
+
+    model = lx.load_model("digits", device="cpu")  # loaded already: the worker hands it over at once
+    seen = []
+    real = MainWindow._show_preview_image
+
+    def spy(self, image, rid, caption, seconds):
+        seen.append((self.views_built, caption))
+        real(self, image, rid, caption, seconds)
+
+    MainWindow._show_preview_image = spy
+    try:
+        _, win = launch(LaunchOptions(model_object=model, device="cpu", demo=False, map_limit=MAP_LIMIT))
+        qtbot.waitUntil(lambda: win.map_data is not None, timeout=60000)
+    finally:
+        MainWindow._show_preview_image = real
+    try:
+        # the first frame came while the map and sliders were still being built, and it is z = 0
+        assert seen[0] == (False, "the prior's mean z = 0")
+        qtbot.waitUntil(lambda: win.preview.request_id == win.worker.latest_id("preview"), timeout=10000)
+        np.testing.assert_array_equal(win.preview.image, model.decode(np.zeros((1, 16), np.float32))[0])
+    finally:
+        win.close()

@@ -142,3 +142,17 @@ def test_broadcast_decoder_round_trip(tmp_path):
     from safetensors.torch import load_file
 
     assert "coords" not in load_file(str(tmp_path / "b" / "model.safetensors"))
+
+
+def test_warm_up_traces_the_decoder_for_small_decodes_with_identical_pixels():
+    import latent_explorer as lx
+
+    m = lx.load_model("digits", device="cpu")
+    z = m.sample_prior(5, seed=1)
+    eager = m.decode(z)
+    m.warm_up()
+    assert m._graph is not None  # small decodes now run as one TorchScript graph (no GIL between layers)
+    np.testing.assert_array_equal(m.decode(z), eager)
+    np.testing.assert_array_equal(m.decode(z[2:3]), eager[2:3])
+    m.to("cpu")  # moving the model drops the graph (it would hold the old device's tensors)
+    assert m._graph is None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEventLoop, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QMainWindow,
                                QMessageBox, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
@@ -127,10 +127,12 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         self.summary: tasks.ModelSummary | None = None
         self.map_data: tasks.MapData | None = None
         self.selected: int | None = None
-        self.views_built = False
+        self.views_built = False       # the map and slider panels exist (see _build_views)
+        self.preview = None            # the preview column exists from the first step of _build_views
         self.exit_code = 0
         self.shown_at: float | None = None
         self.first_preview_at: float | None = None
+        self._warm_up_pending = False
         self._loading = False
         self._map_done = False
         self._ready_sent = False
@@ -240,21 +242,27 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         self._build_views()
 
     def _build_views(self) -> None:
+        """Build the panels in two steps: the preview column first (plain Qt, at once), then the map
+        and the sliders (pyqtgraph and superqt: about a second of imports on a small CPU). Between
+        the steps queued events are served (not user input), so a model that loads meanwhile shows
+        its first preview at once instead of waiting for the rest of the window."""
+        self._build_preview_column()
+        if not self._pump():
+            return
+        from . import theme
+        theme.configure_pyqtgraph()  # imports pyqtgraph
+        if not self._pump():
+            return
         from superqt.utils import qdebounced, qthrottled
 
-        from . import theme
-        theme.configure_pyqtgraph()
         from .latent_map import LatentMapWidget
         from .morph import MorphStrip
-        from .channel_view import ChannelView
-        from .preview import PreviewView, ReconstructionView
         from .sliders import SliderPanel
         from .spatial_sliders import SpatialSliderPanel
-        from .tiered import TierBadge, TieredPreviewer
 
+        if not self._pump():
+            return
         self.map = LatentMapWidget()
-        self.preview = PreviewView()
-        self.recon = ReconstructionView()
         self.morph = MorphStrip()
         self.sliders = SliderPanel()
         # spatial latents (C×h×w): principal-direction and channel sliders instead, and the channels as images
@@ -262,11 +270,6 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         self.slider_stack = QStackedWidget()
         self.slider_stack.addWidget(self.sliders)
         self.slider_stack.addWidget(self.spatial)
-        self.channels = ChannelView()
-        # slow decoders: approximate preview at once, the full decode when the user pauses
-        self.tiered = TieredPreviewer(self.worker, self._show_tiered_frame, parent=self)
-        self.tiered.notices.connect(self._show_notices)
-        self.tier_badge = TierBadge(self.preview.view)
 
         self.model_label = QLabel("loading model…")
         self.model_label.setProperty("role", "caption")
@@ -297,7 +300,6 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         legend.setProperty("role", "caption")
         legend.setWordWrap(True)
 
-        self.preview_heading = _heading("Preview")
         left = QSplitter(Qt.Orientation.Vertical)
         left.setChildrenCollapsible(False)
         left.addWidget(_panel(self.map))
@@ -305,28 +307,17 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         left.setStretchFactor(0, 4)
         left.setStretchFactor(1, 1)
         left.setSizes([680, 170])
-        middle = QWidget()
-        ml = QVBoxLayout(middle)
-        ml.setContentsMargins(0, 0, 0, 0)
-        ml.setSpacing(8)
-        ml.addWidget(_panel(self.preview_heading, self.preview, stretch=[0, 1]), 1)
-        ml.addWidget(_panel(_heading("Reconstruction"), self.recon), 0)
-        self.channel_panel = _panel(_heading("Latent channels"), self.channels, stretch=[0, 1])
-        self.channel_panel.hide()
-        ml.addWidget(self.channel_panel, 0)
         self.sliders_heading = _heading("Latent dimensions")
         right = _panel(self.sliders_heading, self.model_label, bw, self.slider_stack, legend,
                        stretch=[0, 0, 0, 1, 0])
-        self.startup.setParent(None)
-        self.startup.deleteLater()
-        for w in (left, middle, right):
-            self.splitter.addWidget(w)
-        self.splitter.setStretchFactor(0, 5)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setStretchFactor(2, 4)
-        self.splitter.setSizes([620, 330, 520])
-        middle.setMinimumWidth(280)
         right.setMinimumWidth(380)
+        for i, w in ((0, left), (2, right)):  # in place of the "building…" placeholders
+            placeholder = self.splitter.widget(i)
+            placeholder.setParent(None)
+            placeholder.deleteLater()
+            # (not QSplitter.replaceWidget: PySide6 leaves the new widget owned by Python there)
+            self.splitter.insertWidget(i, w)
+        self._lay_out_columns()
 
         # throttled / debounced follow-ups of a latent change
         self._move_marker = qthrottled(self._update_marker, 30)
@@ -358,6 +349,54 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         self._set_controls_enabled(False)
         if self.summary is not None:  # the model won the race
             self._apply_model(self.summary)
+
+    def _build_preview_column(self) -> None:
+        """The middle column (preview, reconstruction, latent channels), with placeholders beside it."""
+        from .channel_view import ChannelView
+        from .preview import PreviewView, ReconstructionView
+        from .tiered import TierBadge, TieredPreviewer
+
+        self.preview = PreviewView()
+        self.recon = ReconstructionView()
+        self.channels = ChannelView()
+        # slow decoders: approximate preview at once, the full decode when the user pauses
+        self.tiered = TieredPreviewer(self.worker, self._show_tiered_frame, parent=self)
+        self.tiered.notices.connect(self._show_notices)
+        self.tier_badge = TierBadge(self.preview.view)
+        self.preview_heading = _heading("Preview")
+        middle = QWidget()
+        ml = QVBoxLayout(middle)
+        ml.setContentsMargins(0, 0, 0, 0)
+        ml.setSpacing(8)
+        ml.addWidget(_panel(self.preview_heading, self.preview, stretch=[0, 1]), 1)
+        ml.addWidget(_panel(_heading("Reconstruction"), self.recon), 0)
+        self.channel_panel = _panel(_heading("Latent channels"), self.channels, stretch=[0, 1])
+        self.channel_panel.hide()
+        ml.addWidget(self.channel_panel, 0)
+        middle.setMinimumWidth(280)
+        self.startup.setParent(None)
+        self.startup.deleteLater()
+        for text in ("Building the map…", None, "Building the sliders…"):
+            if text is None:
+                self.splitter.addWidget(middle)
+                continue
+            ph = QLabel(text)
+            ph.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            ph.setProperty("role", "muted")
+            self.splitter.addWidget(ph)
+        self._lay_out_columns()
+
+    def _lay_out_columns(self) -> None:
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 4)
+        self.splitter.setSizes([620, 330, 520])
+
+    def _pump(self) -> bool:
+        """Serve queued events (a loaded model, worker results, timers; not user input) while the
+        panels are being built; False when the window was closed meanwhile."""
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        return not self._closing
 
     def _set_controls_enabled(self, on: bool) -> None:
         for w in (self.random_button, self.reset_button, self.copy_button, self.temperature, self.sliders,
@@ -494,6 +533,18 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
             return self.tiered.request(z, caption)
         return self.worker.submit("preview", tasks.decode, z, on_result=lambda d: self._on_preview(d, caption))
 
+    def _preview_before_panels(self, s: tasks.ModelSummary) -> None:
+        """The model loaded while the map and sliders are still being built: decode the prior's
+        mean z = 0 now (the latent ``_apply_model`` starts from), so the preview is not kept waiting."""
+        z = np.zeros(s.latent_shape, np.float32)
+        caption = "the prior's mean z = 0"
+        if s.tiers is not None and s.tiers.slow:  # its approximate preview; the full one comes later
+            self.worker.submit("preview", spatial_tasks.approx, z, on_result=lambda d: self._show_tiered_frame(
+                d.image, self.worker.latest_id("preview") or 0, caption, d.seconds, False))
+        else:
+            self.worker.submit("preview", tasks.decode, z, on_result=lambda d: self._on_preview(d, caption))
+        self._note(caption)
+
     def _on_preview(self, d: tasks.Decoded, caption: str) -> None:
         self._show_preview_image(d.image, self.worker.latest_id("preview") or 0, caption, d.seconds)
 
@@ -508,6 +559,9 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         self.status.preview_shown(seconds)
         if self.first_preview_at is None:
             self.first_preview_at = time.perf_counter()
+        if self._warm_up_pending:  # the model's first preview is out: now its fast small decodes
+            self._warm_up_pending = False
+            self.worker.submit("warm", tasks.warm_up)
         self.previewShown.emit(rid)
         self._check_ready()
 
@@ -692,7 +746,7 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         for t in getattr(self, "_timers", []):
             t.cancel()
             t.flush(restart_timer=False)  # nothing pending now: this just stops its QTimer
-        if self.views_built:
+        if self.preview is not None:
             self.tiered.stop()
         self.state.disconnect_all()
         if self.projector is not None:

@@ -4,29 +4,56 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from .imaging import for_display, to_pixmap
+from .imaging import to_pixmap
 
+
+class ImageCanvas(QWidget):
+    """Paints one image as large as fits, aspect kept, nearest-neighbour (a pixel stays a square)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.qimage: QImage | None = None
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def set_qimage(self, qimage: QImage | None) -> None:
+        self.qimage = qimage
+        self.update()
+
+    def target_rect(self) -> QRect:
+        """Where the image is drawn: centred, scaled to fit, aspect kept."""
+        if self.qimage is None or self.qimage.isNull():
+            return QRect()
+        w, h = self.qimage.width(), self.qimage.height()
+        s = min(self.width() / w, self.height() / h)
+        tw, th = max(1, int(w * s)), max(1, int(h * s))
+        return QRect((self.width() - tw) // 2, (self.height() - th) // 2, tw, th)
+
+    def paintEvent(self, ev):
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().window())
+        if self.qimage is not None:
+            p.drawImage(self.target_rect(), self.qimage)  # no SmoothPixmapTransform: nearest
+        p.end()
 
 
 class PreviewView(QWidget):
-    """A pyqtgraph ImageItem showing the decode of the current latent, nearest-neighbour scaled."""
+    """The decode of the current latent, as large as the panel allows, nearest-neighbour scaled.
+
+    Plain Qt (no pyqtgraph): it exists before the heavy panels are built, so the first preview
+    can be shown as soon as the model is loaded, and a new frame costs one small QImage.
+    """
 
     #: the request id of the image now on screen (emitted after its pixels are set)
     updated = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.view = pg.GraphicsView(background=None)
+        self.view = ImageCanvas()
         self.view.setMinimumSize(220, 220)
-        self.vb = pg.ViewBox(lockAspect=True, invertY=True, enableMouse=False, defaultPadding=0.0)
-        self.vb.setMenuEnabled(False)
-        self.view.setCentralItem(self.vb)
-        self.item = pg.ImageItem(axisOrder="row-major")
-        self.vb.addItem(self.item)
         self.caption = QLabel("")
         self.caption.setProperty("role", "caption")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -39,8 +66,7 @@ class PreviewView(QWidget):
         lay.setSpacing(2)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.caption)
-        self._shape = None
-        self.image: np.ndarray | None = None
+        self.image = None  # the uint8 H×W×C image on screen (numpy), or None
         self.shown_at = 0.0
         self.request_id = 0
 
@@ -52,15 +78,12 @@ class PreviewView(QWidget):
         self.placeholder.setText(text)
         self.placeholder.setVisible(bool(text))
 
-    def show_image(self, img: np.ndarray, request_id: int = 0, caption: str | None = None) -> None:
-        """Show a uint8 H×W×C image (the original; display scaling happens here)."""
+    def show_image(self, img, request_id: int = 0, caption: str | None = None) -> None:
+        """Show a uint8 H×W×C image (the original; display scaling happens at paint time)."""
+        from .imaging import to_qimage
+
         self.image = img
-        # native resolution: the view scales it up, without smoothing (nearest neighbour)
-        disp = for_display(img)
-        self.item.setImage(disp, autoLevels=False, levels=(0, 255))
-        if disp.shape[:2] != self._shape:
-            self._shape = disp.shape[:2]
-            self.vb.setRange(QRectF(0, 0, disp.shape[1], disp.shape[0]), padding=0.0)
+        self.view.set_qimage(to_qimage(img))
         if self.placeholder.isVisible():
             self.placeholder.hide()
         if caption is not None:

@@ -107,6 +107,13 @@ def load(ctx, spec: str, device: str = "auto", precision: str = "fp32", allow_pi
     return summarize(model, time.perf_counter() - t0)
 
 
+def warm_up(ctx) -> None:
+    """Once a model's first preview is on screen: make its small decodes fast (LatentModel.warm_up)."""
+    warm = getattr(ctx.model, "warm_up", None)  # a LatentModel has it; a script's duck-typed model may not
+    if warm is not None:
+        warm()
+
+
 def set_device(ctx, device: str):
     from ..core.device import resolve_device
 

@@ -35,7 +35,7 @@ class ModelActions:
     slider_stack, channel_panel, legend, sliders_heading), the menu actions (model_actions,
     pair_action, lowp_action), the skipped-files dock (skipped_panel, skipped_dock, skipped_link),
     the modelLoaded signal, and on methods of the window and of the other mixins (build_map,
-    _recompute_strip, _request_preview, _note, _set_controls_enabled, _fill_device_menu,
+    _recompute_strip, _request_preview, _preview_before_panels, _note, _set_controls_enabled, _fill_device_menu,
     _finish_session, _on_model_hash, show_error, _check_ready).
     """
 
@@ -57,11 +57,14 @@ class ModelActions:
         self._loading = False
         self.summary = summary
         self.model_hash = None
-        self.worker.submit("hash", tasks.model_hash, on_result=self._on_model_hash)
+        self._warm_up_pending = True  # after its first preview (see _show_preview_image)
         self.status.set_progress(None)
         self.modelLoaded.emit(summary)
         if self.views_built:
             self._apply_model(summary)
+        elif self.preview is not None:  # the map and sliders are still being built
+            self._preview_before_panels(summary)
+        self.worker.submit("hash", tasks.model_hash, on_result=self._on_model_hash)  # after the preview
 
     def _on_load_failed(self, failure) -> None:
         self._loading = False

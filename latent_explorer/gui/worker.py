@@ -32,7 +32,7 @@ from ..core.errors import Cancelled, UserError
 
 #: highest priority first; kinds not listed run last
 # ("final": a slow decoder's full-quality preview, "strip-final": its morph frames; see tiered.py)
-PRIORITY = ("load", "preview", "sample", "recon", "final", "strip", "traversal", "manifold", "export", "strip-final",
+PRIORITY = ("load", "preview", "sample", "recon", "warm", "final", "strip", "traversal", "manifold", "export", "strip-final",
             "directions", "map")
 
 # Worker threads that would not stop in time (blocked in native code). Kept referenced so the

@@ -52,6 +52,10 @@ class LatentModel(ABC):
         rng = np.random.default_rng(seed)
         return (rng.standard_normal((n, *self.latent_shape)) * temperature).astype(np.float32)
 
+    def warm_up(self) -> None:
+        """Make small decodes (an app's live previews) as fast as this model can; may take a moment.
+        The app calls it once, after the first preview. Nothing to do by default."""
+
     def to(self, device: str) -> "LatentModel":  # pragma: no cover - overridden
         raise NotImplementedError
 
