@@ -383,7 +383,7 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
             ph = QLabel(text)
             ph.setAlignment(Qt.AlignmentFlag.AlignCenter)
             ph.setProperty("role", "muted")
-            self.splitter.addWidget(ph)
+            self.splitter.addWidget(_panel(ph))
         self._lay_out_columns()
 
     def _lay_out_columns(self) -> None:
