@@ -310,3 +310,18 @@ def test_a_model_that_loads_while_the_panels_are_built_shows_its_preview_at_once
         np.testing.assert_array_equal(win.preview.image, model.decode(np.zeros((1, 16), np.float32))[0])
     finally:
         win.close()
+
+
+def test_the_cyclic_collector_is_off_while_starting_and_back_once_ready(qtbot, qt_leak_guard):  # noqa: F811
+    import gc
+
+    _, win = launch(LaunchOptions(model="digits", device="cpu", demo=False, map_limit=MAP_LIMIT))
+    try:
+        assert not gc.isenabled()  # start-up: no full collections over torch's heap on the way
+        qtbot.waitUntil(lambda: win._ready_sent, timeout=60000)
+        assert gc.isenabled() and gc.get_freeze_count() > 0  # the start-up heap is frozen, not rescanned
+    finally:
+        win.close()
+    _, win = launch(LaunchOptions(model="digits", device="cpu", demo=False, map_limit=MAP_LIMIT))
+    win.close()  # closed before it was ready: the collector is on again all the same
+    assert gc.isenabled()

@@ -738,6 +738,9 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         if self._closing:
             return
         self._closing = True
+        import gc
+
+        gc.enable()  # off while the window starts (app.launch); closed before it was ready
         self.status.stop()
         if self.train_dialog is not None:
             self.train_dialog.shutdown()
