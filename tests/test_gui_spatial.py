@@ -255,3 +255,28 @@ def test_full_decodes_use_every_core_and_give_the_thread_back():
             assert torch.get_num_threads() == 1  # the GPU decodes; the CPU threads stay as they are
     finally:
         torch.set_num_threads(before)
+
+
+def test_working_size_changes_the_latent_and_maps_again(qtbot, window):
+    win = window()
+    assert win.size_menu.isEnabled() and win.summary.image_size == (16, 16)
+    old_shape = win.summary.latent_shape
+    assert win.set_working_size(32) > 0
+    qtbot.waitUntil(lambda: win.summary.image_size == (32, 32) and win.map_data is not None
+                    and not win._loading, timeout=30000)
+    assert win.summary.latent_shape == (old_shape[0], old_shape[1] * 2, old_shape[2] * 2)
+    assert win.map_data.mean.shape[1:] == win.summary.latent_shape and len(win.map_data.mean) == N_IMAGES
+    assert win.state.z.shape == win.summary.latent_shape
+    qtbot.waitUntil(lambda: win.preview.image is not None and win.preview.image.shape[:2] == (32, 32),
+                    timeout=30000)
+    assert win.set_working_size(32) == -1  # the size it has already: nothing to do
+    assert not any(a.isChecked() for a in win.size_group.actions())  # 32 px is not one of the presets
+
+
+def test_working_size_is_only_for_resizable_models(qtbot, qt_leak_guard):  # noqa: F811
+    _, win = launch(LaunchOptions(model="digits", device="cpu", demo=False, map_limit=100, autosave=False))
+    try:
+        qtbot.waitUntil(lambda: win.map_data is not None, timeout=60000)
+        assert not win.size_menu.isEnabled() and win.set_working_size(256) == -1
+    finally:
+        win.close()

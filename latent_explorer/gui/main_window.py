@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QEventLoop, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QMainWindow,
-                               QMessageBox, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+                               QMenu, QMessageBox, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from . import window_files, window_map, window_model
 from .bookmarks import BookmarksPanel
@@ -33,6 +33,8 @@ from .window_model import BUNDLED, LEGEND_DIMS, ModelActions
 from .worker import DecodeWorker
 
 TRAVERSAL_STEPS = 7
+#: Device → Working size, for Stable Diffusion-style VAEs (multiples of their factor 8)
+WORKING_SIZES = (128, 256, 384, 512, 768)
 MAX_MAP_POINTS = 5000
 
 # numpy and the worker's task functions are imported in start(), after the window is on
@@ -468,6 +470,16 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         self.lowp_action = QAction("Fast &bf16 full decode (reduced precision)", self, checkable=True)
         self.lowp_action.setEnabled(False)
         self.lowp_action.toggled.connect(self.set_reduced_precision)
+        self.size_menu = QMenu("Working &size", self)
+        self.size_menu.setToolTip("the image size a Stable Diffusion-style VAE works at: more detail, slower")
+        self.size_group = QActionGroup(self)
+        for n in WORKING_SIZES:
+            a = QAction(f"{n} × {n} px" + (" (default)" if n == 256 else ""), self, checkable=True)
+            a.setData(n)
+            a.triggered.connect(lambda _=False, n=n: self.set_working_size(n))
+            self.size_group.addAction(a)
+            self.size_menu.addAction(a)
+        self.size_menu.setEnabled(False)
         h = mb.addMenu("&Help")
         h.addAction("How a &VAE works", self._show_vae_help)
         h.addAction("&About", lambda: QMessageBox.about(self, "latent-explorer",
@@ -485,6 +497,7 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
             self.device_menu.addAction(a)
         self.device_menu.addSeparator()
         self.device_menu.addAction(self.lowp_action)
+        self.device_menu.addMenu(self.size_menu)
 
     def _show_vae_help(self) -> None:
         QMessageBox.information(self, "How a VAE works", (

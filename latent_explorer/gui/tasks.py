@@ -34,6 +34,8 @@ class ModelSummary:
     seconds: float = 0.0
     #: spatial_tasks.DecodeTiers: slow decoder?, approximate preview, precision, notices
     tiers: object = None
+    #: the working image size can be changed (Stable Diffusion-style VAEs: set_working_size)
+    resizable: bool = False
 
     @property
     def latent_size(self) -> int:
@@ -78,7 +80,8 @@ def summarize(model, seconds: float = 0.0) -> ModelSummary:
         spec=model.spec, name=model.name or model.spec, kind=info.get("kind", type(model).__name__),
         latent_shape=tuple(model.latent_shape), image_size=tuple(model.image_size), channels=model.channels,
         device=str(model.device), devices=available_devices(), metrics=dict(getattr(model, "metrics", {}) or {}),
-        parameters=info.get("parameters"), seconds=seconds, tiers=spatial_describe(model))
+        parameters=info.get("parameters"), seconds=seconds, tiers=spatial_describe(model),
+        resizable=hasattr(model, "set_size"))
 
 
 def spatial_describe(model):
@@ -112,6 +115,12 @@ def warm_up(ctx) -> None:
     warm = getattr(ctx.model, "warm_up", None)  # a LatentModel has it; a script's duck-typed model may not
     if warm is not None:
         warm()
+
+
+def set_size(ctx, size: int) -> ModelSummary:
+    """The model (a Stable Diffusion-style VAE) at another working size, without reloading it."""
+    ctx.model.set_size(int(size))
+    return summarize(ctx.model)
 
 
 def set_device(ctx, device: str):

@@ -123,6 +123,7 @@ class ModelActions:
         for name, a in self.model_actions.items():
             a.setChecked(name == s.spec)
         self._fill_device_menu(s.devices, s.device)
+        self._show_working_size(s)
         tiers = s.tiers
         self.slow = bool(tiers is not None and tiers.slow)
         self.spatial_mode = is_spatial(s.latent_shape)
@@ -154,6 +155,27 @@ class ModelActions:
         self.state.reset(np.zeros(s.latent_shape, np.float32), "initial")
         self._note("the prior's mean z = 0")
         self.build_map()
+
+    def set_working_size(self, size: int) -> int:
+        """Work at ``size`` × ``size`` px (Stable Diffusion-style VAEs): more detail, slower decodes.
+        The latent changes shape, so the map is encoded again and the latent starts from z = 0."""
+        if self.summary is None or not self.summary.resizable or self._loading \
+                or tuple(self.summary.image_size) == (int(size), int(size)):
+            return -1
+        self.options.size = int(size)
+        self._loading = True
+        self.worker.cancel_all()
+        if self.projector is not None:
+            self.projector.cancel_all()
+        self.status.set_progress(f"working size {size} × {size} px…", 0, 0)
+        return self.worker.submit("load", tasks.set_size, int(size), on_result=self._on_model_loaded,
+                                  on_error=self._on_load_failed)
+
+    def _show_working_size(self, s) -> None:
+        self.size_menu.setEnabled(bool(s.resizable))
+        h, w = s.image_size
+        for a in self.size_group.actions():
+            a.setChecked(bool(s.resizable) and h == w == a.data())
 
     def set_device(self, device: str) -> None:
         self.worker.submit("load", tasks.set_device, device, on_result=self._on_device_changed,
