@@ -257,7 +257,7 @@ def test_full_decodes_use_every_core_and_give_the_thread_back():
         torch.set_num_threads(before)
 
 
-def test_working_size_changes_the_latent_and_maps_again(qtbot, window):
+def test_working_size_changes_the_latent_and_maps_again(qtbot, window, tmp_path):
     win = window()
     assert win.size_menu.isEnabled() and win.summary.image_size == (16, 16)
     old_shape = win.summary.latent_shape
@@ -271,6 +271,15 @@ def test_working_size_changes_the_latent_and_maps_again(qtbot, window):
                     timeout=30000)
     assert win.set_working_size(32) == -1  # the size it has already: nothing to do
     assert not any(a.isChecked() for a in win.size_group.actions())  # 32 px is not one of the presets
+    # a session keeps the working size: its latents have that shape
+    idle(qtbot, win)
+    path = win.save_session(str(tmp_path / "big.lexplore"))
+    z32 = win.state.z.copy()
+    win.set_working_size(16)
+    qtbot.waitUntil(lambda: win.summary.image_size == (16, 16) and win.map_data is not None, timeout=30000)
+    assert win.open_session(path)
+    qtbot.waitUntil(lambda: win._pending_session is None and win.summary.image_size == (32, 32), timeout=30000)
+    np.testing.assert_array_equal(win.state.z, z32)
 
 
 def test_working_size_is_only_for_resizable_models(qtbot, qt_leak_guard):  # noqa: F811

@@ -63,8 +63,8 @@ class LaunchOptions:
     #: full-decode precision of diffusers VAEs: "auto" is bf16 where that is fast (CUDA, a CPU
     #: with bf16 units: Device → Fast bf16 full decode), else fp32
     precision: str = "auto"
-    #: working image size of Stable Diffusion-style VAEs (None: 256)
-    size: int | None = None
+    #: working image size of Stable Diffusion-style VAEs: an int, (H, W) or "HxW" (None: 256)
+    size: object = None
     allow_pickle: bool = False
     screenshot: str | None = None
     #: a ready LatentModel to use instead of loading ``model`` (tests, scripts)

@@ -50,6 +50,8 @@ def capture(win) -> Session | None:
     }
     if isinstance(images, (list, tuple)):
         s.extra["image_files"] = [str(p) for p in images]
+    if win.summary.resizable:  # a Stable Diffusion-style VAE: the latents' shape follows it
+        s.extra["image_size"] = [int(v) for v in win.summary.image_size]
     if win.views_built:
         s.extra["temperature"] = float(win.temperature.value())
         s.map_settings = {"color_by": win.map.color_mode}

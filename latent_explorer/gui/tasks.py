@@ -117,9 +117,10 @@ def warm_up(ctx) -> None:
         warm()
 
 
-def set_size(ctx, size: int) -> ModelSummary:
-    """The model (a Stable Diffusion-style VAE) at another working size, without reloading it."""
-    ctx.model.set_size(int(size))
+def set_size(ctx, size) -> ModelSummary:
+    """The model (a Stable Diffusion-style VAE) at another working size, (H, W) or an int, without
+    reloading it."""
+    ctx.model.set_size(size)
     return summarize(ctx.model)
 
 

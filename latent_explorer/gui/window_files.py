@@ -226,9 +226,16 @@ class FileActions:
                 self.session_notes.append(f"{len(images) - len(present)} of the session's image files are missing")
             images = present or None
         same_model = self.summary is not None and self.summary.spec == s.model_spec
+        size = s.extra.get("image_size")  # the working size of a Stable Diffusion-style VAE
+        size = tuple(int(v) for v in size) if size else None
         if not same_model:
             self.options.images = images
+            if size:
+                self.options.size = size
             self.load_model(s.model_spec)
+        elif size and self.summary.resizable and tuple(self.summary.image_size) != size:
+            self.options.images = images
+            self.set_working_size(size)
         elif images != self.options.images or self.map_data is None:
             self.options.images = images
             self.build_map()

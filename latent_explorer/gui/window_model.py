@@ -156,19 +156,20 @@ class ModelActions:
         self._note("the prior's mean z = 0")
         self.build_map()
 
-    def set_working_size(self, size: int) -> int:
-        """Work at ``size`` × ``size`` px (Stable Diffusion-style VAEs): more detail, slower decodes.
-        The latent changes shape, so the map is encoded again and the latent starts from z = 0."""
+    def set_working_size(self, size) -> int:
+        """Work at ``size`` px, an int (square) or (H, W) (Stable Diffusion-style VAEs): more detail,
+        slower decodes. The latent changes shape, so the map is encoded again from z = 0."""
+        hw = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(v) for v in size)
         if self.summary is None or not self.summary.resizable or self._loading \
-                or tuple(self.summary.image_size) == (int(size), int(size)):
+                or tuple(self.summary.image_size) == hw:
             return -1
-        self.options.size = int(size)
+        self.options.size = hw
         self._loading = True
         self.worker.cancel_all()
         if self.projector is not None:
             self.projector.cancel_all()
-        self.status.set_progress(f"working size {size} × {size} px…", 0, 0)
-        return self.worker.submit("load", tasks.set_size, int(size), on_result=self._on_model_loaded,
+        self.status.set_progress(f"working size {hw[1]} × {hw[0]} px…", 0, 0)
+        return self.worker.submit("load", tasks.set_size, hw, on_result=self._on_model_loaded,
                                   on_error=self._on_load_failed)
 
     def _show_working_size(self, s) -> None:
