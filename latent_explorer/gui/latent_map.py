@@ -280,10 +280,13 @@ class LatentMapWidget(QWidget):
         self.plot = pg.PlotWidget(viewBox=self.vb)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        for ax in ("left", "bottom"):
-            self.plot.getAxis(ax).setPen(pg.mkPen("#3a3f4b"))
-            self.plot.getAxis(ax).setTextPen(pg.mkPen(theme.MUTED))
         self.plot.showGrid(x=True, y=True, alpha=0.08)
+        for ax in ("left", "bottom"):
+            axis = self.plot.getAxis(ax)
+            axis.setPen(pg.mkPen("#3a3f4b"))
+            axis.setTextPen(pg.mkPen(theme.MUTED))
+            # its grid lines span the plot, so every marker move repainted them: blit a cached copy
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
         self.manifold = pg.ImageItem(axisOrder="row-major")
         self.manifold.setZValue(-10)

@@ -20,7 +20,8 @@ class ImageCanvas(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     def set_qimage(self, qimage: QImage | None) -> None:
-        self.qimage = qimage
+        # RGB32 is what the raster engine scales fastest (grey or RGB888 would be converted per paint)
+        self.qimage = None if qimage is None else qimage.convertToFormat(QImage.Format.Format_RGB32)
         self.update()
 
     def target_rect(self) -> QRect:
@@ -34,9 +35,18 @@ class ImageCanvas(QWidget):
 
     def paintEvent(self, ev):
         p = QPainter(self)
-        p.fillRect(self.rect(), self.palette().window())
-        if self.qimage is not None:
-            p.drawImage(self.target_rect(), self.qimage)  # no SmoothPixmapTransform: nearest
+        target = self.target_rect()
+        bg = self.palette().window()
+        if target.isEmpty():
+            p.fillRect(self.rect(), bg)
+        else:  # only the margins: the image covers the rest
+            w, h = self.width(), self.height()
+            for r in (QRect(0, 0, w, target.top()), QRect(0, target.bottom() + 1, w, h - target.bottom() - 1),
+                      QRect(0, target.top(), target.left(), target.height()),
+                      QRect(target.right() + 1, target.top(), w - target.right() - 1, target.height())):
+                if not r.isEmpty():
+                    p.fillRect(r, bg)
+            p.drawImage(target, self.qimage)  # no SmoothPixmapTransform: nearest neighbour
         p.end()
 
 
