@@ -232,7 +232,7 @@ def test_taesd_pairing_direction_grid_export_and_switching_to_a_small_model(qtbo
     assert not win.lowp_action.isEnabled() and not win.pair_action.isEnabled()
 
 
-def test_full_decodes_use_every_core_and_give_the_thread_back():
+def test_full_decodes_use_every_core_and_give_the_thread_back(monkeypatch):
     import os
     from types import SimpleNamespace
 
@@ -240,6 +240,7 @@ def test_full_decodes_use_every_core_and_give_the_thread_back():
 
     from latent_explorer.gui.spatial_tasks import all_cores
 
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))  # an idle machine
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # as the GUI worker runs
     try:
@@ -253,6 +254,9 @@ def test_full_decodes_use_every_core_and_give_the_thread_back():
         assert torch.get_num_threads() == 1
         with all_cores(SimpleNamespace(model=SimpleNamespace(device="cuda:0"))):
             assert torch.get_num_threads() == 1  # the GPU decodes; the CPU threads stay as they are
+        monkeypatch.setattr(os, "getloadavg", lambda: (float(os.cpu_count() or 1), 1.0, 1.0))  # busy
+        with all_cores(ctx):
+            assert torch.get_num_threads() == 1  # a loaded CPU: more threads would only spin
     finally:
         torch.set_num_threads(before)
 

@@ -134,7 +134,9 @@ def interruptible(ctx, every_s: float = CHECK_EVERY_S):
 def all_cores(ctx):
     """Within the block, torch on the CPU uses every core (the worker keeps one thread otherwise,
     so that the GUI thread has a core while the user drags). For the seconds-long full decodes
-    that run when the user has paused: about twice as fast on two cores."""
+    that run when the user has paused: about twice as fast on two idle cores. Not when the
+    machine is busy (a training in the app, another program): the threads' spin-waits on a
+    loaded CPU cost more than a second thread gains."""
     import os
 
     import torch
@@ -142,7 +144,11 @@ def all_cores(ctx):
     device = str(getattr(ctx.model, "device", "cpu"))
     before = torch.get_num_threads()
     want = max(1, os.cpu_count() or 1)
-    if not device.startswith("cpu") or want <= before:
+    try:
+        busy = os.getloadavg()[0] >= want - 0.5
+    except OSError:  # no load average on this platform
+        busy = False
+    if not device.startswith("cpu") or want <= before or busy:
         yield
         return
     torch.set_num_threads(want)
