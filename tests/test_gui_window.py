@@ -325,3 +325,22 @@ def test_the_cyclic_collector_is_off_while_starting_and_back_once_ready(qtbot, q
     _, win = launch(LaunchOptions(model="digits", device="cpu", demo=False, map_limit=MAP_LIMIT))
     win.close()  # closed before it was ready: the collector is on again all the same
     assert gc.isenabled()
+
+
+def test_a_model_that_fails_while_the_panels_are_built_says_so_in_them(qtbot, qt_leak_guard):  # noqa: F811
+    from PySide6.QtWidgets import QMessageBox
+
+    class Broken:  # no LatentModel API at all: describing it fails on the worker at once
+        pass
+
+    _, win = launch(LaunchOptions(model_object=Broken(), device="cpu", demo=False, autosave=False))
+    try:
+        qtbot.waitUntil(lambda: win.views_built and win._ready_sent, timeout=30000)
+        assert win.summary is None and win.exit_code == 2
+        assert win.preview.placeholder.isVisible() and win.preview.placeholder.text() == "No model loaded"
+        assert win.map.message.text().startswith("No model loaded")
+        assert "Could not load the model" in win.banner.text.text()
+    finally:
+        for box in win.findChildren(QMessageBox):
+            box.close()
+        win.close()

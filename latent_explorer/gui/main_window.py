@@ -351,6 +351,12 @@ class MainWindow(ModelActions, MapActions, FileActions, QMainWindow):
         self._set_controls_enabled(False)
         if self.summary is not None:  # the model won the race
             self._apply_model(self.summary)
+        elif not self._loading:  # it failed to load while the panels were being built
+            self._show_no_model()
+
+    def _show_no_model(self) -> None:
+        self.preview.set_placeholder("No model loaded")
+        self.map.show_message("No model loaded: use File → Bundled model or Open model…")
 
     def _build_preview_column(self) -> None:
         """The middle column (preview, reconstruction, latent channels), with placeholders beside it."""

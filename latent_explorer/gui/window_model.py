@@ -35,7 +35,7 @@ class ModelActions:
     slider_stack, channel_panel, legend, sliders_heading), the menu actions (model_actions,
     pair_action, lowp_action), the skipped-files dock (skipped_panel, skipped_dock, skipped_link),
     the modelLoaded signal, and on methods of the window and of the other mixins (build_map,
-    _recompute_strip, _request_preview, _preview_before_panels, _note, _set_controls_enabled, _fill_device_menu,
+    _recompute_strip, _request_preview, _preview_before_panels, _show_no_model, _note, _set_controls_enabled, _fill_device_menu,
     _finish_session, _on_model_hash, show_error, _check_ready).
     """
 
@@ -84,8 +84,7 @@ class ModelActions:
         if self.summary is None:  # nothing to fall back on
             self.exit_code = 2
             if self.views_built:
-                self.preview.set_placeholder("No model loaded")
-                self.map.show_message("No model loaded: use File → Bundled model or Open model…")
+                self._show_no_model()
             self._map_done = True
         else:
             for name, a in self.model_actions.items():
