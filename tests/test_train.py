@@ -114,3 +114,34 @@ def test_resume_records_the_whole_recipe(tmp_path):
     state = json.loads((tmp_path / "m" / "training.json").read_text())
     assert state["options"]["command"] == "latent-explorer train A && latent-explorer train B --resume"
     assert state["epoch"] == 2
+
+
+def test_a_run_that_blows_up_keeps_the_last_good_epoch(tmp_path, monkeypatch):
+    import latent_explorer.core.train as train_mod
+    from latent_explorer.core.errors import UserError
+
+    real, calls = train_mod.evaluate_loss, []
+
+    def exploding(vae, x, device):  # epoch 2's test loss as a too-high learning rate leaves it
+        ev = real(vae, x, device)
+        calls.append(1)
+        return dict(ev, neg_elbo=ev["neg_elbo"] * 50) if len(calls) == 2 else ev
+
+    monkeypatch.setattr(train_mod, "evaluate_loss", exploding)
+    out = tmp_path / "m"
+    with pytest.raises(UserError, match=r"diverged at epoch 2 .*epoch 1 is kept.*smaller --lr"):
+        train(TrainOptions(data="mnist-5k", out=str(out), latent_dim=2, epochs=3, limit=64, batch_size=32,
+                           device="cpu"))
+    state = json.loads((out / "training.json").read_text())
+    assert state["epoch"] == 1 and len(state["history"]) == 1
+    assert lx.load_model(str(out), device="cpu").latent_shape == (2,)  # still the good model
+
+
+def test_a_non_finite_loss_saves_nothing(tmp_path):
+    from latent_explorer.core.errors import UserError
+
+    out = tmp_path / "m"
+    with pytest.raises(UserError, match="diverged at epoch 1 .*nothing was saved"):
+        train(TrainOptions(data="mnist-5k", out=str(out), latent_dim=2, epochs=1, limit=64, batch_size=32,
+                           lr=1e30, device="cpu"))
+    assert not (out / "model.safetensors").exists()

@@ -254,14 +254,32 @@ def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainR
             train_kl=sums[2] / seen, test_neg_elbo=ev and ev["neg_elbo"], test_recon=ev and ev["recon"],
             test_kl=ev and ev["kl"], seconds=time.perf_counter() - t0, beta=beta)
         history.append(res)
-        if not math.isfinite(res.train_loss):
-            raise RuntimeError(f"training diverged at epoch {epoch + 1} (loss is {res.train_loss}); try a lower --lr")
+        why = _diverged(res, history[:-1])
+        if why:  # keep the last good epoch on disk: this one is not saved
+            kept = f"the model of epoch {epoch} is kept in {out}" if epoch else "nothing was saved"
+            raise UserError(f"training diverged at epoch {epoch + 1} ({why}); {kept}. "
+                            f"Start afresh with a smaller --lr (this run: {opts.lr:g})")
         _checkpoint(vae, opt, out, opts, history, epoch + 1)
         result.epochs_done = epoch + 1
         if cb.on_epoch:
             cb.on_epoch(res, vae)
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+#: a test −ELBO this many times the best of the earlier epochs means the run blew up
+DIVERGED_FACTOR = 3.0
+
+
+def _diverged(res: EpochResult, earlier: list[EpochResult]) -> str | None:
+    """Why this epoch's model must not replace the saved one (a too-high learning rate), or None."""
+    for name, v in (("training loss", res.train_loss), ("test −ELBO", res.test_neg_elbo)):
+        if v is not None and not math.isfinite(v):
+            return f"the {name} is {v}"
+    best = min((h.test_neg_elbo for h in earlier if h.test_neg_elbo is not None), default=None)
+    if best is not None and res.test_neg_elbo is not None and res.test_neg_elbo > DIVERGED_FACTOR * best:
+        return f"test −ELBO {res.test_neg_elbo:,.0f} nats against {best:,.1f} at best"
+    return None
 
 
 def _checkpoint(vae: ConvVAE, opt, out: Path, opts: TrainOptions, history: list[EpochResult], epoch: int) -> None:
