@@ -129,6 +129,14 @@ def viewport_to_view(map_widget, p: QPoint) -> tuple[float, float]:
     return v.x(), v.y()
 
 
+def close_windows(wins: list) -> None:
+    """Close the windows a test opened and let Qt delete them."""
+    for w in wins:
+        w.close()
+        w.deleteLater()
+    QApplication.processEvents()
+
+
 def window_opener(qtbot, ready=lambda win: win.map_data is not None):
     """A generator for fixtures: yields ``open_(**LaunchOptions)`` that launches a window on
     ``digits`` (CPU, no demo, a 300-image map) and waits until ``ready(win)``; closes them all after."""
@@ -148,7 +156,4 @@ def window_opener(qtbot, ready=lambda win: win.map_data is not None):
         return win
 
     yield open_
-    for w in wins:
-        w.close()
-        w.deleteLater()
-    QApplication.processEvents()
+    close_windows(wins)

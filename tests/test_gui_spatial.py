@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from gui_fixtures import qt_leak_guard  # noqa: F401
+from gui_fixtures import close_windows, qt_leak_guard  # noqa: F401
 
 pytest.importorskip("diffusers")
 
@@ -63,10 +63,7 @@ def window(qtbot, kl_folder):
         return win
 
     yield open_
-    for w in wins:
-        w.close()
-        w.deleteLater()
-    QApplication.processEvents()
+    close_windows(wins)
 
 
 def idle(qtbot, win):

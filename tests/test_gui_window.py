@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
-from gui_fixtures import click, drag, qt_leak_guard, view_to_viewport, viewport_to_view  # noqa: F401
+from gui_fixtures import click, close_windows, drag, qt_leak_guard, view_to_viewport, viewport_to_view  # noqa: F401
 
 from latent_explorer.gui.app import launch
 from latent_explorer.gui.main_window import LaunchOptions
@@ -42,10 +42,7 @@ def open_window(qtbot, qt_leak_guard):  # noqa: F811
         return win
 
     yield open_
-    for w in wins:
-        w.close()
-        w.deleteLater()
-    QApplication.processEvents()
+    close_windows(wins)
 
 
 def wait_preview_of(qtbot, win, z):

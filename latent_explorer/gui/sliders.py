@@ -22,6 +22,19 @@ SLIDER_RANGE = 3.0
 STRIP_HEIGHT = 22
 
 
+def scrolling_rows() -> tuple[QWidget, QVBoxLayout, QScrollArea]:
+    """A frameless scroll area around a column of slider rows: (body, its layout, the scroll area)."""
+    body = QWidget()
+    layout = QVBoxLayout(body)
+    layout.setContentsMargins(0, 0, 4, 0)
+    layout.setSpacing(0)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setWidget(body)
+    return body, layout, scroll
+
+
 def lay_out_row(row) -> None:
     """One slider row: name, KL/variance badge, the slider (stretching), the traversal strip."""
     lay = QHBoxLayout(row)
@@ -182,14 +195,7 @@ class SliderPanel(QWidget):
         super().__init__(parent)
         self.rows: list[DimensionRow] = []
         self.order: list[int] = []
-        self.body = QWidget()
-        self.body_layout = QVBoxLayout(self.body)
-        self.body_layout.setContentsMargins(0, 0, 4, 0)
-        self.body_layout.setSpacing(0)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setWidget(self.body)
+        self.body, self.body_layout, self.scroll = scrolling_rows()
         self.note = QLabel("")
         self.note.setProperty("role", "muted")
         self.note.setWordWrap(True)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
 from ..core.latent.directions import Directions, SpatialEdit
 from .imaging import show_strip
-from .sliders import lay_out_row
+from .sliders import lay_out_row, scrolling_rows
 
 STRIP_HEIGHT = 22
 OFFSET_RANGE = 3.0
@@ -127,14 +127,7 @@ class SpatialSliderPanel(QWidget):
         self.reset_button = QPushButton("Reset edits")
         self.reset_button.setToolTip("undo the direction and channel edits since the last image or click")
         self.reset_button.clicked.connect(self.reset_edits)
-        self.body = QWidget()
-        self.body_layout = QVBoxLayout(self.body)
-        self.body_layout.setContentsMargins(0, 0, 4, 0)
-        self.body_layout.setSpacing(0)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setWidget(self.body)
+        self.body, self.body_layout, self.scroll = scrolling_rows()
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.summary, 1)

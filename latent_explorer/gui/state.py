@@ -144,26 +144,18 @@ class LatentState:
 
     def undo(self) -> bool:
         self.commit()
-        item = self.history.undo()
-        if item is None:
-            return False
-        self.z, self.source = item[0].copy(), item[1]
-        self._emit(None)
-        return True
+        return self._move_to(self.history.undo())
 
     def redo(self) -> bool:
-        item = self.history.redo()
-        if item is None:
-            return False
-        self.z, self.source = item[0].copy(), item[1]
-        self._dirty = False
-        self._emit(None)
-        return True
+        return self._move_to(self.history.redo())
 
     def go_to(self, index: int) -> bool:
         """Jump to history entry ``index`` (the history list's click)."""
         self.commit()
-        item = self.history.go_to(index)
+        return self._move_to(self.history.go_to(index))
+
+    def _move_to(self, item) -> bool:
+        """Make a history entry (latent, source) current; False when there is none."""
         if item is None:
             return False
         self.z, self.source = item[0].copy(), item[1]
