@@ -5,6 +5,9 @@ The Stable Diffusion VAE architecture (block_out_channels 128-256-512-512, layer
 - overhead_ratio: our fp32 ``decode`` (unscale, decode, clamp, uint8) over ``vae.decode``
   alone on the same latent; interleaved repeats, medians;
 - first_preview_ms: a latent change -> the approximate (linear) preview image ready, median;
+- worker_preview_ms (p50, p95): the same through the app's path: a change every 40 ms asks the
+  DecodeWorker (as ``TieredPreviewer`` does) and the clock, started at the change's scheduled
+  time, stops when the preview canvas has painted that change's image (offscreen Qt);
 - app_full_decode_s: the app's full decode (all cores) against one_thread_full_decode_s, the
   same decode on the single torch thread the GUI worker uses for everything else (ratio);
 - full_decode_s_fp32 / full_decode_s_bf16: our full decode in fp32 and in bf16. Where the CPU
@@ -63,6 +66,61 @@ def time_bf16(vae, a, bf16_size: int) -> tuple[float, float]:
     return small * (a.size / bf16_size) ** 2, small
 
 
+def worker_preview_ms(model, z, changes: int = 40, interval_ms: int = 40) -> list[float]:
+    """Latent change -> approximate preview painted, through the DecodeWorker and the preview widget."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from latent_explorer.app.jobs import tiers
+    from latent_explorer.gui.widgets.preview import PreviewView
+    from latent_explorer.gui.worker import DecodeWorker
+
+    app = QApplication.instance() or QApplication([])
+    view = PreviewView()
+    view.resize(512, 512)
+    view.show()
+    worker = DecodeWorker(torch_threads=None, model=model)
+    worker.start()
+    rng = np.random.default_rng(2)
+    pending, out, state = [], [], {"i": 0, "t0": 0.0}
+
+    def painted(rid):
+        now = time.perf_counter()
+        while pending and pending[0][0] <= rid:
+            out.append((now - pending.pop(0)[1]) * 1e3)
+
+    view.view.painted.connect(painted)
+
+    def change():
+        i = state["i"]
+        if i >= changes:
+            return
+        zi = z[0] + rng.standard_normal(z.shape[1:]).astype(np.float32) * 0.05
+        rid = worker.submit("preview", tiers.approx, zi, on_result=lambda d: view.show_image(
+            d.image, worker.latest_id("preview") or 0))
+        pending.append((rid, state["t0"] + i * interval_ms / 1e3))
+        state["i"] = i + 1
+
+    timer = QTimer()
+    timer.setInterval(interval_ms)
+    timer.timeout.connect(change)
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.timeout.connect(lambda: state["i"] >= changes and not pending and loop.quit())
+    state["t0"] = time.perf_counter() + interval_ms / 1e3
+    timer.start()
+    poll.start(5)
+    QTimer.singleShot(120_000, loop.quit)
+    loop.exec()
+    timer.stop()
+    poll.stop()
+    worker.stop(5000)
+    view.close()
+    app.processEvents()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=2, help="interleaved pairs (ours, direct)")
@@ -110,11 +168,11 @@ def main() -> None:
             log(f"  {name} {times[name][-1]:.2f} s")
     direct_s, ours_s = statistics.median(times["direct"]), statistics.median(times["ours"])
 
-    # the app's full decode (gui.spatial_tasks.final: interruptible, on every core) against the
+    # the app's full decode (app.jobs.tiers.final: interruptible, on every core) against the
     # same decode on the one torch thread the GUI worker keeps for everything else
     from types import SimpleNamespace
 
-    from latent_explorer.gui.spatial_tasks import final
+    from latent_explorer.app.jobs.tiers import final
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -132,6 +190,9 @@ def main() -> None:
         zs = zs + rng.standard_normal(z.shape).astype(np.float32) * 0.05
         preview_ms.append(timed(lambda: model.approx_decode(zs)) * 1e3)
 
+    through_worker = worker_preview_ms(model, z)
+    log(f"approximate preview through the worker to the paint: p50 {np.percentile(through_worker, 50):.1f} ms")
+
     units = cpu_bf16_units()
     bf16_size = a.bf16_size or (a.size if units else 32)
     bf16_s = bf16_small_s = None
@@ -146,6 +207,9 @@ def main() -> None:
         "overhead_ratio": round(ours_s / direct_s, 4),
         "first_preview_ms": round(statistics.median(preview_ms), 2),
         "first_preview_ms_p95": round(float(np.percentile(preview_ms, 95)), 2),
+        "worker_preview_ms_p50": round(float(np.percentile(through_worker, 50)), 2),
+        "worker_preview_ms_p95": round(float(np.percentile(through_worker, 95)), 2),
+        "worker_preview_changes": len(through_worker),
         "preview_fit_s": round(fit_s, 2), "preview_fit_rms": round(model._linear.fit_error, 4),
         "preview_mean_abs_error_levels": round(approx_err, 1),
         "full_decode_s_fp32": round(ours_s, 3),

@@ -137,7 +137,7 @@ def close_windows(wins: list) -> None:
     QApplication.processEvents()
 
 
-def window_opener(qtbot, ready=lambda win: win.map_data is not None):
+def window_opener(qtbot, ready=lambda win: win.maps.data is not None):
     """A generator for fixtures: yields ``open_(**LaunchOptions)`` that launches a window on
     ``digits`` (CPU, no demo, a 300-image map) and waits until ``ready(win)``; closes them all after."""
     from latent_explorer.gui.app import launch

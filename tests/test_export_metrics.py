@@ -51,9 +51,14 @@ def test_mutual_info_matches_sklearn(rng):
 
 
 def test_histogram_discretize_like_disentanglement_lib(rng):
-    x = rng.standard_normal((500, 2))
-    d = histogram_discretize(x, 20)
-    assert d.min() >= 1 and d.max() <= 20  # np.digitize against the left edges
+    # 0..9 in 5 equal bins of width 1.8: two values per bin, numbered from 1; the maximum lands in
+    # the last bin (np.digitize against the left edges), not in a sixth one
+    x = np.stack([np.arange(10.0), np.arange(10.0)[::-1] * 3 - 7], 1)
+    d = histogram_discretize(x, 5)
+    assert d[:, 0].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert d[:, 1].tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]  # per column, scale and shift free
+    d = histogram_discretize(rng.standard_normal((500, 2)), 20)
+    assert d.min(0).tolist() == [1, 1] and d.max(0).tolist() == [20, 20]  # the extremes: first and last bin
 
 
 def test_mig_perfect_code_is_one_and_noise_is_near_zero(rng):

@@ -58,11 +58,13 @@ def test_main_py_and_the_gui_script_take_the_gui_options(tmp_path):
 
 
 CLOSE_WHILE_BLOCKED = textwrap.dedent("""
-    import sys, threading, time
+    import sys, threading
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QKeySequence
     from latent_explorer.gui import app as gui_app
 
-    gate = threading.Event()
+    gate = threading.Event()   # never set: the decode below can never return
+    stuck = threading.Event()  # set once a decode is stuck on the gate
 
     class StuckModel:  # a decoder stuck in native code that no flag can interrupt
         latent_shape = (4,); image_size = (8, 8); channels = 1; device = "cpu"; spec = name = "stuck"
@@ -70,46 +72,57 @@ CLOSE_WHILE_BLOCKED = textwrap.dedent("""
         def info(self): return {"kind": "StuckModel"}
         def decode(self, z, batch_size=256):
             print("decode started", flush=True)
+            stuck.set()
             gate.wait()
         def encode(self, x, batch_size=256): raise RuntimeError("no data")
         def prepare(self, x): return x
         def sample_prior(self, n, seed=None, temperature=1.0):
             import numpy as np; return np.zeros((n, 4), np.float32)
 
+    def quit_action(menu):
+        # what Ctrl+Q triggers: the action with that shortcut, anywhere in the menus
+        for a in menu.actions():
+            if a.shortcut() == QKeySequence("Ctrl+Q"):
+                return a
+            if a.menu() is not None and (found := quit_action(a.menu())) is not None:
+                return found
+        return None
+
     real_launch = gui_app.launch
     def launch(options):
         options.model_object = StuckModel()
         app, win = real_launch(options)
-        def close_when_stuck():
-            print("closing", time.perf_counter(), flush=True)
-            win.close()
-        win.worker._thread.started.connect(lambda: None)
-        QTimer.singleShot(1500, close_when_stuck)
+        action = quit_action(win.menuBar())
+        if action is None:
+            print("no Ctrl+Q action in the menus", file=sys.stderr, flush=True)
+            sys.exit(3)
+        poll = QTimer(win)
+        def quit_when_stuck():
+            if stuck.is_set():
+                poll.stop()
+                print("quitting", flush=True)
+                action.trigger()
+        poll.timeout.connect(quit_when_stuck)
+        poll.start(20)
         return app, win
     gui_app.launch = launch
 
-    class Args: model = "stuck"; images = None; device = "cpu"; screenshot = None; precision = "fp32"; allow_pickle = False
+    class Args:
+        model = "stuck"; images = None; device = "cpu"; screenshot = None; precision = "fp32"
+        allow_pickle = False
     code = gui_app.run_gui(Args())
     sys.exit(code)
 """)
 
 
-def test_closing_while_a_decode_is_stuck_exits_within_2s_with_code_0(tmp_path):
+def test_quitting_while_a_decode_is_stuck_exits_with_code_0_and_a_clean_stderr(tmp_path):
     script = tmp_path / "stuck.py"
     script.write_text(CLOSE_WHILE_BLOCKED)
-    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=_env())
-    closing_at = None
-    lines = []
-    for line in p.stdout:
-        lines.append(line)
-        if line.startswith("closing"):
-            closing_at = time.perf_counter()
-            break
-    assert closing_at is not None, (lines, p.stderr.read())
-    rest, err = p.communicate(timeout=30)
-    elapsed = time.perf_counter() - closing_at
-    assert p.returncode == 0, err
-    assert "decode started" in "".join(lines)
-    assert elapsed < 2.0, elapsed
-    assert not any(s in err for s in ALARMING), err
+    # the decode waits on a gate that nothing ever opens, so the process exiting at all proves that
+    # quitting did not wait for it; the timeout is only a hang guard
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=_env())
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert "decode started" in lines and "quitting" in lines, r.stdout
+    assert lines.index("decode started") < lines.index("quitting")  # quit while the decode was stuck
+    assert not any(s in r.stderr for s in ALARMING), r.stderr

@@ -1,7 +1,7 @@
 """The preview canvas: the image as large as fits, aspect kept, each pixel a sharp square."""
 import numpy as np
 
-from latent_explorer.gui.preview import PreviewView
+from latent_explorer.gui.widgets.preview import PreviewView
 
 
 def test_preview_draws_the_image_nearest_neighbour_and_centred(qtbot):

@@ -58,8 +58,8 @@ def window(qtbot, kl_folder):
                              demo=demo, autosave=False, size=16, map_limit=300)
         _, win = launch(opts)
         wins.append(win)
-        win.tiered.set_pause(60)
-        qtbot.waitUntil(lambda: win.map_data is not None and bool(win.spatial.direction_rows), timeout=30000)
+        win.previews.tiered.set_pause(60)
+        qtbot.waitUntil(lambda: win.maps.data is not None and bool(win.views.spatial.direction_rows), timeout=30000)
         return win
 
     yield open_
@@ -74,47 +74,47 @@ def idle(qtbot, win):
 
 
 def wait_final(qtbot, win):
-    qtbot.waitUntil(lambda: win.tier_badge.final is True and not win.tiered.timer.isActive()
+    qtbot.waitUntil(lambda: win.views.tier_badge.final is True and not win.previews.tiered.timer.isActive()
                     and not win.worker.is_busy("final"), timeout=20000)
 
 
 def test_spatial_model_gets_direction_sliders_channels_and_tiered_previews(qtbot, window):
     win = window()
-    assert win.summary.latent_shape == (4, 8, 8)
-    assert win.slider_stack.currentWidget() is win.spatial
-    assert len(win.spatial.direction_rows) == N_IMAGES - 1       # PCA on the encoded images
-    assert len(win.spatial.channel_rows) == 4
-    assert win.channels.count == 4 and win.channel_panel.isVisible()
-    from latent_explorer.gui.spatial_tasks import lowp_default
+    assert win.models.summary.latent_shape == (4, 8, 8)
+    assert win.views.slider_stack.currentWidget() is win.views.spatial
+    assert len(win.views.spatial.direction_rows) == N_IMAGES - 1       # PCA on the encoded images
+    assert len(win.views.spatial.channel_rows) == 4
+    assert win.views.channels.count == 4 and win.views.channel_panel.isVisible()
+    from latent_explorer.app.jobs.tiers import lowp_default
 
-    assert win.lowp_action.isChecked() == lowp_default("cpu")[0]
-    win.select(0)
+    assert win.views.menus.lowp.isChecked() == lowp_default("cpu")[0]
+    win.maps.select(0)
     wait_final(qtbot, win)
     model = idle(qtbot, win)
-    before = win.preview.image.copy()
+    before = win.views.preview.image.copy()
     frames = []
-    win.tiered.frameShown.connect(lambda rid, final: frames.append((final, win.preview.image.copy(),
-                                                                    win.tier_badge.text())))
-    row = win.spatial.direction_rows[0]
+    win.previews.tiered.frameShown.connect(lambda rid, final: frames.append((final, win.views.preview.image.copy(),
+                                                                    win.views.tier_badge.text())))
+    row = win.views.spatial.direction_rows[0]
     lo, hi = row.slider.minimum(), row.slider.maximum()
     target = hi * 0.9 if row.slider.value() < 0 else lo * 0.9
     row.slider.setValue(target)
-    assert win.spatial.directions.coords(win.state.z)[0] == pytest.approx(target, abs=0.02)
+    assert win.views.spatial.directions.coords(win.state.z)[0] == pytest.approx(target, abs=0.02)
     qtbot.waitUntil(lambda: any(f for f, _, _ in frames), timeout=20000)
     assert frames[0][0] is False and frames[0][2].startswith("approximate · ")  # first frame: approximate
     assert not np.array_equal(frames[0][1], before)
     final = [img for f, img, _ in frames if f]
-    assert len(final) == 1 and win.tier_badge.text().startswith("final · ")
+    assert len(final) == 1 and win.views.tier_badge.text().startswith("final · ")
     np.testing.assert_array_equal(final[0], model.decode(win.state.z[None])[0])
     # the channel panel follows the latent
-    np.testing.assert_allclose(win.channels.latent, win.state.z)
+    np.testing.assert_allclose(win.views.channels.latent, win.state.z)
 
 
 def test_stale_full_decode_is_never_shown_in_the_window(qtbot, window):
     import torch
 
     win = window()
-    win.select(0)
+    win.maps.select(0)
     wait_final(qtbot, win)
     model = idle(qtbot, win)
     started, layer, orig = threading.Event(), torch.nn.Identity(), model.decode
@@ -130,8 +130,8 @@ def test_stale_full_decode_is_never_shown_in_the_window(qtbot, window):
 
     model.decode = slow_decode
     finals = []
-    win.tiered.frameShown.connect(lambda rid, final: final and finals.append(win.state.z.copy()))
-    rows = win.spatial.direction_rows
+    win.previews.tiered.frameShown.connect(lambda rid, final: final and finals.append(win.state.z.copy()))
+    rows = win.views.spatial.direction_rows
     rows[0].slider.setValue(rows[0].slider.maximum() * 0.5)
     qtbot.waitUntil(started.is_set, timeout=10000)          # the first full decode is running
     rows[1].slider.setValue(rows[1].slider.minimum() * 0.5)  # the user moves on
@@ -145,88 +145,88 @@ def test_stale_full_decode_is_never_shown_in_the_window(qtbot, window):
 
 def test_failed_model_open_keeps_the_current_model(qtbot, window, kl_folder):
     win = window()
-    model, spec = win.worker._model, win.summary.spec
-    with qtbot.waitSignal(win.errorShown, timeout=20000) as err:
-        win.load_model(str(kl_folder / "bad"))
+    model, spec = win.worker._model, win.models.summary.spec
+    with qtbot.waitSignal(win.ctx.errorShown, timeout=20000) as err:
+        win.models.load(str(kl_folder / "bad"))
     msg = err.args[0]
     assert "not valid JSON" in msg and "\n" not in msg
     boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
     assert boxes and "not valid JSON" in boxes[0].text()
     for b in boxes:
         b.close()
-    assert win.worker._model is model and win.summary.spec == spec
-    assert not win.preview.placeholder.isVisible()
+    assert win.worker._model is model and win.models.summary.spec == spec
+    assert not win.views.preview.placeholder.isVisible()
     # still usable: a slider edit still reaches the preview
-    win.select(1)
+    win.maps.select(1)
     wait_final(qtbot, win)
     idle(qtbot, win)
-    before = win.preview.image.copy()
-    row = win.spatial.direction_rows[0]
+    before = win.views.preview.image.copy()
+    row = win.views.spatial.direction_rows[0]
     row.slider.setValue(row.slider.maximum() * 0.8 if row.slider.value() < 0 else row.slider.minimum() * 0.8)
-    qtbot.waitUntil(lambda: not np.array_equal(win.preview.image, before), timeout=10000)
+    qtbot.waitUntil(lambda: not np.array_equal(win.views.preview.image, before), timeout=10000)
 
 
 def test_morph_between_two_encoded_images(qtbot, window, tmp_path):
     win = window()
     strips = []
-    win.stripReady.connect(strips.append)
-    win.make_morph(0, 3)
+    win.morphs.stripReady.connect(strips.append)
+    win.morphs.make(0, 3)
     qtbot.waitUntil(lambda: bool(strips) and getattr(strips[-1], "final", True), timeout=30000)
     model = idle(qtbot, win)
-    s = win.morph.strip
-    assert s.final and s.frames.shape == (win.morph.frame_count, 16, 16, 3)
+    s = win.views.morph.strip
+    assert s.final and s.frames.shape == (win.views.morph.frame_count, 16, 16, 3)
     assert not strips[0].final  # approximate frames came first
-    np.testing.assert_allclose(s.latents[0], win.map_data.mean[0], atol=1e-6)
-    np.testing.assert_allclose(s.latents[-1], win.map_data.mean[3], atol=1e-6)
-    np.testing.assert_array_equal(s.frames[0], model.decode(win.map_data.mean[0][None])[0])
-    win._on_scrub(2)  # scrubbing shows the strip's (final) frame at once
-    np.testing.assert_array_equal(win.preview.image, s.frames[2])
-    assert win.tier_badge.final is True
-    with qtbot.waitSignal(win.exported, timeout=20000):
-        win.export_morph(str(tmp_path / "morph.gif"))
+    np.testing.assert_allclose(s.latents[0], win.maps.data.mean[0], atol=1e-6)
+    np.testing.assert_allclose(s.latents[-1], win.maps.data.mean[3], atol=1e-6)
+    np.testing.assert_array_equal(s.frames[0], model.decode(win.maps.data.mean[0][None])[0])
+    win.views.morph.scrub.setValue(2)  # scrubbing shows the strip's (final) frame at once
+    np.testing.assert_array_equal(win.views.preview.image, s.frames[2])
+    assert win.views.tier_badge.final is True
+    with qtbot.waitSignal(win.exports.exported, timeout=20000):
+        win.exports.export_morph(str(tmp_path / "morph.gif"))
     assert Image.open(tmp_path / "morph.gif").n_frames == len(s.frames)
     # saving while the approximate preview is on screen saves the full decode
-    win.tiered.set_pause(60_000)  # the approximate frame stays on screen
-    win.spatial.direction_rows[0].slider.setValue(win.spatial.direction_rows[0].slider.maximum() * 0.7)
-    qtbot.waitUntil(lambda: win.tier_badge.final is False, timeout=10000)
-    with qtbot.waitSignal(win.exported, timeout=20000):
-        win.save_preview(str(tmp_path / "preview.png"))
+    win.previews.tiered.set_pause(60_000)  # the approximate frame stays on screen
+    win.views.spatial.direction_rows[0].slider.setValue(win.views.spatial.direction_rows[0].slider.maximum() * 0.7)
+    qtbot.waitUntil(lambda: win.views.tier_badge.final is False, timeout=10000)
+    with qtbot.waitSignal(win.exports.exported, timeout=20000):
+        win.exports.save_preview(str(tmp_path / "preview.png"))
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "preview.png").convert("RGB")),
                                   model.decode(win.state.z[None])[0])
-    win.tiered.set_pause(60)
+    win.previews.tiered.set_pause(60)
     # a click on the map decodes a Delaunay blend of encoded latents
-    x, y = win.map_data.xy[:3].mean(0)
-    win._on_place_clicked(float(x), float(y))
+    x, y = win.maps.data.xy[:3].mean(0)
+    win.views.map.placeClicked.emit(float(x), float(y))
     wait_final(qtbot, win)
-    np.testing.assert_allclose(win.state.z, win.map_data.interpolator.latent_at((x, y)), atol=1e-6)
+    np.testing.assert_allclose(win.state.z, win.maps.data.interpolator.latent_at((x, y)), atol=1e-6)
 
 
 def test_taesd_pairing_direction_grid_export_and_switching_to_a_small_model(qtbot, window, kl_folder, tmp_path):
     win = window()
-    win.pair_preview_decoder(str(kl_folder / "taesd"))
-    qtbot.waitUntil(lambda: win.summary.tiers.preview == "taesd", timeout=20000)
-    assert "TAESD" in win.model_label.text()
+    win.models.pair_preview_decoder(str(kl_folder / "taesd"))
+    qtbot.waitUntil(lambda: win.models.summary.tiers.preview == "taesd", timeout=20000)
+    assert "TAESD" in win.views.model_label.text()
     model = idle(qtbot, win)
-    z = win.map_data.mean[2]
+    z = win.maps.data.mean[2]
     frames = []
-    win.tiered.frameShown.connect(lambda rid, final: frames.append((final, win.preview.image.copy())))
-    win.select(2)
+    win.previews.tiered.frameShown.connect(lambda rid, final: frames.append((final, win.views.preview.image.copy())))
+    win.maps.select(2)
     qtbot.waitUntil(lambda: len(frames) >= 1, timeout=10000)
     assert frames[0][0] is False
     np.testing.assert_array_equal(frames[0][1], model._paired.decode(z[None])[0])  # the TAESD's decode
     # the traversal export of a spatial latent sweeps its principal directions, with full decodes
-    with qtbot.waitSignal(win.exported, timeout=30000):
-        win.export_traversal(str(tmp_path / "grid.png"), steps=3)
+    with qtbot.waitSignal(win.exports.exported, timeout=30000):
+        win.exports.export_traversal(str(tmp_path / "grid.png"), steps=3)
     grid = np.asarray(Image.open(tmp_path / "grid.png"))
-    rows = min(8, len(win.spatial.directions))
+    rows = min(8, len(win.views.spatial.directions))
     assert grid.shape[0] == rows * 16 + (rows + 1) * 2 or grid.shape[0] == rows * 16 + (rows - 1) * 2
     # back to a small model: per-dimension sliders, no channel panel, no tiers
-    win.load_model("digits")
-    qtbot.waitUntil(lambda: win.summary.spec == "digits" and win.map_data is not None
-                    and win.first_preview_at is not None, timeout=30000)
-    assert win.slider_stack.currentWidget() is win.sliders and win.sliders.rows
-    assert not win.channel_panel.isVisible() and not win.slow and not win.tier_badge.isVisible()
-    assert not win.lowp_action.isEnabled() and not win.pair_action.isEnabled()
+    win.models.load("digits")
+    qtbot.waitUntil(lambda: win.models.summary.spec == "digits" and win.maps.data is not None
+                    and win.previews.first_preview_at is not None, timeout=30000)
+    assert win.views.slider_stack.currentWidget() is win.views.sliders and win.views.sliders.rows
+    assert not win.views.channel_panel.isVisible() and not win.models.slow and not win.views.tier_badge.isVisible()
+    assert not win.views.menus.lowp.isEnabled() and not win.views.menus.pair.isEnabled()
 
 
 def test_full_decodes_use_every_core_and_give_the_thread_back(monkeypatch):
@@ -235,7 +235,7 @@ def test_full_decodes_use_every_core_and_give_the_thread_back(monkeypatch):
 
     import torch
 
-    from latent_explorer.gui.spatial_tasks import all_cores
+    from latent_explorer.app.jobs.tiers import all_cores
 
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))  # an idle machine
     before = torch.get_num_threads()
@@ -260,33 +260,33 @@ def test_full_decodes_use_every_core_and_give_the_thread_back(monkeypatch):
 
 def test_working_size_changes_the_latent_and_maps_again(qtbot, window, tmp_path):
     win = window()
-    assert win.size_menu.isEnabled() and win.summary.image_size == (16, 16)
-    old_shape = win.summary.latent_shape
-    assert win.set_working_size(32) > 0
-    qtbot.waitUntil(lambda: win.summary.image_size == (32, 32) and win.map_data is not None
-                    and not win._loading, timeout=30000)
-    assert win.summary.latent_shape == (old_shape[0], old_shape[1] * 2, old_shape[2] * 2)
-    assert win.map_data.mean.shape[1:] == win.summary.latent_shape and len(win.map_data.mean) == N_IMAGES
-    assert win.state.z.shape == win.summary.latent_shape
-    qtbot.waitUntil(lambda: win.preview.image is not None and win.preview.image.shape[:2] == (32, 32),
+    assert win.views.menus.size_menu.isEnabled() and win.models.summary.image_size == (16, 16)
+    old_shape = win.models.summary.latent_shape
+    assert win.models.set_working_size(32) > 0
+    qtbot.waitUntil(lambda: win.models.summary.image_size == (32, 32) and win.maps.data is not None
+                    and not win.models.is_loading, timeout=30000)
+    assert win.models.summary.latent_shape == (old_shape[0], old_shape[1] * 2, old_shape[2] * 2)
+    assert win.maps.data.mean.shape[1:] == win.models.summary.latent_shape and len(win.maps.data.mean) == N_IMAGES
+    assert win.state.z.shape == win.models.summary.latent_shape
+    qtbot.waitUntil(lambda: win.views.preview.image is not None and win.views.preview.image.shape[:2] == (32, 32),
                     timeout=30000)
-    assert win.set_working_size(32) == -1  # the size it has already: nothing to do
-    assert not any(a.isChecked() for a in win.size_group.actions())  # 32 px is not one of the presets
+    assert win.models.set_working_size(32) == -1  # the size it has already: nothing to do
+    assert not any(a.isChecked() for a in win.views.menus.size_group.actions())  # 32 px is not one of the presets
     # a session keeps the working size: its latents have that shape
     idle(qtbot, win)
-    path = win.save_session(str(tmp_path / "big.lexplore"))
+    path = win.sessions.save(str(tmp_path / "big.lexplore"))
     z32 = win.state.z.copy()
-    win.set_working_size(16)
-    qtbot.waitUntil(lambda: win.summary.image_size == (16, 16) and win.map_data is not None, timeout=30000)
-    assert win.open_session(path)
-    qtbot.waitUntil(lambda: win._pending_session is None and win.summary.image_size == (32, 32), timeout=30000)
+    win.models.set_working_size(16)
+    qtbot.waitUntil(lambda: win.models.summary.image_size == (16, 16) and win.maps.data is not None, timeout=30000)
+    assert win.sessions.open(path)
+    qtbot.waitUntil(lambda: win.sessions.pending is None and win.models.summary.image_size == (32, 32), timeout=30000)
     np.testing.assert_array_equal(win.state.z, z32)
 
 
 def test_working_size_is_only_for_resizable_models(qtbot, qt_leak_guard):  # noqa: F811
     _, win = launch(LaunchOptions(model="digits", device="cpu", demo=False, map_limit=100, autosave=False))
     try:
-        qtbot.waitUntil(lambda: win.map_data is not None, timeout=60000)
-        assert not win.size_menu.isEnabled() and win.set_working_size(256) == -1
+        qtbot.waitUntil(lambda: win.maps.data is not None, timeout=60000)
+        assert not win.views.menus.size_menu.isEnabled() and win.models.set_working_size(256) == -1
     finally:
         win.close()

@@ -12,7 +12,7 @@ from latent_explorer.core.latent.directions import fit_directions
 
 
 def test_spatial_sliders_move_along_directions_and_channels(qtbot, qt_leak_guard):
-    from latent_explorer.gui.spatial_sliders import SpatialSliderPanel
+    from latent_explorer.gui.widgets.spatial_sliders import SpatialSliderPanel
 
     rng = np.random.default_rng(0)
     lat = rng.standard_normal((20, 4, 6, 6)).astype(np.float32)
@@ -45,7 +45,7 @@ def test_spatial_sliders_move_along_directions_and_channels(qtbot, qt_leak_guard
 
 
 def test_channel_view_shows_one_tile_per_channel(qtbot, qt_leak_guard):
-    from latent_explorer.gui.channel_view import ChannelView, colorize
+    from latent_explorer.gui.widgets.channel_view import ChannelView, colorize
 
     v = ChannelView()
     qtbot.addWidget(v)
@@ -62,7 +62,8 @@ def test_channel_view_shows_one_tile_per_channel(qtbot, qt_leak_guard):
 
 class SlowSpatial:
     """A stand-in for a slow decoder: approx_decode paints mean(z) at once; decode runs 25 torch
-    layers with a sleep between them (interruptible) and paints mean(z) + 1."""
+    layers with a sleep between them (interruptible) and paints mean(z) + 1. With ``gate`` set to a
+    threading.Event, decode keeps running layers (each one interruptible) until the gate opens."""
 
     latent_shape = (2, 4, 4)
     image_size = (8, 8)
@@ -81,6 +82,7 @@ class SlowSpatial:
         self.full_started: list[float] = []
         self.full_done: list[float] = []
         self.notices = []
+        self.gate: threading.Event | None = None
 
     @staticmethod
     def _paint(z, add):
@@ -100,13 +102,15 @@ class SlowSpatial:
         for _ in range(25):
             time.sleep(self.layer_s)
             x = self.layer(x)
+        while self.gate is not None and not self.gate.wait(self.layer_s):
+            x = self.layer(x)
         self.full_done.append(float(z.mean()))
         return self._paint(z, 1)
 
 
 @pytest.fixture
 def tiered(qtbot, qt_leak_guard):
-    from latent_explorer.gui.tiered import TieredPreviewer
+    from latent_explorer.gui.controllers.tiered import TieredPreviewer
     from latent_explorer.gui.worker import DecodeWorker
 
     model = SlowSpatial()
@@ -121,7 +125,7 @@ def tiered(qtbot, qt_leak_guard):
 
 
 def test_tiered_preview_shows_approximate_first_then_final(qtbot, tiered):
-    from latent_explorer.gui.tiered import tier_text
+    from latent_explorer.gui.widgets.tier_badge import tier_text
 
     model, worker, tp, shown = tiered
     z = np.full((2, 4, 4), 1.0, np.float32)
@@ -138,13 +142,15 @@ def test_stale_full_decode_is_stopped_and_never_shown(qtbot, tiered):
     model, worker, tp, shown = tiered
     z1 = np.full((2, 4, 4), 1.0, np.float32)
     z2 = np.full((2, 4, 4), 2.0, np.float32)
+    gate = model.gate = threading.Event()  # no full decode can finish until it opens
     tp.request(z1, "one")
     qtbot.waitUntil(lambda: model.started.is_set(), timeout=3000)  # z1's full decode is running
-    t = time.perf_counter()
-    with qtbot.waitSignal(tp.frameShown, timeout=3000) as approx:
+    with qtbot.waitSignal(tp.frameShown, timeout=10000) as approx:
         tp.request(z2, "two")
-    # the approximate frame for z2 did not wait for z1's full decode (25 × 20 ms)
-    assert approx.args[1] is False and time.perf_counter() - t < 0.4
+    # z2's approximate frame came while z1's full decode could not finish: it did not wait for it
+    assert approx.args[1] is False and shown[-1][:2] == (120, False)
+    assert model.full_done == [] and not gate.is_set()
+    gate.set()  # now a full decode that is still going finishes
     qtbot.waitUntil(lambda: any(f for _, f, _ in shown), timeout=5000)
     finals = [v for v, f, _ in shown if f]
     assert finals == [121]  # only z2's final frame, never z1's

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("qt_leak_guard")
 @pytest.fixture
 def win(qtbot):
     _, w = launch(LaunchOptions(model="digits", device="cpu", demo=False, map_limit=300))
-    qtbot.waitUntil(lambda: w.map_data is not None, timeout=60000)
+    qtbot.waitUntil(lambda: w.maps.data is not None, timeout=60000)
     yield w
     w.close()
     w.deleteLater()
@@ -32,13 +32,13 @@ def configure(dlg, name, epochs, limit, batch, latent=4):
 
 
 def test_a_one_epoch_run_shows_curves_and_grids_and_becomes_the_current_model(qtbot, win, tmp_path):
-    dlg = win.open_train_dialog()
+    dlg = win.training.open_dialog()
     configure(dlg, "tiny", epochs=1, limit=256, batch=64)
     out = dlg.out_dir()
     assert str(out).startswith(str(tmp_path.parent.parent))  # under the test's data folder, not the user's
     dlg.train_button.click()
     assert dlg.is_running() and not dlg.train_button.isEnabled() and dlg.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: win.summary is not None and win.summary.spec == str(out), timeout=60000)
+    qtbot.waitUntil(lambda: win.models.summary is not None and win.models.summary.spec == str(out), timeout=60000)
     assert dlg.result is not None and not dlg.result.cancelled and dlg.result.epochs_done == 1
     assert len(dlg.plot.epochs) == 1 and dlg.plot.batches  # batch points and the epoch's points
     xs, ys = dlg.plot.recon_curve.getData()
@@ -46,17 +46,17 @@ def test_a_one_epoch_run_shows_curves_and_grids_and_becomes_the_current_model(qt
     assert dlg.recon_view.image is not None and dlg.recon_view.image.ndim == 3
     assert dlg.sample_view.image is not None
     assert "s per epoch" in dlg.timing.text()
-    assert win.summary.latent_shape == (4,)
+    assert win.models.summary.latent_shape == (4,)
     # its dataset fills the map (metrics.json records it)
-    qtbot.waitUntil(lambda: win.map_data is not None and win.map_data.mean.shape[1:] == (4,), timeout=30000)
-    assert win.map_data.labels is not None
+    qtbot.waitUntil(lambda: win.maps.data is not None and win.maps.data.mean.shape[1:] == (4,), timeout=30000)
+    assert win.maps.data.labels is not None
     assert json.loads((out / "metrics.json").read_text())["data"] == "mnist-5k"
     qtbot.waitUntil(lambda: not dlg.is_running(), timeout=5000)
     dlg.close()
 
 
 def test_cancel_keeps_the_last_epoch_and_resume_continues_it(qtbot, win):
-    dlg = win.open_train_dialog()
+    dlg = win.training.open_dialog()
     configure(dlg, "resumable", epochs=20, limit=1024, batch=32)
     out = dlg.out_dir()
     dlg.train_button.click()
@@ -67,11 +67,11 @@ def test_cancel_keeps_the_last_epoch_and_resume_continues_it(qtbot, win):
     done = dlg.result.epochs_done
     assert "Cancelled" in dlg.status.text()
     assert (out / "model.safetensors").exists()
-    assert win.summary.spec == "digits"  # a cancelled run does not replace the explorer's model
+    assert win.models.summary.spec == "digits"  # a cancelled run does not replace the explorer's model
     assert dlg.resume_button.isEnabled() and f"{done} done" in dlg.resume_button.text()
     dlg.epochs.setValue(done + 1)
     dlg.resume_button.click()
-    qtbot.waitUntil(lambda: win.summary.spec == str(out), timeout=60000)
+    qtbot.waitUntil(lambda: win.models.summary.spec == str(out), timeout=60000)
     assert json.loads((out / "training.json").read_text())["epoch"] == done + 1
     assert len(dlg.plot.epochs) == done + 1  # the earlier epochs' points come back with the resume
     qtbot.waitUntil(lambda: not dlg.is_running(), timeout=5000)

@@ -1,19 +1,74 @@
-"""latent_explorer.core never imports Qt: the headless heart runs anywhere."""
+"""latent_explorer.core and latent_explorer.app never import Qt: the headless heart runs anywhere.
+
+Every module of both packages (found with pkgutil, so new modules are covered without listing
+them here; ``app`` only once it exists) is imported in a fresh interpreter, which must then hold
+no Qt module; and no source line of theirs may import Qt, not even lazily inside a function.
+"""
+import ast
+import importlib
+import importlib.util
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import latent_explorer.core
 
+QT = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "superqt", "qtpy", "shiboken6")
+PACKAGES = ("latent_explorer.core", "latent_explorer.app")
 
-def test_core_imports_no_qt():
-    mods = [m.name for m in pkgutil.walk_packages(latent_explorer.core.__path__, "latent_explorer.core.")]
+
+def headless_packages() -> list[str]:
+    return [p for p in PACKAGES if importlib.util.find_spec(p) is not None]
+
+
+def headless_modules() -> list[str]:
+    mods = []
+    for pkg in headless_packages():
+        mods.append(pkg)
+        mods += [m.name for m in pkgutil.walk_packages(importlib.import_module(pkg).__path__, pkg + ".")]
+    return mods
+
+
+def test_the_walk_finds_every_core_module():
+    mods = headless_modules()
+    root = Path(latent_explorer.core.__file__).parent
+    files = {".".join(("latent_explorer", "core", *p.relative_to(root).with_suffix("").parts))
+             for p in root.rglob("*.py") if p.name != "__init__.py"}
+    assert files <= set(mods), sorted(files - set(mods))
+    assert "latent_explorer.core.checkpoint" in mods and "latent_explorer.core.models.diffusers_load" in mods
+
+
+def test_headless_packages_import_no_qt():
+    mods = headless_modules()
     code = (
         "import sys, importlib\n"
-        f"for m in {mods!r}: importlib.import_module(m)\n"
-        "bad = sorted(k for k in sys.modules if k.split('.')[0] in ('PySide6', 'PyQt5', 'PyQt6', 'pyqtgraph', 'superqt', 'qtpy'))\n"
-        "print(','.join(bad))\n"
+        f"QT = {QT!r}\n"
+        f"for m in {mods!r}:\n"
+        "    importlib.import_module(m)\n"
+        "    bad = sorted(k for k in sys.modules if k.split('.')[0] in QT)\n"
+        "    if bad:\n"
+        "        print(m, 'imported', ','.join(bad[:5]))\n"
+        "        break\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
     assert len(mods) >= 10
-    assert out.stdout.strip() == "", f"Qt modules imported by core: {out.stdout}"
+    assert out.stdout.strip() == "", f"Qt modules imported: {out.stdout}"
+
+
+def test_no_headless_source_imports_qt_even_lazily():
+    offenders = []
+    for pkg in headless_packages():
+        root = Path(importlib.util.find_spec(pkg).origin).parent
+        for path in sorted(root.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                if any(n.split(".")[0] in QT for n in names):
+                    offenders.append(f"{path.relative_to(root.parent.parent)}:{node.lineno}")
+    assert offenders == [], offenders

@@ -1,5 +1,7 @@
 """Sessions: round trip, atomic saves, and the crash-recovery offer."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -69,13 +71,23 @@ def test_changed_or_missing_model_is_reported():
     assert any("image folder" in n for n in s.check_model("digits", "abc123"))
 
 
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()  # reaped: the pid names no process now
+    return p.pid
+
+
 def test_recovery_offered_after_a_crash_not_after_a_clean_exit(tmp_path):
-    a = Autosave(tmp_path)
-    a.start()
-    a.save(_session())
-    assert a.recoverable()  # the process "crashed": the marker is still there
+    crashed = Autosave(tmp_path, pid=_dead_pid())
+    crashed.start()
+    crashed.save(_session())  # ... and the process died with its marker still there
     again = Autosave(tmp_path)
     assert again.recoverable()
-    assert again.load().selected_index == 42
+    assert again.load_orphan().selected_index == 42
+    again.start()
+    again.save(_session())
     again.clean_exit()
-    assert not Autosave(tmp_path).recoverable()
+    assert not again.path.exists() and not again.marker.exists()
+    assert Autosave(tmp_path).orphans() == [crashed.path]  # a clean exit leaves nothing of its own
+    Autosave(tmp_path).discard_orphans()
+    assert not Autosave(tmp_path).recoverable() and os.listdir(tmp_path) == []

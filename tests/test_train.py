@@ -41,8 +41,11 @@ def test_resume_continues_where_it_stopped(tmp_path):
     straight = (tmp_path / "m" / "model.safetensors").read_bytes()
     out2 = str(tmp_path / "m2")
     train(TrainOptions(**{**opts, "out": out2}, epochs=1))
-    res = train(TrainOptions(**{**opts, "out": out2}, epochs=2, resume=True))
+    token = json.loads((tmp_path / "m2" / "training.json").read_text())["checkpoint"]["token"]
+    said = []
+    res = train(TrainOptions(**{**opts, "out": out2}, epochs=2, resume=True), TrainCallbacks(on_message=said.append))
     assert res.epochs_done == 2
+    assert said == [f"resuming from epoch 1 of 2 (checkpoint {token})"]
     assert (tmp_path / "m2" / "model.safetensors").read_bytes() == straight
 
 
@@ -84,6 +87,16 @@ def test_kill_during_training_leaves_a_loadable_model(tmp_path):
             proc.kill()
     m = lx.load_model(str(out), device="cpu")
     assert m.decode(np.zeros((1, 2), np.float32)).shape == (1, 28, 28, 1)
+    # and it resumes from one consistent epoch (a committed save is rolled forward first)
+    from latent_explorer.core import checkpoint
+
+    checkpoint.recover(out)
+    (stamp,) = set(checkpoint.read_stamps(out).values())
+    said = []
+    res = train(TrainOptions(data="mnist-5k", out=str(out), epochs=stamp.epoch + 1, resume=True, device="cpu"),
+                TrainCallbacks(on_message=said.append))
+    assert said == [f"resuming from epoch {stamp.epoch} of {stamp.epoch + 1} (checkpoint {stamp.token})"]
+    assert res.epochs_done == stamp.epoch + 1
 
 
 def test_train_on_a_folder_of_images_reports_bad_files(tmp_path):

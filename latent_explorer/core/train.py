@@ -1,15 +1,17 @@
 """The training engine behind ``latent-explorer train`` and the app's training dialog.
 
 ``train(options, callbacks)`` runs epochs of Adam on a ConvVAE, evaluates the test split
-after each epoch, and replaces the model in ``options.out`` atomically after every epoch
-(config.json and model.safetensors are each swapped in whole, then training.json, which
-records the finished epoch), so the folder always holds a loadable model. ``resume=True``
-continues from the last finished epoch, optimizer moments included. CPU runs are
-reproducible for a given seed.
+after each epoch, and replaces the checkpoint in ``options.out`` after every epoch, atomically
+as a whole (see ``core.checkpoint``: config.json, model.safetensors, optimizer.safetensors and
+training.json are stamped with the epoch and a token and swapped in by a roll-forward journal),
+so the folder always holds a loadable model. ``resume=True`` checks that the stamps agree, says
+in one line what it continues from, and continues from the last finished epoch, optimizer
+moments included. CPU runs are reproducible for a given seed.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,12 +22,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import checkpoint
 from .data.datasets import Dataset, load_dataset
 from .device import resolve_device
 from .errors import UserError
 from .models.convvae import ConvVAE, ConvVAEConfig
-from .models.convvae_model import build_convvae, save_convvae
-from .paths import atomic_write_bytes, atomic_write_text
+from .models.convvae_model import CLASS_NAME, build_convvae
+from .paths import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -128,38 +133,6 @@ def evaluate_loss(vae: ConvVAE, images: torch.Tensor, device: str, batch_size: i
     return {"neg_elbo": (rec + kl) / n, "recon": rec / n, "kl": kl / n, "kl_per_dim": (kld / n).tolist()}
 
 
-def _save_optimizer(opt: torch.optim.Adam, vae: ConvVAE, path: Path) -> None:
-    from safetensors.torch import save
-
-    names = {id(p): k for k, p in vae.named_parameters()}
-    tensors = {}
-    for group in opt.param_groups:
-        for p in group["params"]:
-            st = opt.state.get(p)
-            if not st:
-                continue
-            k = names[id(p)]
-            tensors[f"{k}.exp_avg"] = st["exp_avg"].detach().cpu().contiguous()
-            tensors[f"{k}.exp_avg_sq"] = st["exp_avg_sq"].detach().cpu().contiguous()
-            tensors[f"{k}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1).cpu()
-    atomic_write_bytes(path, save(tensors))
-
-
-def _load_optimizer(opt: torch.optim.Adam, vae: ConvVAE, path: Path, device: str) -> None:
-    from safetensors.torch import load_file
-
-    if not path.exists():
-        return
-    t = load_file(str(path))
-    for k, p in vae.named_parameters():
-        if f"{k}.exp_avg" in t:
-            opt.state[p] = {
-                "step": torch.tensor(float(t[f"{k}.step"][0])),
-                "exp_avg": t[f"{k}.exp_avg"].to(device),
-                "exp_avg_sq": t[f"{k}.exp_avg_sq"].to(device),
-            }
-
-
 def load_training_data(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> tuple[Dataset, Dataset | None]:
     stop = callbacks.should_stop if callbacks else None
     if opts.data in ("mnist-5k", "shapes"):
@@ -187,10 +160,14 @@ def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainR
     state_path = out / "training.json"
     start_epoch, history = 0, []
     prev: dict = {}
+    say = cb.on_message or (lambda line: None)
+    for line in checkpoint.recover(out):  # what a killed save left: finish or discard it
+        log.info("%s: %s", out, line)
+        say(line)
     if opts.resume:
         if not state_path.exists():
             raise UserError(f"{out}: nothing to resume (no training.json); drop --resume to start afresh")
-        prev = json.loads(state_path.read_text())
+        prev, stamp = checkpoint.resume_point(out)
         start_epoch = int(prev["epoch"])
         history = [EpochResult(**h) for h in prev.get("history", [])]
         saved = prev.get("options", {})
@@ -201,6 +178,9 @@ def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainR
                 setattr(opts, k, saved[k])
         if saved.get("command") and opts.command:  # keep the whole recipe: first run, then each resume
             opts.command = f"{saved['command']} && {opts.command}"
+        line = checkpoint.resume_line(stamp, start_epoch, opts.epochs)
+        log.info("%s: %s", out, line)
+        say(line)
     torch.manual_seed(opts.seed)
     train_ds, test_ds = load_training_data(opts, cb)
     size, channels = train_ds.image_size, train_ds.channels
@@ -219,7 +199,7 @@ def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainR
     vae.to(device).train()
     opt = torch.optim.Adam(vae.parameters(), lr=opts.lr)
     if opts.resume:
-        _load_optimizer(opt, vae, out / "optimizer.safetensors", device)
+        checkpoint.load_optimizer(opt, vae, out / "optimizer.safetensors", device)
     n = len(x_train)
     n_batches = max(1, n // opts.batch_size) if n >= opts.batch_size else 1
     result = TrainResult(out, start_epoch, history)
@@ -283,17 +263,15 @@ def _diverged(res: EpochResult, earlier: list[EpochResult]) -> str | None:
 
 
 def _checkpoint(vae: ConvVAE, opt, out: Path, opts: TrainOptions, history: list[EpochResult], epoch: int) -> None:
-    vae.eval()
-    save_convvae(vae, out)
-    _save_optimizer(opt, vae, out / "optimizer.safetensors")
+    weights = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in vae.state_dict().items()}
     state = {
         "epoch": epoch,
         "options": {k: v for k, v in asdict(opts).items() if k not in ("out", "resume", "device")},
         "history": [h.to_dict() for h in history],
         "training_seconds": sum(h.seconds for h in history),
     }
-    atomic_write_text(out / "training.json", json.dumps(state, indent=2) + "\n")
-    vae.train()
+    checkpoint.save(out, epoch, weights, {"_class_name": CLASS_NAME, **vae.config.to_dict()},
+                    checkpoint.optimizer_tensors(opt, vae), state)
 
 
 def write_metrics(out: str | Path, evaluate_output: dict | None = None) -> dict:

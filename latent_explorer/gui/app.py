@@ -79,35 +79,53 @@ def make_app():
 
 
 def _settle_gc() -> None:
-    """Once the window is ready: collect what start-up left, then freeze the survivors.
+    """Once the window is ready: freeze what start-up made, then turn the collector on.
 
     torch, Qt and pyqtgraph leave a heap of ~10⁶ long-lived objects; a full (generation 2)
     collection walks all of them and held the GIL for 40-110 ms, a visible hitch whenever it
-    struck while a slider was dragged. Frozen objects are skipped by later collections.
+    struck while a slider was dragged. Frozen objects are skipped by later collections. No
+    collection first: walking that heap once more held the GUI thread for 0.3 s on a busy
+    2-core machine, and the few cycles start-up leaves are worth less than a frozen window.
     Until then (start-up) the cyclic collector is off: its passes were ~0.1 s of the time to
     the first preview.
     """
     import gc
 
     if not gc.isenabled():
-        gc.collect()
         gc.freeze()
         gc.enable()
 
 
-def launch(options):
-    """Create (or reuse) the QApplication, show the window, start the worker and the panels."""
+def launch(options, on_shown=None):
+    """Create (or reuse) the QApplication, show the window, then compose it and start the model.
+
+    The heavy imports (numpy, torch, pyqtgraph) start on the preload thread first; the window is
+    composed (controllers, menus, docks) and shown once torch's C extension (which holds the GIL
+    while it initialises) is in, so nothing freezes a window on screen. ``on_shown(win)`` is called right after the first paint
+    (benchmarks start their clocks there).
+    """
     import gc
 
+    from . import preload
+
+    preload.start()
     app = make_app()
     from .main_window import MainWindow
 
     gc.disable()  # until the window is ready (see _settle_gc)
     win = MainWindow(options)
     win.ready.connect(_settle_gc)  # shutdown() turns the collector back on if it never was
+    try:
+        win.compose()  # menus and docks are in the first frame
+    except BaseException:
+        win.shutdown()
+        raise
+    preload.wait_for_torch_core()
     win.show()
     app.processEvents()  # on screen now, before anything heavy
     win.painted_at = time.perf_counter()
+    if on_shown is not None:
+        on_shown(win)
     try:
         win.start()
     except BaseException:
@@ -123,6 +141,9 @@ def save_screenshot(win, path: str) -> bool:
 
 
 def run_gui(args) -> int:
+    from . import preload
+
+    preload.start()  # numpy, torch, pyqtgraph: importing while Qt starts
     opts = options_from_args(args)
     if opts.screenshot:
         parent = Path(opts.screenshot).expanduser().resolve().parent
@@ -140,8 +161,8 @@ def run_gui(args) -> int:
 
     if opts.screenshot:
         def shoot():
-            if win.summary is None:
-                print(f"latent-explorer gui: could not load the model: {win.banner.text.text()}", file=sys.stderr)
+            if win.models is None or win.models.summary is None:
+                print(f"latent-explorer gui: could not load the model: {win.views.banner.text.text()}", file=sys.stderr)
                 result["code"] = 2
             else:
                 app.processEvents()
@@ -153,7 +174,7 @@ def run_gui(args) -> int:
             win.close()
 
         def timed_out():
-            if not win._ready_sent:
+            if win.readiness is None or not win.readiness.sent:
                 print("latent-explorer gui: not ready after "
                       f"{SCREENSHOT_TIMEOUT_S} s; saving the window as it is", file=sys.stderr)
                 shoot()

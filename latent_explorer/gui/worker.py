@@ -1,16 +1,18 @@
 """DecodeWorker: the one thread that owns the model and runs every encode / decode.
 
-The GUI hands it *requests*: a kind ("preview", "strip", "map", ...) and a plain function
-``fn(ctx, *args)`` to run with the model. Requests of one kind coalesce: a newer request
-replaces the pending one of its kind (and asks a running one of its kind to stop at its next
-checkpoint), so only the newest pending request of each kind ever runs. Every request gets
-an id; when its result comes back on the GUI thread it is delivered only if it is still the
-newest request of its kind, otherwise it is dropped as stale.
+The GUI hands it *requests*: a kind ("preview", "export", "map", ...) and a job, a plain function
+``fn(ctx, *args)`` (``app/jobs``) to run with the model. Each kind's rules are declared in one
+table, ``app/requests.py``, and enforced here:
 
-Kinds are served by priority (``PRIORITY``): a long job (encoding the map) calls
-``ctx.checkpoint()`` between chunks, which raises ``Cancelled`` when it was cancelled and
-otherwise serves any waiting higher-priority request (a slider preview) right there, so the
-preview never waits behind the map.
+- **coalesce** kinds (previews, strips, the map): a newer request replaces the pending one of its
+  kind and asks a running one to stop at its next checkpoint; a result is delivered only while
+  its request is the newest of its kind, otherwise it is dropped as stale;
+- **queue** kinds (exports; load, size, device, precision, pair): every request runs, in the
+  order submitted, and reports success (``on_result``) or failure (``on_error``);
+- **nested** kinds (read-only decodes: preview, sample, recon) are the only ones a long job's
+  ``ctx.checkpoint()`` serves, so a slider preview never waits behind the map;
+- **exclusive** kinds change the model: never nested, nothing nested inside them, and they wait
+  for every request submitted before them.
 
 An exception in a request becomes a ``failed`` signal (and the request's ``on_error``) on the
 GUI thread; the worker lives on. ``stop()`` ends the thread; a thread stuck in a long native
@@ -28,12 +30,8 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from ..app.requests import rule
 from ..core.errors import Cancelled, UserError
-
-#: highest priority first; kinds not listed run last
-# ("final": a slow decoder's full-quality preview, "strip-final": its morph frames; see tiered.py)
-PRIORITY = ("load", "preview", "sample", "recon", "warm", "final", "strip", "traversal", "manifold", "export", "strip-final",
-            "directions", "map")
 
 # Worker threads that would not stop in time (blocked in native code). Kept referenced so the
 # QThread is never destroyed while running; app.run_gui ends the process with os._exit then.
@@ -44,11 +42,9 @@ def abandoned_threads() -> list:
     return [t for t in _ABANDONED if t.isRunning()]
 
 
-def _rank(kind: str) -> int:
-    try:
-        return PRIORITY.index(kind)
-    except ValueError:
-        return len(PRIORITY)
+def abandon(thread) -> None:
+    """Keep a thread that would not stop (stuck in native code) referenced until the process exits."""
+    _ABANDONED.append(thread)
 
 
 @dataclass
@@ -62,6 +58,10 @@ class Request:
     on_error: Callable | None = None
     submitted: float = 0.0
     cancelled: bool = False
+
+    @property
+    def rule(self):
+        return rule(self.kind)
 
 
 @dataclass
@@ -101,10 +101,13 @@ class TaskContext:
         return self.request.cancelled or self._worker._stopping
 
     def checkpoint(self) -> None:
-        """Raise Cancelled if this request was superseded/cancelled; else serve urgent work."""
+        """Raise Cancelled if this request was superseded or cancelled; else serve waiting requests of
+        *nested* kinds (read-only decodes) that rank above this one. An exclusive request (it is
+        changing the model) serves nothing."""
         if self.cancelled:
             raise Cancelled()
-        self._worker._serve_pending(below=_rank(self.request.kind))
+        if not self.request.rule.exclusive:
+            self._worker._serve_pending(below=self.request.rule.rank, nested_only=True)
         if self.cancelled:
             raise Cancelled()
 
@@ -145,7 +148,7 @@ class DecodeWorker(QObject):
         self._model = model
         self._ids = itertools.count(1)
         self._latest: dict[str, int] = {}
-        self._pending: dict[str, Request] = {}
+        self._pending: list[Request] = []   # oldest first
         self._running: list[Request] = []
         self._cond = threading.Condition()
         self._stopping = False
@@ -166,70 +169,79 @@ class DecodeWorker(QObject):
         return self._thread.isRunning()
 
     def submit(self, kind: str, fn: Callable, *args, on_result=None, on_error=None, **kwargs) -> int:
-        """Queue ``fn(ctx, *args, **kwargs)``; replaces the pending request of ``kind``."""
+        """Ask for ``fn(ctx, *args, **kwargs)`` as a request of ``kind`` (its rule: ``app/requests.py``)."""
         if self._closed:
             return -1
+        r = rule(kind)  # an undeclared kind is a bug: refuse it here, not on the worker
         rid = next(self._ids)
         req = Request(kind, rid, fn, args, kwargs, on_result, on_error, time.perf_counter())
         self._latest[kind] = rid
         with self._cond:
-            old = self._pending.get(kind)
-            if old is not None:
-                old.cancelled = True
-            self._pending[kind] = req
-            for r in self._running:
-                if r.kind == kind:
-                    r.cancelled = True
+            if not r.queued:  # coalesce: the newest replaces the pending one and stops a running one
+                for old in [q for q in self._pending if q.kind == kind]:
+                    old.cancelled = True
+                    self._pending.remove(old)
+                for q in self._running:
+                    if q.kind == kind:
+                        q.cancelled = True
+            self._pending.append(req)
             self._cond.notify_all()
         return rid
 
     def cancel(self, kind: str) -> None:
-        """Forget the pending request of ``kind``, stop a running one, drop its result."""
+        """Forget the pending requests of ``kind``, stop a running one, drop its results."""
         self._latest[kind] = next(self._ids)
         with self._cond:
-            req = self._pending.pop(kind, None)
-            if req is not None:
-                req.cancelled = True
-            for r in self._running:
-                if r.kind == kind:
-                    r.cancelled = True
+            for q in [q for q in self._pending if q.kind == kind]:
+                q.cancelled = True
+                self._pending.remove(q)
+            for q in self._running:
+                if q.kind == kind:
+                    q.cancelled = True
 
-    def cancel_all(self, keep: tuple[str, ...] = ()) -> None:
+    def cancel_all(self, keep: tuple[str, ...] = (), queued: bool = False) -> None:
+        """Cancel every kind but ``keep``; queued kinds (exports, model changes) only when ``queued``."""
         with self._cond:
-            kinds = set(self._pending) | {r.kind for r in self._running} | set(self._latest)
+            kinds = {q.kind for q in self._pending} | {q.kind for q in self._running} | set(self._latest)
         for k in kinds - set(keep):
-            self.cancel(k)
+            if queued or not rule(k).queued:
+                self.cancel(k)
 
     def latest_id(self, kind: str) -> int | None:
         return self._latest.get(kind)
 
     def is_busy(self, kind: str) -> bool:
         with self._cond:
-            return kind in self._pending or any(r.kind == kind for r in self._running)
+            return any(q.kind == kind for q in self._pending) or any(q.kind == kind for q in self._running)
+
+    def pending_count(self, kind: str | None = None) -> int:
+        """Requests waiting (of ``kind``, or all), not counting running ones."""
+        with self._cond:
+            return sum(1 for q in self._pending if kind is None or q.kind == kind)
 
     def stop(self, timeout_ms: int = 1500) -> bool:
         """End the thread; True when it ended within ``timeout_ms``."""
         self._closed = True
         with self._cond:
             self._stopping = True
-            for r in self._pending.values():
-                r.cancelled = True
+            for q in self._pending:
+                q.cancelled = True
             self._pending.clear()
-            for r in self._running:
-                r.cancelled = True
+            for q in self._running:
+                q.cancelled = True
             self._cond.notify_all()
         if not self._thread.isRunning():
             return True
         if self._thread.wait(timeout_ms):
             return True
         # stuck in native code: never let Qt destroy a running QThread
-        _ABANDONED.append(self._thread)
+        abandon(self._thread)
         return False
 
     # ---- GUI-thread delivery ---------------------------------------------------------
     @Slot(object, object, float)
     def _deliver(self, req: Request, value, seconds: float) -> None:
-        if self._closed or req.cancelled or self._latest.get(req.kind) != req.id:
+        if self._closed or req.cancelled or self._stale(req):
             self.dropped.emit(req.kind, req.id)
             return
         if req.on_result is not None:
@@ -238,12 +250,17 @@ class DecodeWorker(QObject):
 
     @Slot(object, object)
     def _deliver_error(self, req: Request, failure: Failure) -> None:
-        if self._closed or self._latest.get(req.kind) != req.id:
+        if self._closed or req.cancelled or self._stale(req):
             self.dropped.emit(req.kind, req.id)
             return
         if req.on_error is not None:
             req.on_error(failure)
         self.failed.emit(failure)
+
+    def _stale(self, req: Request) -> bool:
+        """A coalescing kind's result is stale once a newer request of its kind was made; a queued
+        kind's results all count (only a cancel drops them)."""
+        return not req.rule.queued and self._latest.get(req.kind) != req.id
 
     @Slot(str, int, int, int, str)
     def _deliver_progress(self, kind, rid, done, total, text) -> None:
@@ -266,22 +283,30 @@ class DecodeWorker(QObject):
                     self._cond.wait()
                 if self._stopping:
                     return
-            self._serve_pending(below=len(PRIORITY) + 1)
+            self._serve_pending(below=None)
 
-    def _take(self, below: int) -> Request | None:
+    def _take(self, below: int | None, nested_only: bool) -> Request | None:
+        """The next request to run: the lowest rank (then the oldest); an exclusive one only after
+        every request submitted before it; at a checkpoint, nested kinds ranked above ``below`` only."""
         with self._cond:
             if self._stopping or not self._pending:
                 return None
-            kind = min(self._pending, key=_rank)
-            if _rank(kind) >= below:
-                return None
-            req = self._pending.pop(kind)
+            if nested_only:
+                ready = [q for q in self._pending if q.rule.nesting == "nested" and q.rule.rank < below]
+                if not ready:
+                    return None
+                req = min(ready, key=lambda q: (q.rule.rank, q.id))
+            else:
+                req = min(self._pending, key=lambda q: (q.rule.rank, q.id))
+                if req.rule.exclusive:  # in order: whatever was asked for before it runs first
+                    req = min((q for q in self._pending if q.id <= req.id), key=lambda q: q.id)
+            self._pending.remove(req)
             self._running.append(req)
             return req
 
-    def _serve_pending(self, below: int) -> None:
+    def _serve_pending(self, below: int | None, nested_only: bool = False) -> None:
         while True:
-            req = self._take(below)
+            req = self._take(below, nested_only)
             if req is None:
                 return
             try:

@@ -4,11 +4,17 @@
 CMYK / greyscale / palette / alpha converted (alpha composited on a background colour),
 16-bit and float images scaled (not clipped) to 8 bits, decompression bombs refused. Any
 file it cannot read raises ``ImageLoadError`` naming the file and the reason.
+
+Thread-safe: the loader never changes process-global state (``Image.MAX_IMAGE_PIXELS``, the
+``warnings`` filters; ``warnings.catch_warnings`` is itself process-global). It identifies the
+file with Pillow's registered openers and checks the size in the header against its own limit
+before anything is decoded, so Pillow's bomb warning never has a reason to fire; a bomb error
+or warning that Pillow raises anyway becomes the file's skip reason.
 """
 from __future__ import annotations
 
 import os
-import warnings
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -21,6 +27,8 @@ from ..errors import Cancelled, ImageLoadError
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 # Refuse anything over ~ 89 Mpx (Pillow's own default threshold); a bomb would eat the RAM.
 MAX_PIXELS = 89_478_485
+# what a file of any of _PIL_FORMATS starts with (enough bytes for every format's accept test)
+_PREFIX_BYTES = 16
 _PIL_FORMATS = ["PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF", "PPM"]
 
 
@@ -71,8 +79,32 @@ def pil_to_array(img: Image.Image, background=(255, 255, 255)) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
+def _open_lazily(f, path: Path) -> Image.Image:
+    """Identify ``f`` among _PIL_FORMATS and read its header (nothing decoded yet).
+
+    What ``Image.open`` does, less its decompression-bomb check, which compares against the
+    process-global ``Image.MAX_IMAGE_PIXELS`` and warns through the process-global filters;
+    ``load_image`` checks the size against its own limit instead.
+    """
+    Image.init()  # Pillow's one-time plugin registration (idempotent)
+    prefix = f.read(_PREFIX_BYTES)
+    for fmt in _PIL_FORMATS:
+        factory, accept = Image.OPEN.get(fmt, (None, None))
+        if factory is None:
+            continue
+        ok = accept(prefix) if accept else True
+        if not ok or isinstance(ok, str):  # a string: "looks like it, but unsupported"
+            continue
+        f.seek(0)
+        try:
+            return factory(f, str(path))
+        except (SyntaxError, IndexError, TypeError, struct.error):
+            continue  # not this format after all: try the next, as Image.open does
+    raise Image.UnidentifiedImageError(f"cannot identify image file {str(path)!r}")
+
+
 def load_image(path: str | os.PathLike, background=(255, 255, 255)) -> np.ndarray:
-    """Read one image file as uint8 H×W×3, or raise ImageLoadError(path: reason)."""
+    """Read one image file as uint8 H×W×3, or raise ImageLoadError(path: reason). Thread-safe."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -82,16 +114,12 @@ def load_image(path: str | os.PathLike, background=(255, 255, 255)) -> np.ndarra
         raise ImageLoadError(f"{path}: is a folder, not an image")
     if size == 0:
         raise ImageLoadError(f"{path}: empty file (0 bytes)")
-    old = Image.MAX_IMAGE_PIXELS
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            with Image.open(path, formats=_PIL_FORMATS) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise ImageLoadError(f"{path}: refused, {img.width}×{img.height} pixels is a decompression bomb")
-                img.load()
-                return pil_to_array(img, background)
+        with open(path, "rb") as f, _open_lazily(f, path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ImageLoadError(f"{path}: refused, {img.width}×{img.height} pixels is a decompression bomb")
+            img.load()
+            return pil_to_array(img, background)
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -103,10 +131,8 @@ def load_image(path: str | os.PathLike, background=(255, 255, 255)) -> np.ndarra
         if "truncated" in msg.lower():
             msg = "truncated file"
         raise ImageLoadError(f"{path}: damaged image ({msg})") from None
-    except (ValueError, SyntaxError, MemoryError, EOFError) as e:
+    except (ValueError, SyntaxError, MemoryError, EOFError, struct.error) as e:
         raise ImageLoadError(f"{path}: damaged image ({e or type(e).__name__})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
 
 
 def fit_array(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:

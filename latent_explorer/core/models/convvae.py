@@ -11,7 +11,9 @@ original VAE paper's MNIST experiments and in disentanglement_lib). We use it fo
 images too: it is simple, needs no variance to tune, and keeps the numbers comparable with
 the classic VAE literature. Losses are in nats per image.
 
-Every constructor argument is recorded in ``config`` and saved to ``config.json``.
+Every constructor argument is recorded in ``config`` and saved to ``config.json``. A config that
+asks for an absurd architecture (``checks.check_convvae_config``) is refused with a one-line
+``ConfigError`` before any tensor is allocated.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .checks import ConfigError, check_convvae_config
 
 
 @dataclass
@@ -48,7 +52,7 @@ class ConvVAEConfig:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(d) - known - {"_class_name", "_format"})
         if unknown:
-            raise ValueError(f"unknown ConvVAE config keys: {', '.join(unknown)}")
+            raise ConfigError(f"unknown ConvVAE config keys: {', '.join(unknown)}")
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
@@ -72,6 +76,7 @@ class ConvVAE(nn.Module):
         super().__init__()
         self.config = config or ConvVAEConfig(**kwargs)
         c = self.config
+        check_convvae_config(asdict(c), "ConvVAE config")  # before a single weight is allocated
         levels = len(c.hidden_channels)
         if c.image_size % (2**levels):
             raise ValueError(f"image_size {c.image_size} must be divisible by 2**{levels}")

@@ -7,7 +7,8 @@ original latent-diffusion code did: ``encoder.down.0.block.1.norm1.weight``,
 names the same tensors ``encoder.down_blocks.0.resnets.1.norm1.weight``,
 ``decoder.up_blocks.0.upsamplers.0.conv.weight`` (decoder levels counted the other way round)
 and ``encoder.mid_block.attentions.0.to_q.weight`` (a linear layer). This module renames them,
-infers an AutoencoderKL config from the names and shapes, and renames back (for tests/export).
+infers an AutoencoderKL config from the names and shapes (checked against the same architecture
+bounds as any config.json), and renames back (for tests/export).
 """
 from __future__ import annotations
 
@@ -208,7 +209,7 @@ def infer_kl_config(state: dict) -> dict:
                          f"needs {2 * latent}")
     groups = math.gcd(32, *block_out)
     scale, shift = DEFAULT_FACTORS.get(latent, (1.0, None))
-    return {
+    cfg = {
         "_class_name": "AutoencoderKL",
         "in_channels": int(state["encoder.conv_in.weight"].shape[1]),
         "out_channels": int(state["decoder.conv_out.weight"].shape[0]),
@@ -227,3 +228,7 @@ def infer_kl_config(state: dict) -> dict:
         "mid_block_add_attention": any(".mid_block.attentions.0." in k for k in state),
         "_inferred": True,
     }
+    from .checks import check_diffusers_config
+
+    check_diffusers_config(cfg, "the inferred config")  # a ConfigError is a ValueError, as above
+    return cfg

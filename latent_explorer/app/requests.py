@@ -1,0 +1,72 @@
+"""The worker's request kinds and their rules. The DecodeWorker (gui/worker.py) enforces this table.
+
+| kind                                   | coalesce or queue        | nested in a long job's checkpoint? | rank |
+| -------------------------------------- | ------------------------ | ---------------------------------- | ---- |
+| load, size, device, precision, pair    | queue, applied in order  | never: exclusive                   | 0    |
+| preview, sample, recon                 | coalesce (newest wins)   | yes: read-only decodes             | 1-3  |
+| hash, warm                             | coalesce                 | no                                 | 4-5  |
+| final, strip, traversal, manifold      | coalesce                 | no                                 | 6-9  |
+| export                                 | queue: every one runs    | no; ranks above the map            | 10   |
+| strip-final, directions                | coalesce                 | no                                 | 11-12|
+| map                                    | coalesce + generation    | no                                 | 13   |
+
+- **coalesce**: a newer request replaces the pending one of its kind and asks a running one to
+  stop at its next checkpoint; only the newest result of a kind is delivered.
+- **queue**: every request runs, in the order submitted, and reports success or failure;
+  a newer one never cancels an older one. ``cancel_all`` leaves queued exports alone.
+- **nested**: while a long job runs, ``ctx.checkpoint()`` serves waiting requests of *nested*
+  kinds only (read-only decodes that leave the model as it was), so a slider preview never
+  waits behind the map. Every other kind waits until the running job ends.
+- **exclusive**: changes the model. Never runs nested; nothing runs nested inside it; it waits
+  for every request submitted before it (an export queued before a model switch is written
+  with the model it was made with).
+- **generation** (maps): ``MapGenerations`` in ``app/map_generations.py``: a result from an
+  older map job never replaces a newer map.
+When several requests wait, the lowest rank runs first (then the oldest).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COALESCE, QUEUE = "coalesce", "queue"
+NESTED, NORMAL, EXCLUSIVE = "nested", "normal", "exclusive"
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    policy: str     # COALESCE or QUEUE
+    nesting: str    # NESTED, NORMAL or EXCLUSIVE
+    rank: int       # lower runs first
+
+    @property
+    def queued(self) -> bool:
+        return self.policy == QUEUE
+
+    @property
+    def exclusive(self) -> bool:
+        return self.nesting == EXCLUSIVE
+
+
+def _table() -> dict[str, Rule]:
+    rows = [(k, QUEUE, EXCLUSIVE, 0) for k in ("load", "size", "device", "precision", "pair")]
+    rows += [("preview", COALESCE, NESTED, 1), ("sample", COALESCE, NESTED, 2), ("recon", COALESCE, NESTED, 3),
+             ("hash", COALESCE, NORMAL, 4), ("warm", COALESCE, NORMAL, 5),
+             ("final", COALESCE, NORMAL, 6), ("strip", COALESCE, NORMAL, 7), ("traversal", COALESCE, NORMAL, 8),
+             ("manifold", COALESCE, NORMAL, 9), ("export", QUEUE, NORMAL, 10),
+             ("strip-final", COALESCE, NORMAL, 11), ("directions", COALESCE, NORMAL, 12),
+             ("map", COALESCE, NORMAL, 13)]
+    return {k: Rule(k, p, n, r) for k, p, n, r in rows}
+
+
+RULES: dict[str, Rule] = _table()
+#: kinds that change the model
+MODEL_KINDS = tuple(k for k, r in RULES.items() if r.exclusive)
+
+
+def rule(kind: str) -> Rule:
+    """The rule of ``kind``; an unknown kind is a bug (every kind must be declared here)."""
+    try:
+        return RULES[kind]
+    except KeyError:
+        raise ValueError(f"unknown request kind {kind!r}: declare it in app/requests.py") from None

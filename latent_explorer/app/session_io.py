@@ -1,0 +1,162 @@
+"""Sessions in the app, without Qt: what the user made <-> a ``core.session.Session``.
+
+``capture(snapshot)`` turns a ``Snapshot`` (plain values the controllers hand over: model, images,
+latent and history, bookmarks, morph, map settings) into a Session. ``plan_restore(session, ...)``
+checks a loaded session against the model and map now open and returns a ``RestorePlan``: what
+to put back and, in words, what could not be (another latent shape, an image not on this map).
+The GUI applies the plan; nothing here touches a widget.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..core.session import Bookmark, Morph, Session
+
+
+@dataclass
+class MorphSpec:
+    keys: np.ndarray                 # k × *latent_shape
+    ends: tuple                      # (index a or None, index b or None) on the map
+    name: str = "morph"
+    method: str = "slerp"
+    frames: int = 16
+
+
+@dataclass
+class Snapshot:
+    model_spec: str
+    model_hash: str = ""
+    images: object = None            # a folder (str), a list of files, or None
+    latent: np.ndarray | None = None
+    latent_source: str = ""
+    selected: int | None = None
+    bookmarks: list = field(default_factory=list)
+    history: list = field(default_factory=list)      # [(z, source)], oldest first
+    history_position: int = -1
+    image_size: tuple | None = None  # a resizable (Stable Diffusion-style) VAE's working size
+    temperature: float | None = None
+    color_by: str | None = None
+    projection: str | None = None
+    view: list | None = None
+    morph: MorphSpec | None = None
+
+
+def capture(snap: Snapshot) -> Session:
+    images = snap.images
+    s = Session(model_spec=snap.model_spec, model_hash=snap.model_hash or "",
+                images_dir=images if isinstance(images, str) else None,
+                current_latent=None if snap.latent is None else np.array(snap.latent, np.float32),
+                selected_index=snap.selected,
+                bookmarks=[Bookmark(b.name, np.array(b.latent, np.float32)) for b in snap.bookmarks],
+                history=[np.array(z, np.float32) for z, _ in snap.history])
+    s.extra = {"latent_source": snap.latent_source, "history_sources": [src for _, src in snap.history],
+               "history_position": snap.history_position}
+    if isinstance(images, (list, tuple)):
+        s.extra["image_files"] = [str(p) for p in images]
+    if snap.image_size:
+        s.extra["image_size"] = [int(v) for v in snap.image_size]
+    if snap.temperature is not None:
+        s.extra["temperature"] = float(snap.temperature)
+    if snap.color_by:
+        s.map_settings = {"color_by": snap.color_by}
+    if snap.projection:
+        s.map_settings.update(projection=snap.projection)
+    if snap.view:
+        s.map_settings.update(view=[float(v) for v in snap.view])
+    if snap.morph is not None:
+        m = snap.morph
+        s.morphs = [Morph(m.name or "morph", np.array(m.keys, np.float32), m.method, int(m.frames))]
+        s.extra["morph_endpoints"] = [None if e is None else int(e) for e in m.ends]
+    return s
+
+
+def session_images(session: Session):
+    """The session's images as the map wants them: a folder, a list of files, or None."""
+    if session.images_dir:
+        return session.images_dir
+    files = session.extra.get("image_files")
+    return list(files) if files else None
+
+
+def available_images(session: Session) -> tuple[object, list[str]]:
+    """The session's images that are still there, and notes on those that are not."""
+    images = session_images(session)
+    if isinstance(images, str) and not Path(images).is_dir():
+        return None, [f"image folder {images} is missing: mapping the model's own data"]
+    if isinstance(images, list):
+        present = [p for p in images if Path(p).is_file()]
+        notes = [] if len(present) == len(images) else \
+            [f"{len(images) - len(present)} of the session's image files are missing"]
+        return present or None, notes
+    return images, []
+
+
+def working_size(session: Session) -> tuple | None:
+    size = session.extra.get("image_size")
+    return tuple(int(v) for v in size) if size else None
+
+
+@dataclass
+class RestorePlan:
+    notes: list = field(default_factory=list)
+    color_by: str | None = None
+    temperature: float | None = None
+    selected: int | None = None
+    morph: MorphSpec | None = None
+    bookmarks: list = field(default_factory=list)
+    latent: np.ndarray | None = None
+    latent_source: str = "restored session"
+    history: list = field(default_factory=list)
+    history_position: int | None = None
+    projection: str | None = None    # project the map this way (it is shown another way now)
+    view: list | None = None         # else show this region of it
+
+
+def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projection: str | None) -> RestorePlan:
+    """What of ``s`` fits the model (latents of ``latent_shape``) and the map (``map_size`` points,
+    projected with ``projection``; None when there is no map) now open."""
+    shape = tuple(latent_shape)
+    plan = RestorePlan()
+
+    def fits(z) -> bool:
+        return z is not None and tuple(np.shape(z)) == shape
+
+    ms = s.map_settings or {}
+    plan.color_by = ms.get("color_by") or None
+    if "temperature" in s.extra:
+        plan.temperature = float(s.extra["temperature"])
+    if map_size is not None and s.selected_index is not None:
+        if 0 <= s.selected_index < map_size:
+            plan.selected = int(s.selected_index)
+        else:
+            plan.notes.append(f"the selected image #{s.selected_index} is not on this map")
+    if s.morphs:  # its endpoints index the map only when they are on it
+        m = s.morphs[0]
+        if fits(m.keyframes[0]):
+            ends = tuple(s.extra.get("morph_endpoints") or (None, None))
+            if map_size is None or any(e is not None and e >= map_size for e in ends):
+                ends = (None, None)
+            plan.morph = MorphSpec(np.asarray(m.keyframes, np.float32), ends, m.name, m.method, int(m.frames))
+        else:
+            plan.notes.append("the morph was made for another latent shape and was not restored")
+    plan.bookmarks = [b for b in s.bookmarks if fits(b.latent)]
+    if len(plan.bookmarks) < len(s.bookmarks):
+        plan.notes.append(f"{len(s.bookmarks) - len(plan.bookmarks)} bookmark(s) have another latent shape "
+                          "and were left out")
+    sources = list(s.extra.get("history_sources") or [])
+    plan.history = [(z, sources[i] if i < len(sources) else "restored") for i, z in enumerate(s.history) if fits(z)]
+    plan.latent = s.current_latent if fits(s.current_latent) else None
+    if s.current_latent is not None and plan.latent is None:
+        plan.notes.append(f"the saved latent has shape {tuple(np.shape(s.current_latent))}, "
+                          f"this model's is {shape}: kept the model's own")
+    plan.latent_source = s.extra.get("latent_source", "restored session")
+    plan.history_position = s.extra.get("history_position") if len(plan.history) == len(s.history) else None
+    method, view = ms.get("projection"), ms.get("view")
+    if map_size is not None and method and method != projection:
+        plan.projection = method
+    elif map_size is not None and view and len(view) == 4:
+        plan.view = list(view)
+    return plan

@@ -1,0 +1,281 @@
+"""The subcommands behind ``latent-explorer``: each checks its paths first, then loads the model.
+
+Every ``cmd_*`` takes the parsed arguments and returns the exit code; a user's mistake is raised
+as ``UserError`` (printed by ``main`` as one line, exit 2).
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from ..core.errors import UserError
+from . import paths
+
+MAX_INPUT_IMAGES = 10_000
+
+
+def cmd_train(a) -> int:
+    paths.dataset("--data", a.data)
+    paths.output_folder("--out", a.out)
+    from tqdm import tqdm
+
+    from ..core.train import TrainCallbacks, TrainOptions, default_architecture, train
+
+    if a.image_size and not a.resume:  # the architecture must fit the size (checked again by ConvVAE)
+        hidden = a.hidden_channels or default_architecture(a.image_size)
+        if a.image_size % 2 ** len(hidden):
+            raise UserError(f"--image-size {a.image_size}: must be a multiple of {2 ** len(hidden)} for "
+                            f"{len(hidden)} levels of hidden channels {hidden}")
+    opts = TrainOptions(
+        data=a.data, out=a.out, latent_dim=a.latent_dim, beta=a.beta, tc_beta=a.tc_beta, epochs=a.epochs,
+        image_size=a.image_size, batch_size=a.batch_size, lr=a.lr, seed=a.seed, hidden_channels=a.hidden_channels,
+        decoder=a.decoder, augment=a.augment, kl_warmup_epochs=a.kl_warmup, device=a.device, resume=a.resume,
+        limit=a.limit, command="latent-explorer " + shlex.join(a.argv))
+    bar = {"b": None}
+
+    def on_batch(epoch, b, nb, loss):
+        if bar["b"] is None:
+            bar["b"] = tqdm(total=nb, desc=f"epoch {epoch + 1}/{opts.epochs}", unit="batch", leave=False)
+        bar["b"].update(1)
+        if b % 10 == 0:
+            bar["b"].set_postfix(loss=f"{loss:.1f}")
+
+    def on_epoch(res, vae):
+        if bar["b"] is not None:
+            bar["b"].close()
+            bar["b"] = None
+        test = f"  test −ELBO {res.test_neg_elbo:.2f} (recon {res.test_recon:.2f} + KL {res.test_kl:.2f})" \
+            if res.test_neg_elbo is not None else ""
+        tqdm.write(f"epoch {res.epoch}/{res.epochs}  loss {res.train_loss:.2f} (recon {res.train_recon:.2f}"
+                   f" + KL {res.train_kl:.2f})  β {res.beta:g}{test}  {res.seconds:.1f} s")
+
+    try:
+        result = train(opts, TrainCallbacks(on_batch=on_batch, on_epoch=on_epoch,
+                                            on_message=lambda m: print(m, file=sys.stderr)))
+    except KeyboardInterrupt:
+        print(f"interrupted: {a.out} holds the last finished epoch; continue with --resume", file=sys.stderr)
+        return 130
+    if not result.cancelled and result.epochs_done:
+        from ..core.metrics import evaluate
+        from ..core.models.loading import load_model
+        from ..core.train import write_metrics
+
+        report = None
+        if opts.data in ("mnist-5k", "shapes"):  # the bundled test split; folders have no fixed one
+            report = evaluate(load_model(str(result.out), device="cpu"), opts.data)
+        write_metrics(result.out, report)
+    print(f"saved {result.out} after {result.epochs_done} epochs in {result.seconds:.0f} s")
+    return 0
+
+
+def _load(a):
+    from ..core.models.loading import load_model
+
+    paths.existing("--config", a.config)
+    extra = {k: v for k, v in (("size", a.size), ("config", a.config)) if v is not None}
+    return load_model(a.model, device=a.device, precision=a.precision, allow_pickle=a.allow_pickle, **extra)
+
+
+def _recipe(model, **kw) -> dict:
+    r = {"model": model.spec or model.name}
+    if hasattr(model, "weights_hash"):
+        r["model_hash"] = model.weights_hash()
+    r.update(kw)
+    return r
+
+
+def _input_images(values, least: int = 1) -> list[str]:
+    if len(values) < least:
+        raise UserError(f"needs at least {least} images, got {len(values)}")
+    if len(values) > MAX_INPUT_IMAGES:
+        raise UserError(f"{len(values)} images is too many at once (at most {MAX_INPUT_IMAGES})")
+    for v in values:
+        paths.input_file("", v)
+    return list(values)
+
+
+def _encode_files(model, files):
+    import numpy as np
+
+    from ..core.data.images import fit_to_size, load_image
+
+    imgs = [load_image(p) for p in files]
+    batch = np.stack([fit_to_size(im[None], model.image_size, model.channels)[0] for im in imgs])
+    mean, _ = model.encode(batch)
+    return batch, mean
+
+
+def cmd_models(a) -> int:
+    from ..core.models.loading import BUNDLED_MODELS, bundled_models
+
+    folders = bundled_models()
+    for name, desc in BUNDLED_MODELS.items():
+        mp = folders[name] / "metrics.json"
+        line = f"{name:10s} {desc}"
+        if mp.exists():
+            m = json.loads(mp.read_text()).get("evaluate", {})
+            parts = []
+            if "neg_elbo_nats" in m:
+                parts.append(f"test −ELBO {m['neg_elbo_nats']:.1f} nats")
+            if "active_dims" in m:
+                parts.append(f"{m['active_dims']} active dims")
+            if "mig" in m:
+                parts.append(f"MIG {m['mig']:.3f}")
+            line += "\n" + " " * 11 + ", ".join(parts)
+        elif not (folders[name] / "model.safetensors").exists():
+            line += "  (missing)"
+        print(line)
+    return 0
+
+
+def cmd_info(a) -> int:
+    m = _load(a)
+    info = m.info()
+    if a.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"model        {info['spec']}")
+    print(f"kind         {info['kind']}")
+    print(f"latent shape {tuple(info['latent_shape'])}")
+    print(f"image        {info['image_size'][0]}×{info['image_size'][1]}, {info['channels']} channel(s)")
+    print(f"device       {info['device']} ({info['dtype']})")
+    if "parameters" in info:
+        print(f"parameters   {info['parameters']:,}")
+    ev = info.get("metrics", {}).get("evaluate")
+    if ev:
+        print(f"test −ELBO   {ev.get('neg_elbo_nats', float('nan')):.2f} nats "
+              f"(recon {ev.get('recon_nats', float('nan')):.2f} + KL {ev.get('kl_nats', float('nan')):.2f}),"
+              f" {ev.get('active_dims')} active dims" + (f", MIG {ev['mig']:.3f}" if "mig" in ev else ""))
+    return 0
+
+
+def cmd_encode(a) -> int:
+    import numpy as np
+
+    from ..core.data.images import load_folder
+    from ..core.paths import atomic_write
+
+    out = paths.output_file("--out", a.out, (".npz",))
+    folder = paths.input_folder("--images", a.images)
+    m = _load(a)
+    from tqdm import tqdm
+
+    bar = tqdm(desc="reading", unit="img", leave=False)
+
+    def progress(i, n):
+        bar.total = n
+        bar.update(i - bar.n)
+
+    res = load_folder(folder, m.image_size, m.channels, progress=progress)
+    bar.close()
+    for path, why in res.skipped:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    if len(res.images) == 0:
+        raise UserError(f"{folder}: no image could be encoded ({len(res.skipped)} skipped)")
+    mean, logvar = m.encode(res.images)
+    arrays = {"mean": mean, "paths": np.array([str(p.relative_to(folder)) for p in res.paths])}
+    if logvar is not None:
+        arrays["logvar"] = logvar
+    with atomic_write(out) as f:
+        np.savez_compressed(f, **arrays)
+    print(f"encoded {len(mean)} images to {out} ({len(res.skipped)} skipped)")
+    return 0
+
+
+def cmd_sample(a) -> int:
+    from ..core.export import make_grid, save_png
+
+    out = paths.output_file("--out", a.out, (".png",))
+    m = _load(a)
+    z = m.sample_prior(a.n, seed=a.seed, temperature=a.temperature)
+    save_png(out, make_grid(m.decode(z)), _recipe(m, kind="sample", n=a.n, seed=a.seed, temperature=a.temperature))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_reconstruct(a) -> int:
+    import numpy as np
+
+    from ..core.export import make_grid, save_png
+
+    files = _input_images(a.images)
+    out = paths.output_folder("--out", a.out)
+    m = _load(a)
+    batch, mean = _encode_files(m, files)
+    rec = m.decode(mean)
+    out = paths.output_folder("--out", a.out, create=True)
+    for p, x, r, z in zip(files, batch, rec, mean):
+        dst = out / (Path(p).stem + "_recon.png")
+        save_png(dst, make_grid(np.stack([x, r]), cols=2), _recipe(m, kind="reconstruct", source=str(p), latent=z))
+        print(f"wrote {dst}")
+    return 0
+
+
+def cmd_traverse(a) -> int:
+    from ..core.export import make_grid, save_png
+    from ..core.latent import traversal_latents
+
+    out = paths.output_file("--out", a.out, (".png",))
+    if a.image:
+        paths.input_file("--image", a.image)
+    m = _load(a)
+    if len(m.latent_shape) != 1:
+        raise UserError(f"traverse works on vector latents; {a.model} has spatial latents {m.latent_shape}")
+    if a.image:
+        _, base = _encode_files(m, [a.image])
+        base = base[0]
+    else:
+        base = m.sample_prior(1, seed=a.seed)[0]
+    zs = traversal_latents(base, steps=a.steps, value_range=a.range_)
+    imgs = m.decode(zs.reshape(-1, *m.latent_shape))
+    grid = make_grid(imgs.reshape(zs.shape[0], a.steps, *imgs.shape[1:]))
+    save_png(out, grid, _recipe(m, kind="traverse", base=base, steps=a.steps, range=a.range_,
+                                source=a.image, seed=None if a.image else a.seed))
+    print(f"wrote {out} ({zs.shape[0]} rows × {a.steps} steps)")
+    return 0
+
+
+def cmd_morph(a) -> int:
+    from ..core.export import save_animation
+    from ..core.latent import path
+
+    out = paths.output_file("--out", a.out, (".gif", ".mp4", ".png"))
+    if len(a.images) < 2:
+        raise UserError("morph needs at least two images")
+    files = _input_images(a.images, least=2)
+    m = _load(a)
+    _, keys = _encode_files(m, files)
+    zs = path(keys, a.frames, a.method)
+    frames = m.decode(zs)
+    save_animation(out, frames, fps=a.fps, recipe=_recipe(
+        m, kind="morph", images=[str(p) for p in files], method=a.method, frames=a.frames, keyframes=keys))
+    print(f"wrote {out} ({len(frames)} frames, {a.method})")
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    from ..core.metrics import evaluate
+
+    paths.dataset("--data", a.data)
+    m = _load(a)
+    r = evaluate(m, a.data)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    for k, v in r.items():
+        if isinstance(v, float):
+            print(f"{k:16s} {v:.4f}")
+        elif isinstance(v, list):
+            print(f"{k:16s} " + " ".join(f"{x:.2f}" for x in v))
+        elif isinstance(v, dict):
+            print(f"{k:16s} " + ", ".join(f"{kk} {vv:.3f}" if isinstance(vv, float) else f"{kk} {vv}" for kk, vv in v.items()))
+        else:
+            print(f"{k:16s} {v}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "models": cmd_models, "info": cmd_info, "encode": cmd_encode,
+            "sample": cmd_sample, "reconstruct": cmd_reconstruct, "traverse": cmd_traverse,
+            "morph": cmd_morph, "evaluate": cmd_evaluate}

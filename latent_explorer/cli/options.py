@@ -1,0 +1,192 @@
+"""The command line's parser: every option parsed and bounded, with one-line messages.
+
+Numbers refuse what is not a plain number (``1e400``, ``nan``, ``0x10``, ``3,,4``), anything out
+of range and zero where zero means nothing; argparse then exits 2 with a single line naming the
+option and the value. Paths are checked by ``paths.py`` before a model is loaded.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+
+from ..core.device import DEVICES
+
+MAX_SEED = 2**32 - 1
+MAX_SIZE = 8192          # pixels, either side, of a Stable Diffusion-style VAE's working size
+_INT = re.compile(r"\s*[+-]?\d{1,40}\s*")
+_FLOAT = re.compile(r"\s*[+-]?(\d{1,40}(\.\d{0,40})?|\.\d{1,40})([eE][+-]?\d{1,5})?\s*")
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's exit code is 2 too; we keep the message to one line
+        message = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _show(s: str) -> str:
+    r = repr(s)
+    return r if len(r) <= 40 else r[:37] + "...'"
+
+
+def whole(lo: int, hi: int):
+    """A parser for whole numbers from ``lo`` to ``hi``."""
+    def parse(s: str) -> int:
+        if not _INT.fullmatch(s):
+            raise argparse.ArgumentTypeError(f"{_show(s)} is not a whole number")
+        v = int(s)
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{_show(s)} is out of range: use {lo} to {hi}")
+        return v
+    return parse
+
+
+def number(lo: float, hi: float, lo_open: bool = False):
+    """A parser for finite decimal numbers from ``lo`` (excluded if ``lo_open``) to ``hi``."""
+    def parse(s: str) -> float:
+        if not _FLOAT.fullmatch(s):
+            raise argparse.ArgumentTypeError(f"{_show(s)} is not a number")
+        v = float(s)
+        if not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo):
+            raise argparse.ArgumentTypeError(
+                f"{_show(s)} must be a finite number {'above' if lo_open else 'from'} {lo:g} "
+                f"{'and at most' if lo_open else 'to'} {hi:g}")
+        return v
+    return parse
+
+
+def int_list(lo: int, hi: int, max_len: int):
+    """A parser for comma-separated whole numbers, e.g. ``32,64``."""
+    one = whole(lo, hi)
+
+    def parse(s: str) -> list[int]:
+        parts = s.split(",")
+        if not 1 <= len(parts) <= max_len:
+            raise argparse.ArgumentTypeError(f"{_show(s)}: expected 1 to {max_len} numbers separated by commas")
+        if any(not p.strip() for p in parts):
+            raise argparse.ArgumentTypeError(f"{_show(s)} has an empty entry: write numbers such as 32,64")
+        try:
+            return [one(p) for p in parts]
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"in {_show(s)}: {e}") from None
+    return parse
+
+
+def size(s: str) -> int | tuple[int, int]:
+    """``--size``: pixels (``256``) or height×width (``512x768``), each 1 to MAX_SIZE."""
+    parts = s.lower().replace("×", "x").split("x")
+    if len(parts) > 2 or not all(_INT.fullmatch(p) for p in parts):
+        raise argparse.ArgumentTypeError(f"{_show(s)} is not a size: use pixels such as 256 or 512x768")
+    one = whole(1, MAX_SIZE)
+    values = [one(p) for p in parts]
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
+def device(s: str) -> str:
+    v = s.strip().lower()
+    if v in DEVICES or re.fullmatch(r"cuda:\d{1,3}", v):
+        return v
+    raise argparse.ArgumentTypeError(f"unknown device {_show(s)}: use {', '.join(DEVICES)} or cuda:N")
+
+
+def text(s: str) -> str:
+    """Any non-empty string (a model spec, a dataset, a path)."""
+    if not s.strip():
+        raise argparse.ArgumentTypeError("an empty value is not allowed here")
+    return s
+
+
+SEED = whole(0, MAX_SEED)
+
+
+def _add_model(p, required=True):
+    p.add_argument("--model", type=text, required=required, default=None if required else "digits",
+                   help="bundled name (digits, digits-2d, shapes), model folder, .safetensors file or hub id")
+    p.add_argument("--device", type=device, default="auto", help="auto (CUDA, MPS, else CPU), cpu, cuda or mps")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow .pt/.ckpt/.bin checkpoints (tensors only, weights_only=True)")
+    p.add_argument("--size", type=size, default=None, metavar="PIXELS",
+                   help="working image size for Stable Diffusion-style VAEs: 256 or HxW (default 256; a multiple "
+                        "of the model's downsampling factor, 8 for the SD VAE)")
+    p.add_argument("--config", type=text, default=None, metavar="FOLDER",
+                   help="folder with the config.json of a single-file VAE (default: inferred from the weights)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="latent-explorer", description="Explore the latent space of VAEs.")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
+
+    g = sub.add_parser("gui", help="open the desktop explorer (the default)")
+    _add_model(g, required=False)
+    g.add_argument("--images", type=text, help="a folder of images to encode into the map")
+    g.add_argument("--screenshot", type=text, help="save a PNG of the window once ready, then exit")
+    # the app's default precision is "auto": bf16 full decodes where the CPU has bf16 units (or on CUDA)
+    g.set_defaults(precision=None)
+
+    sub.add_parser("models", help="list the bundled models and their metrics")
+
+    i = sub.add_parser("info", help="describe a model")
+    _add_model(i)
+    i.add_argument("--json", action="store_true")
+
+    t = sub.add_parser("train", help="train a ConvVAE on a bundled dataset or a folder")
+    t.add_argument("--data", type=text, required=True, help="mnist-5k, shapes, or a folder of images")
+    t.add_argument("--out", type=text, required=True, help="model folder (replaced atomically every epoch)")
+    t.add_argument("--latent-dim", type=whole(1, 4096), default=16)
+    t.add_argument("--beta", type=number(0, 1e4), default=1.0, help="weight of the KL term (1: classic VAE)")
+    t.add_argument("--tc-beta", type=number(0, 1e4), default=None,
+                   help="β-TCVAE: weight only the total-correlation part of the KL")
+    t.add_argument("--epochs", type=whole(1, 100_000), default=10)
+    t.add_argument("--image-size", type=whole(4, 1024), default=None)
+    t.add_argument("--batch-size", type=whole(1, 65_536), default=128)
+    t.add_argument("--lr", type=number(0, 10, lo_open=True), default=1e-3)
+    t.add_argument("--seed", type=SEED, default=0)
+    t.add_argument("--augment", action="store_true", help="small random shifts/rotations/zoom")
+    t.add_argument("--kl-warmup", type=whole(0, 100_000), default=0, metavar="EPOCHS",
+                   help="ramp β up from 0 over EPOCHS")
+    t.add_argument("--hidden-channels", type=int_list(1, 1024, 6), default=None, help="comma-separated, e.g. 32,64")
+    t.add_argument("--decoder", choices=["deconv", "broadcast"], default="deconv",
+                   help="broadcast: spatial broadcast decoder (better disentangled positions)")
+    t.add_argument("--limit", type=whole(1, 10**9), default=None, help="use only the first N training images")
+    t.add_argument("--device", type=device, default="auto")
+    t.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
+
+    e = sub.add_parser("encode", help="encode a folder of images to an .npz of latents")
+    _add_model(e)
+    e.add_argument("--images", type=text, required=True)
+    e.add_argument("--out", type=text, required=True)
+
+    s = sub.add_parser("sample", help="decode random latents from the prior into a PNG grid")
+    _add_model(s)
+    s.add_argument("-n", type=whole(1, 1024), default=64)
+    s.add_argument("--seed", type=SEED, default=0)
+    s.add_argument("--temperature", type=number(0, 100), default=1.0)
+    s.add_argument("--out", type=text, required=True)
+
+    r = sub.add_parser("reconstruct", help="encode and decode images; writes originals beside reconstructions")
+    _add_model(r)
+    r.add_argument("images", nargs="+", type=text)
+    r.add_argument("--out", type=text, required=True)
+
+    tr = sub.add_parser("traverse", help="a traversal grid: one row per latent dimension")
+    _add_model(tr)
+    tr.add_argument("--image", type=text)
+    tr.add_argument("--seed", type=SEED, default=0)
+    tr.add_argument("--steps", type=whole(1, 256), default=9)
+    tr.add_argument("--range", type=number(0, 100), default=3.0, dest="range_")
+    tr.add_argument("--out", type=text, required=True)
+
+    m = sub.add_parser("morph", help="morph between images (GIF, MP4 or PNG strip)")
+    _add_model(m)
+    m.add_argument("images", nargs="+", metavar="IMAGE", type=text)
+    m.add_argument("--frames", type=whole(2, 2000), default=16)
+    m.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
+    m.add_argument("--fps", type=whole(1, 120), default=12)
+    m.add_argument("--out", type=text, required=True)
+
+    ev = sub.add_parser("evaluate", help="test-split metrics (ELBO, KL per dim, active dims, MIG)")
+    _add_model(ev)
+    ev.add_argument("--data", type=text, default=None, help="mnist-5k, shapes or a folder (default: the model's own)")
+    ev.add_argument("--json", action="store_true")
+    return p

@@ -1,0 +1,122 @@
+"""The export controller: files the user asks for, each written with its recipe.
+
+Exports are *queued* requests on the worker (``app/requests.py``): two exports issued back to
+back (the preview, grids, a morph; while idle or while the map is being encoded) are both
+written, in order, and each reports: ``exported(path)`` on success, ``exportFailed(path,
+message)`` on failure (and the banner says why).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from ...app.jobs import exports as export_jobs
+from ...app.jobs import spatial as spatial_jobs
+
+
+class ExportController(QObject):
+    exported = Signal(str)
+    exportFailed = Signal(str, str)
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.ctx = ctx
+
+    def recipe(self, **kw) -> dict:
+        m = self.ctx.models
+        r = {"model": m.summary.spec if m.summary else ""}
+        if m.model_hash:
+            r["model_hash"] = m.model_hash
+        r.update(kw)
+        return r
+
+    def _submit(self, path: str, fn, *args) -> int:
+        return self.ctx.worker.submit("export", fn, path, *args, on_result=lambda p: self._saved(str(p)),
+                                      on_error=lambda f: self._failed(str(path), f.message))
+
+    def _saved(self, path: str) -> None:
+        self.ctx.message(f"saved {path}", 5000)
+        self.exported.emit(path)
+
+    def _failed(self, path: str, message: str) -> None:
+        self.ctx.error(f"Could not export {path}: {message}")
+        self.exportFailed.emit(path, message)
+
+    # ---- the exports ---------------------------------------------------------------------
+    def save_preview(self, path: str) -> int:
+        """The preview as a PNG whose text chunk holds the latent, the model hash and how it was made."""
+        v, state = self.ctx.views, self.ctx.state
+        img = v.preview.image if v.preview is not None else None
+        if img is None or state.z is None:
+            return -1
+        recipe = self.recipe(kind="preview", latent=state.z, method=state.source, image_size=list(img.shape[:2]))
+        if self.ctx.models.slow and v.tier_badge.final is not True:  # never save the approximate preview
+            return self._submit(path, export_jobs.save_final_preview, state.z, recipe)
+        return self._submit(path, export_jobs.save_preview, img, recipe)
+
+    def export_morph(self, path: str, fps: int = 12) -> int:
+        s = self.ctx.views.morph.strip
+        if s is None:
+            return -1
+        if not getattr(s, "final", True):
+            self.ctx.error("the morph's full-quality frames are still being decoded: export it when they are done")
+            return -1
+        a, b = s.endpoints if s.endpoints else (None, None)
+        maps = self.ctx.maps
+        recipe = self.recipe(kind="morph", method=s.method, frames=len(s.frames), keyframes=s.keyframes,
+                             images=[maps.label(i) for i in (a, b) if i is not None],
+                             dataset=maps.data.name if maps.data is not None else "")
+        return self._submit(path, export_jobs.export_morph, s.frames, fps, recipe)
+
+    def export_traversal(self, path: str, steps: int = 9, value_range: float = 3.0, max_rows: int = 16) -> int:
+        """Rows = the most informative dimensions (KL order), each swept over ±range around the current latent."""
+        z, v = self.ctx.state.z, self.ctx.views
+        if z is None:
+            return -1
+        if self.ctx.models.spatial and v.spatial.directions is not None:  # rows = principal directions
+            recipe = self.recipe(method="each row moves the latent along one principal direction of the mapped "
+                                        "images, over ±3 std of the images along it")
+            self.ctx.message("exporting the direction grid (full decodes)…", 4000)
+            return self._submit(path, spatial_jobs.export_direction_grid, z, v.spatial.directions, steps,
+                                min(max_rows, 8), recipe)
+        dims = list(v.sliders.order[:max_rows]) or list(range(min(max_rows, z.size)))
+        recipe = self.recipe(method="each row sets one dimension to evenly spaced values, the rest as the latent")
+        return self._submit(path, export_jobs.export_traversal_grid, z, dims, steps, value_range, recipe)
+
+    def export_samples(self, path: str, n: int = 64, seed: int | None = None) -> int:
+        if self.ctx.models.summary is None:
+            return -1
+        seed = self.ctx.previews.seed + 1000 if seed is None else seed
+        recipe = self.recipe(method="z ~ N(0, T²·I), decoded")
+        return self._submit(path, export_jobs.export_sample_grid, n, seed, self.ctx.views.temperature.value(), recipe)
+
+    # ---- dialogs -------------------------------------------------------------------------
+    def _ask(self, title: str, name: str, filters: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self.ctx.window, title, name, filters)
+        return path
+
+    def save_preview_dialog(self) -> None:
+        if self.ctx.views.preview is not None and self.ctx.views.preview.image is not None:
+            path = self._ask("Save preview", "preview.png", "PNG image (*.png)")
+            if path:
+                self.save_preview(path)
+
+    def export_morph_dialog(self) -> None:
+        if self.ctx.views.morph is None or self.ctx.views.morph.strip is None:
+            self.ctx.message("make a morph first: drag from one point to another on the map", 4000)
+            return
+        path = self._ask("Export morph", "morph.gif", "GIF animation (*.gif);;MP4 video (*.mp4);;PNG strip (*.png)")
+        if path:
+            self.export_morph(path)
+
+    def export_traversal_dialog(self) -> None:
+        if self.ctx.state.z is not None:
+            path = self._ask("Export traversal grid", "traversal.png", "PNG image (*.png)")
+            if path:
+                self.export_traversal(path)
+
+    def export_samples_dialog(self) -> None:
+        if self.ctx.models.summary is not None:
+            path = self._ask("Export sample grid", "samples.png", "PNG image (*.png)")
+            if path:
+                self.export_samples(path)

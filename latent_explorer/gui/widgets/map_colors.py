@@ -1,0 +1,107 @@
+"""How the latent map's points are coloured, and the legend that says so.
+
+By label (a fixed palette, one swatch per label), or by reconstruction error or point density (a
+viridis ramp over the 2nd..98th percentile, shown as a colour bar with its range).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QLinearGradient, QPainter
+from PySide6.QtWidgets import QWidget
+
+from .. import theme
+
+
+class MapLegend(QWidget):
+    """Top-right legend: label swatches, or a colour bar with its range, and what it shows."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.title = ""
+        self.items: list[tuple[str, QColor]] = []
+        self.bar: list[QColor] = []
+        self.range = ("", "")
+
+    def set_labels(self, title: str, items: list[tuple[str, QColor]]) -> None:
+        self.title, self.items, self.bar = title, items, []
+        self._fit()
+
+    def set_bar(self, title: str, colors: list[QColor], lo: str, hi: str) -> None:
+        self.title, self.items, self.bar, self.range = title, [], colors, (lo, hi)
+        self._fit()
+
+    def _fit(self):
+        fm = self.fontMetrics()
+        if self.items:
+            cols = 2 if len(self.items) > 6 else 1
+            rows = int(np.ceil(len(self.items) / cols))
+            widest = max(fm.horizontalAdvance(t) for t, _ in self.items)
+            w = max(fm.horizontalAdvance(self.title), cols * (20 + widest + 10))
+            self.resize(w + 16, 24 + rows * 16 + 6)
+        else:
+            self.resize(max(150, fm.horizontalAdvance(self.title) + 16), 62)
+        self.update()
+
+    def paintEvent(self, ev):
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(22, 24, 29, 215))
+        p.drawRoundedRect(self.rect(), 5, 5)
+        p.setPen(QColor(theme.TEXT))
+        p.drawText(8, 17, self.title)
+        if self.items:
+            cols = 2 if len(self.items) > 6 else 1
+            rows = int(np.ceil(len(self.items) / cols))
+            colw = (self.width() - 16) // cols
+            for i, (text, color) in enumerate(self.items):
+                c, r = divmod(i, rows)
+                x, y = 8 + c * colw, 26 + r * 16
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(color)
+                p.drawEllipse(QRectF(x, y + 2, 9, 9))
+                p.setPen(QColor(theme.TEXT))
+                p.drawText(x + 15, y + 11, text)
+        elif self.bar:
+            r = QRectF(8, 26, self.width() - 16, 10)
+            g = QLinearGradient(r.topLeft(), r.topRight())
+            for i, c in enumerate(self.bar):
+                g.setColorAt(i / max(1, len(self.bar) - 1), c)
+            p.setBrush(QBrush(g))
+            p.drawRect(r)
+            p.setPen(QColor(theme.MUTED))
+            p.drawText(8, 52, self.range[0])
+            fm = self.fontMetrics()
+            p.drawText(int(self.width() - 8 - fm.horizontalAdvance(self.range[1])), 52, self.range[1])
+        p.end()
+
+
+def point_brushes(data, mode: str, legend: MapLegend) -> list:
+    """One brush per point of ``data`` (a MapData) for colour mode ``mode``; ``legend`` is set to match.
+
+    "label" without labels, and "error" on a map without reconstruction errors (a slow decoder's),
+    fall back to a ramp: of the errors, then of the density."""
+    labels = data.labels
+    if mode == "label" and labels is not None:
+        palette = [pg.mkBrush(c) for c in theme.LABEL_COLORS]
+        uniq = np.unique(labels)
+        lut = {int(u): palette[i % len(palette)] for i, u in enumerate(uniq)}
+        legend.set_labels("label", [(str(int(u)), QColor(theme.LABEL_COLORS[i % 10])) for i, u in enumerate(uniq)])
+        return [lut[int(v)] for v in labels]
+    values = data.recon_error if mode == "error" else data.density
+    if mode == "error" and not np.isfinite(values).all():  # a slow decoder's map: errors not computed
+        mode, values = "density", data.density
+    cmap = pg.colormap.get("viridis")
+    colors = cmap.getLookupTable(nPts=64, mode=pg.ColorMap.QCOLOR)
+    brushes = [pg.mkBrush(c) for c in colors]
+    lo, hi = np.percentile(values, [2, 98]) if len(values) else (0.0, 1.0)
+    hi = hi if hi > lo else lo + 1e-9
+    q = np.clip(((values - lo) / (hi - lo) * 63).round().astype(int), 0, 63)
+    if mode == "error":
+        legend.set_bar("reconstruction error (MSE)", list(colors), f"{lo:.3f}", f"{hi:.3f}")
+    else:
+        legend.set_bar("density of points", list(colors), "sparse", "dense")
+    return [brushes[i] for i in q]

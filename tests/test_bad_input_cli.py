@@ -1,0 +1,192 @@
+"""Fuzzing the command line: every subcommand, every option, a table of bad values each.
+
+Every case must exit 2 with exactly one line on stderr and no traceback, before any real work
+(a bad value that slipped through would run the command, and most likely fail the exit code).
+Runs in-process (``main(argv)``, SystemExit caught) to stay fast, plus a few subprocess cases;
+hypothesis throws arbitrary text at every numeric and list option of the parser.
+"""
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from latent_explorer import cli
+from latent_explorer.cli import build_parser, main
+
+NOT_NUMBERS = ["", " ", "abc", "nan", "NaN", "inf", "-inf", "+inf", "1e400", "0x10", "1_000", "3,,4", "12x",
+               "1,2", "--", "9" * 60, "½"]
+NOT_WHOLE = NOT_NUMBERS + ["1.5", "1e3", "2.0"]
+SEEDS = NOT_WHOLE + ["-1", str(2**32), str(10**30)]
+SIZES = ["", "0", "-8", "12x", "x12", "12x12x12", "8192x0", "9000", "abc", "nan", "1.5", "3,,4", "64x64x",
+         "×", str(10**12)]
+DEVICES = ["", "gpu", "cuda:x", "cuda:", "tpu", "cpu0", "cuda:99999"]
+
+# the bad values of each subcommand's options; {file} is an existing file, {dir} an existing folder
+MODEL = {"--model": ["", " ", "nosuchmodel", "{file}"], "--device": DEVICES, "--precision": ["fp8", ""],
+         "--size": SIZES, "--config": ["", "/no/such/config/folder"]}
+TABLE = {
+    "info": (["--model", "digits"], dict(MODEL)),
+    "sample": (["--model", "digits", "--out", "{tmp}/ok.png"], {
+        **MODEL, "-n": NOT_WHOLE + ["0", "-3", "1025"], "--seed": SEEDS,
+        "--temperature": NOT_NUMBERS + ["-0.1", "101"],
+        "--out": ["", "x.jpg", "noext", "{tmp}/missing/x.png", "{file}/x.png", "{dir}.png"]}),
+    "traverse": (["--model", "digits-2d", "--out", "{tmp}/t.png"], {
+        **MODEL, "--steps": NOT_WHOLE + ["0", "257"], "--range": NOT_NUMBERS + ["-1", "1000"], "--seed": SEEDS,
+        "--image": ["", "/no/such.png", "{dir}"],
+        "--out": ["", "t.gif", "{file}/t.png", "{dir}.png", "{tmp}/nope/t.png"]}),
+    "morph": (["--model", "digits", "{png}", "{png}", "--out", "{tmp}/m.gif"], {
+        **MODEL, "--frames": NOT_WHOLE + ["0", "1", "2001"], "--fps": NOT_WHOLE + ["0", "121"],
+        "--method": ["cubic", ""], "--out": ["", "m.jpg", "{file}/m.gif", "{dir}.png", "{tmp}/nope/m.gif"]}),
+    "reconstruct": (["--model", "digits", "{png}", "--out", "{tmp}/rec"], {
+        **MODEL, "--out": ["", "{file}", "{file}/sub", "{file}/a/b"]}),
+    "encode": (["--model", "digits", "--images", "{dir}", "--out", "{tmp}/z.npz"], {
+        **MODEL, "--images": ["", "/no/such/folder", "{file}"],
+        "--out": ["", "z.png", "{dir}.npz", "{file}/z.npz", "{tmp}/nope/z.npz"]}),
+    "evaluate": (["--model", "digits"], {**MODEL, "--data": ["", "nothing-here", "{file}", "/no/such/dir"]}),
+    "train": (["--data", "mnist-5k", "--out", "{tmp}/m", "--epochs", "1", "--limit", "8", "--device", "cpu"], {
+        "--data": ["", "nothing-here", "{file}"], "--out": ["", "{file}", "{file}/m"],
+        "--latent-dim": NOT_WHOLE + ["0", "-2", "4097", str(10**9)], "--beta": NOT_NUMBERS + ["-1", "1e9"],
+        "--tc-beta": NOT_NUMBERS + ["-0.5"], "--epochs": NOT_WHOLE + ["0", "-1", "100001"],
+        "--image-size": NOT_WHOLE + ["0", "3", "2000", "30", "-64"], "--batch-size": NOT_WHOLE + ["0", "70000"],
+        "--lr": NOT_NUMBERS + ["0", "-1e-3", "11"], "--seed": SEEDS, "--kl-warmup": NOT_WHOLE + ["-1"],
+        "--hidden-channels": ["", "3,,4", ",", "32,", ",32", "a,b", "0,32", "32,-64", "1,2,3,4,5,6,7", "99999",
+                              "32;64", "32 64", "1.5,2", "nan"],
+        "--limit": NOT_WHOLE + ["0", "-5"], "--decoder": ["", "unet"], "--device": DEVICES}),
+    "gui": (["--model", "digits"], {
+        "--device": DEVICES, "--precision": ["fp8"], "--size": SIZES, "--config": ["", "/no/such/config"],
+        "--images": ["", "/no/such/folder", "{file}"],
+        "--screenshot": ["", "{dir}", "{tmp}/nope/shot.png", "{file}/shot.png"]}),
+}
+EXTRA = [["frobnicate"], ["--bogus"], ["models", "--bogus"], ["models", "extra"], ["sample"],
+         ["sample", "--model", "digits"], ["train", "--out", "x"], ["morph", "--model", "digits", "--out", "m.gif"],
+         ["reconstruct", "--model", "digits", "--out", "r"], ["info", "--model"], ["gui", "--size"],
+         ["sample", "--model", "digits", "--out", "x\0.png"], ["morph", "--model", "digits", "{png}", "--out", "m.gif"],
+         ["morph", "--model", "digits", "{png}", "/no/such.png", "--out", "{tmp}/m.gif"],
+         ["reconstruct", "--model", "digits", "/no/such.png", "--out", "{tmp}/r"],
+         ["reconstruct", "--model", "digits", "{dir}", "--out", "{tmp}/r"],
+         ["sample", "--model", "digits", "--out", "{tmp}/ok.png", "-n", "1", "-n", "x"]]
+
+
+def _cases():
+    for cmd, (base, options) in TABLE.items():
+        for opt, values in options.items():
+            for v in values:
+                yield pytest.param([cmd, *_without(base, opt), opt, v], id=f"{cmd} {opt} {v!r}"[:80])
+    for argv in EXTRA:
+        yield pytest.param(argv, id=" ".join(map(repr, argv))[:80])
+
+
+def _without(base, opt):
+    out, skip = [], False
+    for i, a in enumerate(base):
+        if skip:
+            skip = False
+        elif a == opt:
+            skip = True
+        else:
+            out.append(a)
+    return out
+
+
+@pytest.fixture(scope="module")
+def where(tmp_path_factory):
+    import numpy as np
+    from PIL import Image
+
+    tmp = tmp_path_factory.mktemp("fuzz")
+    (tmp / "afile").write_text("I am a regular file")
+    (tmp / "adir").mkdir()
+    (tmp / "adir.png").mkdir()
+    (tmp / "adir.npz").mkdir()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp / "a.png")
+    return {"tmp": str(tmp), "file": str(tmp / "afile"), "dir": str(tmp / "adir"), "png": str(tmp / "a.png")}
+
+
+def _fill(argv, where):
+    out = []
+    for a in argv:
+        for k, v in where.items():
+            a = a.replace("{" + k + "}", v)
+        out.append(a)
+    return out
+
+
+def _run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def no_window(monkeypatch, where):
+    def refuse(args):
+        raise AssertionError("a window would have opened")
+
+    monkeypatch.setattr(cli, "_run_gui", refuse)
+    monkeypatch.chdir(where["tmp"])
+
+
+@pytest.mark.parametrize("argv", list(_cases()))
+def test_bad_values_exit_2_with_one_line(argv, where, capsys, no_window):
+    code, err = _run(_fill(argv, where), capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert "Traceback" not in err, err
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("latent-explorer"), err
+
+
+NUMERIC = [("sample", "-n"), ("sample", "--seed"), ("sample", "--temperature"), ("sample", "--size"),
+           ("traverse", "--steps"), ("traverse", "--range"), ("morph", "--frames"), ("morph", "--fps"),
+           ("train", "--latent-dim"), ("train", "--beta"), ("train", "--tc-beta"), ("train", "--epochs"),
+           ("train", "--image-size"), ("train", "--batch-size"), ("train", "--lr"), ("train", "--kl-warmup"),
+           ("train", "--hidden-channels"), ("train", "--limit"), ("train", "--device"), ("gui", "--size")]
+BASES = {"sample": ["--model", "m", "--out", "o.png"], "traverse": ["--model", "m", "--out", "o.png"],
+         "morph": ["--model", "m", "a", "b", "--out", "o.gif"], "train": ["--data", "d", "--out", "o"], "gui": []}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.one_of(st.text(max_size=12), st.floats().map(repr), st.integers().map(str),
+                       st.lists(st.integers(-5, 2000).map(str), max_size=8).map(",".join)))
+@pytest.mark.parametrize("cmd,opt", NUMERIC)
+def test_any_text_is_parsed_within_bounds_or_refused_in_one_line(cmd, opt, value, capsys):
+    if value.startswith("-") and not value[1:2].isdigit():
+        value = " " + value  # argparse would read it as an option: that is a different (tested) error
+    try:
+        args = build_parser().parse_args([cmd, *BASES[cmd], opt, value])
+    except SystemExit as e:
+        err = capsys.readouterr().err
+        assert e.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+        return
+    v = getattr(args, opt.lstrip("-").replace("-", "_") if opt != "--range" else "range_")
+    for x in (v if isinstance(v, (list, tuple)) else [v]):
+        if isinstance(x, (int, float)):
+            assert 0 <= x <= 10**5 or opt in ("--seed", "--limit"), (opt, value, v)
+            assert x == x and abs(x) != float("inf")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["sample", "--model", "digits", "-n", "nan", "--out", "x.png"], "argument -n: 'nan' is not a whole number"),
+    (["reconstruct", "--model", "digits", "{png}", "--out", "{file}"], "is a file, not a folder"),
+    (["gui", "--screenshot", "{dir}"], "is a folder"),
+    (["train", "--data", "mnist-5k", "--out", "{tmp}/m", "--hidden-channels", "3,,4"], "has an empty entry"),
+])
+def test_in_a_real_process(argv, needle, where):
+    p = subprocess.run([sys.executable, "-m", "latent_explorer.cli", *_fill(argv, where)], capture_output=True,
+                       text=True, timeout=120, cwd=where["tmp"])
+    assert p.returncode == 2 and needle in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_out_checks_run_before_the_model_is_loaded(where, capsys, monkeypatch):
+    from latent_explorer.core.models import loading
+
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
+    code, err = _run(_fill(["reconstruct", "--model", "digits", "{png}", "--out", "{file}/x"], where), capsys)
+    assert code == 2 and "is a file, not a folder" in err
+    code, err = _run(_fill(["encode", "--model", "digits", "--images", "{dir}", "--out", "{dir}.npz"], where), capsys)
+    assert code == 2 and "is a folder" in err
