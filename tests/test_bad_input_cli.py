@@ -190,3 +190,24 @@ def test_out_checks_run_before_the_model_is_loaded(where, capsys, monkeypatch):
     assert code == 2 and "is a file, not a folder" in err
     code, err = _run(_fill(["encode", "--model", "digits", "--images", "{dir}", "--out", "{dir}.npz"], where), capsys)
     assert code == 2 and "is a folder" in err
+
+
+def test_good_gui_options_reach_the_window_and_no_arguments_opens_it(where, capsys, monkeypatch):
+    opened = []
+    monkeypatch.setattr(cli, "_run_gui", lambda args: opened.append(args) or 0)
+    assert main([]) == 0 and opened[-1].command is None
+    argv = _fill(["gui", "--images", "{dir}", "--screenshot", "{tmp}/shot.png", "--size", "512x768",
+                  "--device", "CPU"], where)
+    assert main(argv) == 0
+    a = opened[-1]
+    assert (a.size, a.device, a.images, a.precision) == ((512, 768), "cpu", where["dir"], None)
+
+
+def test_the_bounds_themselves_are_accepted():
+    p = build_parser()
+    a = p.parse_args(["sample", "--model", "m", "--out", "o.png", "-n", "1024", "--seed", str(2**32 - 1),
+                      "--temperature", "0", "--size", " 8192 "])
+    assert (a.n, a.seed, a.temperature, a.size) == (1024, 2**32 - 1, 0.0, 8192)
+    a = p.parse_args(["train", "--data", "d", "--out", "o", "--hidden-channels", "8, 16 ,1024", "--lr", "1e-4",
+                      "--beta", ".5", "--kl-warmup", "0", "--image-size", "4"])
+    assert (a.hidden_channels, a.lr, a.beta, a.kl_warmup, a.image_size) == ([8, 16, 1024], 1e-4, 0.5, 0, 4)

@@ -156,3 +156,42 @@ def test_a_malformed_session_gives_one_line_and_keeps_the_current_state(qtbot, o
     assert len(errors) == 1 and "\n" not in errors[0] and "bad.lexplore" in errors[0]
     np.testing.assert_array_equal(win.state.z, z)
     assert win.models.summary.spec == spec and win.sessions.pending is None
+
+
+def test_of_two_models_opened_in_a_row_only_the_newest_is_applied(qtbot, open_window):
+    win = open_window(map_limit=100)
+    idle(qtbot, win)
+    applied, errors = [], []
+    win.models.loaded.connect(lambda s: applied.append(s.spec))
+    win.ctx.errorShown.connect(errors.append)
+    win.models.load("digits-2d")
+    win.models.load("shapes")
+    qtbot.waitUntil(lambda: not win.models.is_loading and win.maps.data is not None
+                    and win.models.summary.spec == "shapes", timeout=60000)
+    idle(qtbot, win)
+    assert applied == ["shapes"] and errors == []
+
+
+def test_a_failed_setting_is_reported_once_in_its_own_words(qtbot, open_window):
+    win = open_window(map_limit=100)
+    idle(qtbot, win)
+    errors = []
+    win.ctx.errorShown.connect(errors.append)
+    win.models.set_device("no-such-device")
+    qtbot.waitUntil(lambda: bool(errors) and not win.worker.is_busy("device"), timeout=10000)
+    idle(qtbot, win)
+    assert len(errors) == 1 and errors[0].startswith("Could not switch device")
+
+
+def test_choosing_a_projection_while_images_are_encoded_keeps_the_encode(qtbot, open_window, tmp_path):
+    from PIL import Image
+
+    for i in range(8):
+        Image.fromarray(np.full((28, 28), 30 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    win = open_window(map_limit=100)
+    idle(qtbot, win)
+    win.maps.open_images(str(tmp_path))
+    assert win.worker.is_busy("map")
+    assert win.maps.set_projection("tsne") == -1  # refused: the folder's map comes first
+    qtbot.waitUntil(lambda: win.maps.data.source == str(tmp_path) and win.maps.done, timeout=30000)
+    assert win.maps.data.projection.method == "pca"

@@ -5,7 +5,8 @@
 | load, size, device, precision, pair    | queue, applied in order  | never: exclusive                   | 0    |
 | preview, sample, recon                 | coalesce (newest wins)   | yes: read-only decodes             | 1-3  |
 | hash, warm                             | coalesce                 | no                                 | 4-5  |
-| final, strip, traversal, manifold      | coalesce                 | no                                 | 6-9  |
+| final (a slow decoder's full decode)   | coalesce                 | yes: read-only (the latent shown)  | 6    |
+| strip, traversal, manifold             | coalesce                 | no                                 | 7-9  |
 | export                                 | queue: every one runs    | no; ranks above the map            | 10   |
 | strip-final, directions                | coalesce                 | no                                 | 11-12|
 | map                                    | coalesce + generation    | no                                 | 13   |
@@ -15,8 +16,9 @@
 - **queue**: every request runs, in the order submitted, and reports success or failure;
   a newer one never cancels an older one. ``cancel_all`` leaves queued exports alone.
 - **nested**: while a long job runs, ``ctx.checkpoint()`` serves waiting requests of *nested*
-  kinds only (read-only decodes that leave the model as it was), so a slider preview never
-  waits behind the map. Every other kind waits until the running job ends.
+  kinds only (read-only decodes of what is on screen, which leave the model as it was), so a
+  slider preview never waits behind the map, nor a slow decoder's full decode (seconds) behind
+  an encode of hundreds of images (minutes). Every other kind waits until the running job ends.
 - **exclusive**: changes the model. Never runs nested; nothing runs nested inside it; it waits
   for every request submitted before it (an export queued before a model switch is written
   with the model it was made with).
@@ -52,7 +54,7 @@ def _table() -> dict[str, Rule]:
     rows = [(k, QUEUE, EXCLUSIVE, 0) for k in ("load", "size", "device", "precision", "pair")]
     rows += [("preview", COALESCE, NESTED, 1), ("sample", COALESCE, NESTED, 2), ("recon", COALESCE, NESTED, 3),
              ("hash", COALESCE, NORMAL, 4), ("warm", COALESCE, NORMAL, 5),
-             ("final", COALESCE, NORMAL, 6), ("strip", COALESCE, NORMAL, 7), ("traversal", COALESCE, NORMAL, 8),
+             ("final", COALESCE, NESTED, 6), ("strip", COALESCE, NORMAL, 7), ("traversal", COALESCE, NORMAL, 8),
              ("manifold", COALESCE, NORMAL, 9), ("export", QUEUE, NORMAL, 10),
              ("strip-final", COALESCE, NORMAL, 11), ("directions", COALESCE, NORMAL, 12),
              ("map", COALESCE, NORMAL, 13)]

@@ -270,7 +270,8 @@ def cmd_evaluate(a) -> int:
         elif isinstance(v, list):
             print(f"{k:16s} " + " ".join(f"{x:.2f}" for x in v))
         elif isinstance(v, dict):
-            print(f"{k:16s} " + ", ".join(f"{kk} {vv:.3f}" if isinstance(vv, float) else f"{kk} {vv}" for kk, vv in v.items()))
+            print(f"{k:16s} " + ", ".join(f"{kk} {vv:.3f}" if isinstance(vv, float) else f"{kk} {vv}"
+                                          for kk, vv in v.items()))
         else:
             print(f"{k:16s} {v}")
     return 0

@@ -35,8 +35,8 @@ def _os_errors(fn):
     def wrapped(option, value, *a, **k):
         try:
             return fn(option, value, *a, **k)
-        except OSError as e:
-            raise UserError(f"{option} {value}: {e.strerror or e}") from None
+        except (OSError, RuntimeError, ValueError) as e:  # RuntimeError: a symlink loop (resolve)
+            raise UserError(f"{option} {value}: {getattr(e, 'strerror', None) or e}") from None
     return wrapped
 
 
@@ -100,12 +100,13 @@ def existing(option: str, value: str | None) -> None:
 
 
 def check_gui(a) -> None:
-    """The gui's options, before a window opens."""
-    existing("--config", a.config)
-    if a.images is not None:
-        input_folder("--images", a.images)
-    if a.screenshot is not None:
-        shot = Path(a.screenshot).expanduser()
-        if _os_errors(lambda o, v: shot.is_dir())("--screenshot", a.screenshot):
-            raise UserError(f"--screenshot {a.screenshot}: is a folder; give a .png file name")
-        _os_errors(_writable_folder)("--screenshot", a.screenshot, shot.resolve().parent, must_exist=True)
+    """The gui's options, before a window opens (with no subcommand, none were given)."""
+    existing("--config", getattr(a, "config", None))
+    images, screenshot = getattr(a, "images", None), getattr(a, "screenshot", None)
+    if images is not None:
+        input_folder("--images", images)
+    if screenshot is not None:
+        shot = Path(screenshot).expanduser()
+        if _os_errors(lambda o, v: shot.is_dir())("--screenshot", screenshot):
+            raise UserError(f"--screenshot {screenshot}: is a folder; give a .png file name")
+        _os_errors(_writable_folder)("--screenshot", screenshot, shot.resolve().parent, must_exist=True)

@@ -86,6 +86,6 @@ class Context(QObject):
             self.views.preview.caption.setText(text)
 
     def report_failure(self, failure) -> None:
-        """A request failed: say so, unless its own handler already does (loads, maps)."""
-        if failure.kind not in ("load", "size", "map"):
+        """A request failed: say so, unless its own handler already does (loads, maps, exports, settings)."""
+        if not failure.handled and failure.kind not in ("load", "size", "map"):
             self.error(f"{failure.kind} failed: {failure.message}")

@@ -15,14 +15,15 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QApplication, QDockWidget, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QMainWindow,
-                               QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QMainWindow,
+                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from ..app.options import LaunchOptions  # noqa: F401  (re-exported: gui.main_window.LaunchOptions)
 from .context import Views
 from .widgets.panels import heading as _heading
 from .widgets.panels import panel as _panel
 from .widgets.panels import placeholder as _placeholder
+from .widgets.panels import slider_column
 from .widgets.bookmarks import BookmarksPanel
 from .widgets.skipped import SkippedFilesPanel, SkippedLink
 from .widgets.status import ErrorBanner, StatusPanel
@@ -46,6 +47,7 @@ class MainWindow(QMainWindow):
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = None
         self.shown_at: float | None = None
         self.painted_at: float | None = None
+        self._applied = None   # the model summary last applied to the built panels
         self._closing = False
         self.setAcceptDrops(True)
 
@@ -109,7 +111,17 @@ class MainWindow(QMainWindow):
         if self._closing or not self._steps:
             return
         step = self._steps[0]
-        if step() is False:  # not yet: try again shortly, serving events meanwhile
+        try:
+            done = step() is not False
+        except Exception as e:  # a panel that cannot be built (a broken install): say so, never hang
+            import traceback
+
+            traceback.print_exc()
+            self._steps = []
+            self.ctx.error(f"The window could not be built: {type(e).__name__}: {e}", dialog=True)
+            self.readiness.check(failed=True)
+            return
+        if not done:  # not yet: try again shortly, serving events meanwhile
             QTimer.singleShot(10, self._next_step)
             return
         self._steps.pop(0)
@@ -152,6 +164,7 @@ class MainWindow(QMainWindow):
         self.models.loaded.connect(lambda s: show_model(c, s))
         self.models.tiersChanged.connect(lambda s: show_model(c, s))
         self.models.loadFailed.connect(self._on_load_failed)
+        self.models.loaded.connect(self._note_applied)
         self.views.status.cancel.clicked.connect(self.maps.cancel)
         self.views.skipped_link.clicked.connect(self.maps.show_skipped_report)
 
@@ -218,7 +231,7 @@ class MainWindow(QMainWindow):
         v.slider_stack = QStackedWidget()
         v.slider_stack.addWidget(v.sliders)
         v.slider_stack.addWidget(v.spatial)
-        self._replace_placeholder(2, self._build_slider_column())
+        self._replace_placeholder(2, slider_column(v))
 
     def _replace_placeholder(self, i: int, widget) -> None:
         placeholder = self.splitter.widget(i)
@@ -244,40 +257,6 @@ class MainWindow(QMainWindow):
             self.models.loaded.emit(self.models.summary)
         elif not self.models.is_loading:  # it failed to load while the panels were being built
             self._show_no_model()
-
-    def _build_slider_column(self) -> QFrame:
-        v = self.views
-        v.model_label = QLabel("loading model…")
-        v.model_label.setProperty("role", "caption")
-        v.model_label.setWordWrap(True)
-        v.random_button = QPushButton("Random")
-        v.random_button.setToolTip("decode z ~ N(0, T²·I) (Space)")
-        v.temperature = t = QDoubleSpinBox()
-        t.setRange(0.0, 3.0)
-        t.setSingleStep(0.1)
-        t.setValue(1.0)
-        t.setPrefix("T ")
-        t.setToolTip("temperature: the prior's standard deviation for random samples")
-        v.reset_button = QPushButton("Reset to μ")
-        v.reset_button.setToolTip("back to the selected image's posterior mean μ")
-        v.copy_button = QPushButton("Copy z")
-        v.copy_button.setToolTip("copy the current latent to the clipboard as text")
-        buttons = QHBoxLayout()
-        buttons.setSpacing(6)
-        buttons.setContentsMargins(0, 0, 0, 0)
-        for w in (v.random_button, v.temperature, None, v.reset_button, v.copy_button):
-            buttons.addStretch(1) if w is None else buttons.addWidget(w)
-        bw = QWidget()
-        bw.setLayout(buttons)
-        from .controllers.sliders import LEGEND_DIMS
-
-        v.legend = QLabel(LEGEND_DIMS)
-        v.legend.setProperty("role", "caption")
-        v.legend.setWordWrap(True)
-        v.sliders_heading = _heading("Latent dimensions")
-        right = _panel(v.sliders_heading, v.model_label, bw, v.slider_stack, v.legend, stretch=[0, 0, 0, 1, 0])
-        right.setMinimumWidth(380)
-        return right
 
     def _build_preview_column(self) -> None:
         """The middle column (preview, reconstruction, latent channels), with placeholders beside it."""
@@ -312,19 +291,30 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([620, 330, 520])
 
     def _on_load_failed(self, message: str) -> None:
-        if self.models.summary is None:
+        """A model failed to open: the one before it stays, with what loading it had cancelled."""
+        m = self.models
+        if m.summary is None:
             if self.views.built:
                 self._show_no_model()
             self.maps.done = True
-        elif self.views.built:  # the current model stays: put back what loading it cancelled
-            self.views.menus.show_model(self.models.summary.spec)
-            self.views.preview.set_placeholder("")
-            if self.maps.data is None:
-                self.maps.build()
-            else:
-                self.previews.request(self.state.z, self.state.source)
-            if self.morphs.keys is not None and self.views.morph.strip is None:
-                self.morphs.recompute()
+            return
+        self.views.menus.show_model(m.summary.spec)
+        if not self.views.built:
+            return  # the panels apply the current model once they are built
+        if self._applied is not m.summary:  # it loaded while the panels were built: apply it now
+            m.loaded.emit(m.summary)
+            return
+        self.views.preview.set_placeholder("")
+        if self.maps.data is None and not self.maps.done:
+            self.maps.build()
+        else:
+            self.previews.request(self.state.z, self.state.source)
+        if self.morphs.keys is not None and self.views.morph.strip is None:
+            self.morphs.recompute()
+
+    def _note_applied(self, summary) -> None:
+        if self.views.built:
+            self._applied = summary
 
     def _show_no_model(self) -> None:
         self.views.preview.set_placeholder("No model loaded")

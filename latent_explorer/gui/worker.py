@@ -73,6 +73,8 @@ class Failure:
     user_error: bool = False
     #: the exception itself (a folder import's UserError carries ``skipped``)
     error: BaseException | None = None
+    #: the request had its own on_error, which tells the user
+    handled: bool = False
 
 
 class TaskContext:
@@ -178,12 +180,7 @@ class DecodeWorker(QObject):
         self._latest[kind] = rid
         with self._cond:
             if not r.queued:  # coalesce: the newest replaces the pending one and stops a running one
-                for old in [q for q in self._pending if q.kind == kind]:
-                    old.cancelled = True
-                    self._pending.remove(old)
-                for q in self._running:
-                    if q.kind == kind:
-                        q.cancelled = True
+                self._cancel_locked(kind)
             self._pending.append(req)
             self._cond.notify_all()
         return rid
@@ -192,12 +189,16 @@ class DecodeWorker(QObject):
         """Forget the pending requests of ``kind``, stop a running one, drop its results."""
         self._latest[kind] = next(self._ids)
         with self._cond:
-            for q in [q for q in self._pending if q.kind == kind]:
+            self._cancel_locked(kind)
+
+    def _cancel_locked(self, kind: str) -> None:
+        """Drop the pending requests of ``kind`` and flag a running one to stop (``_cond`` held)."""
+        for q in [q for q in self._pending if q.kind == kind]:
+            q.cancelled = True
+            self._pending.remove(q)
+        for q in self._running:
+            if q.kind == kind:
                 q.cancelled = True
-                self._pending.remove(q)
-            for q in self._running:
-                if q.kind == kind:
-                    q.cancelled = True
 
     def cancel_all(self, keep: tuple[str, ...] = (), queued: bool = False) -> None:
         """Cancel every kind but ``keep``; queued kinds (exports, model changes) only when ``queued``."""
@@ -254,6 +255,7 @@ class DecodeWorker(QObject):
             self.dropped.emit(req.kind, req.id)
             return
         if req.on_error is not None:
+            failure.handled = True
             req.on_error(failure)
         self.failed.emit(failure)
 

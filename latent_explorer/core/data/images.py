@@ -64,7 +64,8 @@ def pil_to_array(img: Image.Image, background=(255, 255, 255)) -> np.ndarray:
             arr = arr.astype(np.uint16)
             arr = _scale_to_uint8(arr)
         elif mode == "I":
-            arr = _scale_to_uint8(arr.astype(np.int64)) if arr.max(initial=0) > 255 else np.clip(arr, 0, 255).astype(np.uint8)
+            arr = _scale_to_uint8(arr.astype(np.int64)) if arr.max(initial=0) > 255 else \
+                np.clip(arr, 0, 255).astype(np.uint8)
         else:
             arr = _scale_to_uint8(arr.astype(np.float32))
         return np.repeat(arr[..., None], 3, axis=2)

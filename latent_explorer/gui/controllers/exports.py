@@ -31,6 +31,9 @@ class ExportController(QObject):
         return r
 
     def _submit(self, path: str, fn, *args) -> int:
+        if self.ctx.models.is_loading:  # it would be made with the model being loaded, not this one
+            self.ctx.error(f"Not exported: a model is loading; export {path} once it is there")
+            return -1
         return self.ctx.worker.submit("export", fn, path, *args, on_result=lambda p: self._saved(str(p)),
                                       on_error=lambda f: self._failed(str(path), f.message))
 
@@ -71,7 +74,7 @@ class ExportController(QObject):
     def export_traversal(self, path: str, steps: int = 9, value_range: float = 3.0, max_rows: int = 16) -> int:
         """Rows = the most informative dimensions (KL order), each swept over ±range around the current latent."""
         z, v = self.ctx.state.z, self.ctx.views
-        if z is None:
+        if z is None or not v.built:
             return -1
         if self.ctx.models.spatial and v.spatial.directions is not None:  # rows = principal directions
             recipe = self.recipe(method="each row moves the latent along one principal direction of the mapped "
@@ -84,7 +87,7 @@ class ExportController(QObject):
         return self._submit(path, export_jobs.export_traversal_grid, z, dims, steps, value_range, recipe)
 
     def export_samples(self, path: str, n: int = 64, seed: int | None = None) -> int:
-        if self.ctx.models.summary is None:
+        if self.ctx.models.summary is None or not self.ctx.views.built:
             return -1
         seed = self.ctx.previews.seed + 1000 if seed is None else seed
         recipe = self.recipe(method="z ~ N(0, T²·I), decoded")

@@ -42,6 +42,7 @@ class MapController(QObject):
         self.generations = MapGenerations()
         self.projector: DecodeWorker | None = None  # t-SNE / UMAP: long, no model, own thread
         self._move_marker = self._manifold_later = None
+        ctx.worker.progress.connect(self._on_progress)
 
     def attach(self) -> None:
         """The map panel exists: bind it (called once, by the window)."""
@@ -56,7 +57,6 @@ class MapController(QObject):
         m.projectionChanged.connect(self.set_projection)
         m.visibleRangeChanged.connect(lambda *a: self._manifold_later())
         m.manifoldToggled.connect(lambda on: on and self._manifold_later())
-        self.ctx.worker.progress.connect(self._on_progress)
         self.ctx.models.loaded.connect(self._on_model)
 
     # ---- building ---------------------------------------------------------------------
@@ -71,7 +71,10 @@ class MapController(QObject):
         self.build()
 
     def build(self) -> int:
-        """Encode the images (``options.images``, or the model's own dataset) and project them."""
+        """Encode the images (``options.images``, or the model's own dataset) and project them.
+        Before the map panel exists this waits: the model is applied to the panels once they are."""
+        if not self.ctx.views.built:
+            return -1
         self.cancel_projection()
         self.done = False
         gen = self.generations.next()
@@ -90,6 +93,8 @@ class MapController(QObject):
 
     def cancel(self) -> None:
         """The status bar's Cancel: stop encoding or projecting; the map on screen stays."""
+        if not self.ctx.views.built:
+            return
         self.generations.next()
         self.ctx.worker.cancel("map")
         self.cancel_projection()
@@ -120,8 +125,11 @@ class MapController(QObject):
             self.projector.failed.connect(self.ctx.report_failure)
             self.projector.progress.connect(self._on_progress)
             self.projector.start()
+        if self.ctx.worker.is_busy("map"):  # images are being encoded: that map comes first
+            self.ctx.message("the images are still being encoded: choose the projection once the map is up", 5000)
+            self.ctx.views.map.set_projection_methods(*self._methods(self.data))
+            return -1
         gen = self.generations.next()
-        self.ctx.worker.cancel("map")
         n = len(self.data.mean)
         slow = " (t-SNE takes a while)" if method == "tsne" else ""
         self.ctx.views.map.show_message(f"Projecting {n:,} points…{slow}")

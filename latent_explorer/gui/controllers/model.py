@@ -57,7 +57,11 @@ class ModelController(QObject):
     def _begin(self, text: str, spec: str) -> None:
         self.is_loading = True
         self.spec = spec
-        self.ctx.worker.cancel_all()   # coalescing work on the old model; queued exports still run first
+        # a newer model replaces one still waiting to load (only the newest is applied); coalescing
+        # work on the old model stops; queued exports still run first, on the model they were made of
+        self.ctx.worker.cancel("load")
+        self.ctx.worker.cancel("size")
+        self.ctx.worker.cancel_all()
         self.ctx.maps.cancel_projection()
         self.ctx.views.status.set_progress(text, 0, 0)
         self.loading.emit(spec)
@@ -67,15 +71,21 @@ class ModelController(QObject):
         slower decodes. The latent changes shape, so the map is encoded again from z = 0."""
         hw = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(v) for v in size)
         s = self.summary
-        if s is None or not s.resizable or tuple(s.image_size) == hw:
+        if s is None or self.is_loading or not s.resizable or tuple(s.image_size) == hw:
             return -1
         self.ctx.options.size = hw
         self._begin(f"working size {hw[1]} × {hw[0]} px…", s.spec)
         return self.ctx.worker.submit("size", model_jobs.set_size, hw, on_result=self._on_loaded,
                                       on_error=self._on_failed)
 
+    def _say_if_waiting(self, what: str) -> None:
+        """Model changes wait for a running encode (they never run inside one): say so."""
+        if self.ctx.worker.is_busy("map"):
+            self.ctx.message(f"{what} once the images are encoded", 5000)
+
     def set_device(self, device: str) -> int:
         """Decode on ``device``; while a model is loading, it moves there once loaded."""
+        self._say_if_waiting(f"switching to {device}")
         return self.ctx.worker.submit(
             "device", model_jobs.set_device, device, on_result=self._on_tiers,
             on_error=lambda f: self.ctx.error(f"Could not switch device: {f.message}", dialog=True))
@@ -86,6 +96,7 @@ class ModelController(QObject):
         self.ctx.options.precision = prec
         if self.summary is None and not self.is_loading:
             return -1
+        self._say_if_waiting(f"full decodes in {prec}")
         return self.ctx.worker.submit(
             "precision", _set_precision, prec, on_result=self._on_tiers,
             on_error=lambda f: self.ctx.error(f"Could not change the precision: {f.message}"))

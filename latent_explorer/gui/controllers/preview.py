@@ -125,7 +125,7 @@ class PreviewController(QObject):
 
     # ---- buttons ------------------------------------------------------------------------
     def random_sample(self) -> None:
-        if self.ctx.models.summary is None or self.ctx.models.is_loading:
+        if self.ctx.models.summary is None or self.ctx.models.is_loading or not self.ctx.views.built:
             return
         self._seed += 1
         t, seed = self.ctx.views.temperature.value(), self._seed

@@ -29,6 +29,7 @@ class SessionController(QObject):
         self.path: str | None = None
         self.pending: Session | None = None     # a session to apply once its model and map are up
         self.notes: list[str] = []
+        self._fell_back = False   # the session's model failed and the default model was opened instead
         self.autosave = AutosaveController(ctx, self)
         ctx.models.fallback = self._on_model_failed
 
@@ -103,6 +104,7 @@ class SessionController(QObject):
         """Load the session's model and images if they differ, then put its state back."""
         c = self.ctx
         self.pending = s
+        self._fell_back = False
         images, self.notes = session_io.available_images(s)
         size = session_io.working_size(s)
         summary = c.models.summary
@@ -123,9 +125,13 @@ class SessionController(QObject):
     def _on_model_failed(self, message: str) -> bool:
         """The session's model could not be loaded: say so, and open what we can on another model."""
         s, c = self.pending, self.ctx
+        if s is not None and self._fell_back:  # the fallback failed too: give up on the session
+            self.pending = None
+            return False
         if s is None or s.model_spec == DEFAULT_MODEL or (c.models.summary is not None
                                                           and c.models.summary.spec == s.model_spec):
             return False
+        self._fell_back = True
         self.notes.append(f"the session's model {s.model_spec!r} could not be loaded ({message})")
         if c.models.summary is None:
             c.options.images = None
@@ -143,9 +149,9 @@ class SessionController(QObject):
 
     def _finish(self) -> None:
         c = self.ctx
+        if self.pending is None or c.models.summary is None or not c.views.built:
+            return  # (before the panels exist: applied once the model's map is up)
         s, self.pending = self.pending, None
-        if s is None or c.models.summary is None or not c.views.built:
-            return
         d = c.maps.data
         plan = session_io.plan_restore(s, c.models.summary.latent_shape, None if d is None else len(d.mean),
                                        None if d is None else d.projection.method)
@@ -154,6 +160,7 @@ class SessionController(QObject):
         self.notes = []
 
         def check(h: str) -> None:
+            c.models.model_hash = h
             model_notes = [n for n in s.check_model(c.models.summary.spec, h) if "image folder" not in n]
             self._report(notes + model_notes)
 

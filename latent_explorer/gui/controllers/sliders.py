@@ -13,13 +13,9 @@ from PySide6.QtCore import QObject
 
 from ...app.jobs import decode as decode_jobs
 from ...app.jobs import spatial as spatial_jobs
+from ..widgets.panels import LEGEND_DIMS, LEGEND_SPATIAL
 
 TRAVERSAL_STEPS = 7
-LEGEND_DIMS = ("sliders span the prior's ±3 · blue band: selected image's μ ± σ · "
-               "badge: KL in nats (sorted; grey = unused) · strip: that dimension swept −3 → +3")
-LEGEND_SPATIAL = ("PC sliders: principal directions of the encoded images, each spanning ±3 std of the images "
-                  "along it · badge: share of their variance · strip: that direction swept · channels: offset "
-                  "shifts a channel, gain scales it about its mean")
 
 
 class SliderController(QObject):
@@ -74,6 +70,7 @@ class SliderController(QObject):
         self._last_traversal_z = None
         v.sliders.set_dims(s.latent_size)
         self.set_enabled(True)
+        v.reset_button.setEnabled(False)  # a new model: nothing selected yet
 
     # ---- both ways between the widgets and the state ----------------------------------------
     def _on_state_changed(self, origin) -> None:
