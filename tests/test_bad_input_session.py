@@ -18,7 +18,8 @@ import pytest
 
 from latent_explorer.core import session as S
 from latent_explorer.core.errors import UserError
-from latent_explorer.core.session import Autosave, Bookmark, Session, is_alive
+from latent_explorer.core.autosave import Autosave, is_alive, process_start_time
+from latent_explorer.core.session import Bookmark, Session
 
 
 def _meta(**over):
@@ -222,7 +223,7 @@ def _crashed(folder, pid, selected=1) -> Autosave:
 
 
 def test_is_alive():
-    assert is_alive(os.getpid()) and Autosave.is_alive(os.getpid(), S.process_start_time())
+    assert is_alive(os.getpid()) and Autosave.is_alive(os.getpid(), process_start_time())
     assert not is_alive(_dead_pid())
     assert not is_alive(os.getpid(), "not my start time")  # a reused pid
     assert not is_alive(0) and not is_alive(-5) and not is_alive(2**40) and not is_alive("x")

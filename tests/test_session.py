@@ -8,7 +8,8 @@ import pytest
 
 from latent_explorer.core import paths
 from latent_explorer.core.errors import UserError
-from latent_explorer.core.session import Autosave, Bookmark, Morph, Session
+from latent_explorer.core.autosave import Autosave
+from latent_explorer.core.session import Bookmark, Morph, Session
 
 
 def _session():

@@ -9,7 +9,7 @@ Reading trusts nothing: zip members' sizes and ratios are checked before anythin
 ``session.json`` against the schema, every array from its ``.npy`` header up (no objects; finite
 floats). Every problem is a one-line ``UserError`` that names the file.
 
-Autosave and crash recovery (``Autosave``, importable from here) live in ``autosave.py``.
+Autosave and crash recovery (``Autosave``) live in ``autosave.py``.
 """
 from __future__ import annotations
 
@@ -302,12 +302,3 @@ def data_dir() -> Path:
     d = Path(os.environ.get("LATENT_EXPLORER_DATA") or user_data_dir("latent-explorer", appauthor=False))
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-def __getattr__(name: str):
-    """``Autosave`` and its helpers live in ``autosave.py``; they stay importable from here."""
-    if name in ("Autosave", "is_alive", "process_start_time"):
-        from . import autosave
-
-        return getattr(autosave, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

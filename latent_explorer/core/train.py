@@ -283,7 +283,7 @@ def write_metrics(out: str | Path, evaluate_output: dict | None = None) -> dict:
         "command": opts.get("command", ""),
         "data": opts.get("data"),
         "epochs": state["epoch"],
-        "training_seconds": round(state.get("training_seconds", 0.0), 1),
+        "training_seconds": round(state.get("training_seconds", 0.0), 3),
         "final_epoch": state["history"][-1] if state.get("history") else None,
     }
     if evaluate_output is not None:

@@ -1,0 +1,1 @@
+"""Data: robust image loading, the bundled datasets (mnist-5k, shapes) and the procedural shapes."""
