@@ -158,7 +158,9 @@ def main() -> int:
     first_preview_s = since_launch(start["first_paint"])
     spin_until(lambda: False, 0.5)  # let follow-up work (traversal strips, recon) settle
 
-    inner = win.views.sliders.rows[win.views.sliders.order[0]].slider._slider  # the QSlider itself
+    from PySide6.QtWidgets import QSlider
+
+    inner = win.views.sliders.rows[win.views.sliders.order[0]].slider.findChild(QSlider)  # the QSlider itself
     press_at, xs = slider_positions(inner, a.changes)
     pending: list[tuple[int, float]] = []   # (request id, scheduled time of the change)
     latencies: list[float] = []

@@ -57,6 +57,8 @@ def test_switching_device_while_a_model_loads_ends_loaded_on_that_device(qtbot, 
     win = open_window(map_limit=100)
     idle(qtbot, win)
     win.models.load("digits-2d")
+    status = win.views.status
+    assert status.progress.isVisibleTo(win) and not status.cancel.isVisibleTo(win)  # a load cannot be cancelled
     win.models.set_device("cpu")
     qtbot.waitUntil(lambda: win.models.summary.spec == "digits-2d" and not win.models.is_loading
                     and win.maps.data is not None and not win.worker.is_busy("device"), timeout=30000)
@@ -153,6 +155,11 @@ def test_a_malformed_session_gives_one_line_and_keeps_the_current_state(qtbot, o
     errors = []
     win.ctx.errorShown.connect(errors.append)
     assert win.sessions.open(str(p)) is False
+    from PySide6.QtWidgets import QMessageBox
+
+    dialogs = [b for b in win.findChildren(QMessageBox) if b.isVisible()]
+    assert len(dialogs) == 1 and "bad.lexplore" in dialogs[0].text()  # the user is told in a dialog
+    dialogs[0].close()
     assert len(errors) == 1 and "\n" not in errors[0] and "bad.lexplore" in errors[0]
     np.testing.assert_array_equal(win.state.z, z)
     assert win.models.summary.spec == spec and win.sessions.pending is None

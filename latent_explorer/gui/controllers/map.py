@@ -140,7 +140,7 @@ class MapController(QObject):
 
     def _on_progress(self, kind, rid, done, total, text) -> None:
         if kind in ("map", "load"):
-            self.ctx.views.status.set_progress(text, done, total)
+            self.ctx.views.status.set_progress(text, done, total, cancellable=kind == "map")
             if kind == "map" and self.ctx.views.built and self.data is None:
                 self.ctx.views.map.show_message(text)
 

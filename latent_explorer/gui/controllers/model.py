@@ -63,7 +63,7 @@ class ModelController(QObject):
         self.ctx.worker.cancel("size")
         self.ctx.worker.cancel_all()
         self.ctx.maps.cancel_projection()
-        self.ctx.views.status.set_progress(text, 0, 0)
+        self.ctx.views.status.set_progress(text, 0, 0, cancellable=False)  # a load cannot be stopped
         self.loading.emit(spec)
 
     def set_working_size(self, size) -> int:

@@ -51,11 +51,12 @@ class StatusPanel:
             self.decode_ms.setText(f"decode: {self._last_decode_s * 1000:.1f} ms")
         self.rate.setText(f"{self.previews_per_second():.0f} previews/s")
 
-    def set_progress(self, text: str | None, done: int = 0, total: int = 0) -> None:
-        """None hides the progress widgets; total 0 shows a busy bar."""
+    def set_progress(self, text: str | None, done: int = 0, total: int = 0, cancellable: bool = True) -> None:
+        """None hides the progress widgets; total 0 shows a busy bar; Cancel only where it can cancel."""
         visible = text is not None
-        for w in (self.progress_text, self.progress, self.cancel):
+        for w in (self.progress_text, self.progress):
             w.setVisible(visible)
+        self.cancel.setVisible(visible and cancellable)
         if not visible:
             return
         self.progress_text.setText(text)
