@@ -45,6 +45,9 @@ TABLE = {
         **MODEL, "--images": ["", "/no/such/folder", "{file}"],
         "--out": ["", "z.png", "{dir}.npz", "{file}/z.npz", "{tmp}/nope/z.npz"]}),
     "evaluate": (["--model", "digits"], {**MODEL, "--data": ["", "nothing-here", "{file}", "/no/such/dir"]}),
+    "explain": (["--model", "digits", "{png}", "--samples", "2", "--out", "{tmp}/ex"], {
+        **MODEL, "--samples": NOT_WHOLE + ["0", "-1", "257", str(10**9)], "--seed": SEEDS,
+        "--out": ["", "{file}", "{file}/sub", "{file}/a/b"]}),
     "train": (["--data", "mnist-5k", "--out", "{tmp}/m", "--epochs", "1", "--limit", "8", "--device", "cpu"], {
         "--data": ["", "nothing-here", "{file}"], "--out": ["", "{file}", "{file}/m"],
         "--latent-dim": NOT_WHOLE + ["0", "-2", "4097", str(10**9)], "--beta": NOT_NUMBERS + ["-1", "1e9"],
@@ -66,7 +69,11 @@ EXTRA = [["frobnicate"], ["--bogus"], ["models", "--bogus"], ["models", "extra"]
          ["morph", "--model", "digits", "{png}", "/no/such.png", "--out", "{tmp}/m.gif"],
          ["reconstruct", "--model", "digits", "/no/such.png", "--out", "{tmp}/r"],
          ["reconstruct", "--model", "digits", "{dir}", "--out", "{tmp}/r"],
-         ["sample", "--model", "digits", "--out", "{tmp}/ok.png", "-n", "1", "-n", "x"]]
+         ["sample", "--model", "digits", "--out", "{tmp}/ok.png", "-n", "1", "-n", "x"],
+         ["explain", "--model", "digits"], ["explain", "{png}"], ["explain", "--model", "digits", "/no/such.png"],
+         ["explain", "--model", "digits", "{dir}"], ["explain", "--model", "digits", "{file}"],
+         ["explain", "--model", "digits", "{png}", "{png}"], ["explain", "--model", "digits", "{png}", "--samples"],
+         ["explain", "--model", "digits", "{png}", "--out", "{file}"]]
 
 
 def _cases():
@@ -144,9 +151,11 @@ NUMERIC = [("sample", "-n"), ("sample", "--seed"), ("sample", "--temperature"), 
            ("traverse", "--steps"), ("traverse", "--range"), ("morph", "--frames"), ("morph", "--fps"),
            ("train", "--latent-dim"), ("train", "--beta"), ("train", "--tc-beta"), ("train", "--epochs"),
            ("train", "--image-size"), ("train", "--batch-size"), ("train", "--lr"), ("train", "--kl-warmup"),
-           ("train", "--hidden-channels"), ("train", "--limit"), ("train", "--device"), ("gui", "--size")]
+           ("train", "--hidden-channels"), ("train", "--limit"), ("train", "--device"), ("gui", "--size"),
+           ("explain", "--samples"), ("explain", "--seed")]
 BASES = {"sample": ["--model", "m", "--out", "o.png"], "traverse": ["--model", "m", "--out", "o.png"],
-         "morph": ["--model", "m", "a", "b", "--out", "o.gif"], "train": ["--data", "d", "--out", "o"], "gui": []}
+         "morph": ["--model", "m", "a", "b", "--out", "o.gif"], "train": ["--data", "d", "--out", "o"], "gui": [],
+         "explain": ["--model", "m", "img.png"]}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -190,6 +199,10 @@ def test_out_checks_run_before_the_model_is_loaded(where, capsys, monkeypatch):
     assert code == 2 and "is a file, not a folder" in err
     code, err = _run(_fill(["encode", "--model", "digits", "--images", "{dir}", "--out", "{dir}.npz"], where), capsys)
     assert code == 2 and "is a folder" in err
+    code, err = _run(_fill(["explain", "--model", "digits", "{png}", "--samples", "3", "--out", "{file}"], where), capsys)
+    assert code == 2 and "is a file, not a folder" in err
+    code, err = _run(_fill(["explain", "--model", "digits", "/no/such.png"], where), capsys)
+    assert code == 2 and "/no/such.png: no such file" in err
 
 
 def test_good_gui_options_reach_the_window_and_no_arguments_opens_it(where, capsys, monkeypatch):
@@ -211,3 +224,6 @@ def test_the_bounds_themselves_are_accepted():
     a = p.parse_args(["train", "--data", "d", "--out", "o", "--hidden-channels", "8, 16 ,1024", "--lr", "1e-4",
                       "--beta", ".5", "--kl-warmup", "0", "--image-size", "4"])
     assert (a.hidden_channels, a.lr, a.beta, a.kl_warmup, a.image_size) == ([8, 16, 1024], 1e-4, 0.5, 0, 4)
+    a = p.parse_args(["explain", "--model", "m", "i.png", "--samples", "256", "--seed", "0"])
+    assert (a.samples, a.seed, a.out, a.json) == (256, 0, None, False)
+    assert p.parse_args(["explain", "--model", "m", "i.png", "--samples", " 1 "]).samples == 1

@@ -104,6 +104,16 @@ def test_evaluate_json(capsys):
     assert r["neg_elbo_nats"] == pytest.approx(r["recon_nats"] + r["kl_nats"], rel=1e-6)
 
 
+def test_explain_prints_the_elbo_split(capsys, digit_files):
+    code, out, _ = run(capsys, "explain", "--model", "digits-2d", digit_files[0], "--json")
+    assert code == 0
+    r = json.loads(out)
+    assert len(r["mean"]) == len(r["logvar"]) == len(r["kl_per_dim"]) == 2 and "grid" not in r
+    assert r["neg_elbo_nats"] == pytest.approx(r["recon_nats"] + r["kl_nats"], rel=1e-9)
+    code, out, _ = run(capsys, "explain", "--model", "digits-2d", digit_files[0])
+    assert code == 0 and "reconstruction" in out and "KL" in out
+
+
 def test_train_cli_one_epoch(capsys, tmp_path):
     code, out, _ = run(capsys, "train", "--data", "mnist-5k", "--out", str(tmp_path / "m"), "--latent-dim", "2",
                        "--epochs", "1", "--limit", "64", "--batch-size", "32")
@@ -124,6 +134,8 @@ def test_train_cli_one_epoch(capsys, tmp_path):
     (["train", "--data", "/no/such/folder", "--out", "o"], "unknown dataset '/no/such/folder'"),
     (["train", "--data", "mnist-5k", "--out", "o", "--beta", "-1"], "must be a finite number"),
     (["evaluate", "--model", "digits", "--data", "nothing-here"], "unknown dataset 'nothing-here'"),
+    (["explain", "--model", "digits", "/no/such.png"], "/no/such.png: no such file"),
+    (["explain", "--model", "digits", "x.png", "--samples", "0"], "'0' is out of range: use 1 to 256"),
 ])
 def test_user_mistakes_exit_2_with_one_line(argv, needle, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

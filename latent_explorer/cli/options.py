@@ -189,4 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(ev)
     ev.add_argument("--data", type=text, default=None, help="mnist-5k, shapes or a folder (default: the model's own)")
     ev.add_argument("--json", action="store_true")
+
+    x = sub.add_parser("explain", help="one image's posterior μ, log σ² and its ELBO split (reconstruction + KL)")
+    _add_model(x)
+    x.add_argument("image", metavar="IMAGE", type=text)
+    x.add_argument("--samples", type=whole(1, 256), default=None, metavar="K",
+                   help="also draw K latents z = μ + σ·ε from the posterior and save their decodes as a PNG grid")
+    x.add_argument("--seed", type=SEED, default=0, help="seed of the posterior samples' ε")
+    x.add_argument("--out", type=text, default=None, metavar="DIR",
+                   help="folder for IMAGE-posterior-samples.png (default: the current folder)")
+    x.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     return p

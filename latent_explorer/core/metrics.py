@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .explain import ELBO_BATCH, ELBO_SEED, kl_per_dim
+
 ACTIVE_KL_THRESHOLD = 0.01  # nats; a dimension whose average KL is below this carries nothing
 
 
@@ -50,8 +52,13 @@ def mig(means: np.ndarray, factors: np.ndarray, factor_names=None, num_bins: int
     }
 
 
-def elbo_terms(model, images: np.ndarray, seed: int = 1234, batch_size: int = 500) -> dict:
-    """−ELBO, reconstruction and KL (nats per image, β = 1) of a ConvVAE model on images."""
+def elbo_terms(model, images: np.ndarray, seed: int = ELBO_SEED, batch_size: int = ELBO_BATCH) -> dict:
+    """−ELBO, reconstruction and KL (nats per image, β = 1) of a ConvVAE model on images.
+
+    The reconstruction term is scored at one reparameterised sample z = μ + σ·ε per image (ε from
+    a torch generator seeded ``seed``, batch by batch); ``core.explain`` gives the same numbers
+    image by image.
+    """
     from .train import _to_tensor, evaluate_loss
 
     x = _to_tensor(model.prepare(images))
@@ -68,7 +75,7 @@ def elbo_terms(model, images: np.ndarray, seed: int = 1234, batch_size: int = 50
 
 def kl_per_dim_from_posteriors(mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """Average KL(q(z|x) ‖ N(0, 1)) per latent dimension over a set of posteriors."""
-    kl = -0.5 * (1 + logvar - mean ** 2 - np.exp(logvar))
+    kl = kl_per_dim(mean, logvar)
     return kl.reshape(len(kl), -1).mean(0)
 
 

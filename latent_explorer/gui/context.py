@@ -42,6 +42,7 @@ class Views:
     skipped_panel: object = None
     skipped_dock: object = None
     skipped_link: object = None
+    theory: object = None     # the Theory panel (in its dock)
     menus: object = None      # menus.Menus
     #: the map and slider panels exist (the second build step is done)
     built: bool = False
@@ -63,7 +64,7 @@ class Context(QObject):
         self.closing = False
         # the controllers (set by the window once they exist)
         self.models = self.previews = self.sliders = self.maps = self.morphs = None
-        self.exports = self.bookmarks = self.sessions = self.training = self.readiness = None
+        self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
 
     def error(self, message: str, dialog: bool = False) -> None:
         """Say what went wrong: in the banner, and in a dialog when the user must see it now."""

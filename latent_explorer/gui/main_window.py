@@ -44,7 +44,7 @@ class MainWindow(QMainWindow):
         self.views = Views()
         self.ctx = self.state = None
         self.models = self.previews = self.maps = self.morphs = None
-        self.exports = self.bookmarks = self.sessions = self.training = self.readiness = None
+        self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
         self.shown_at: float | None = None
         self.painted_at: float | None = None
         self._applied = None   # the model summary last applied to the built panels
@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         from .controllers.readiness import Readiness
         from .controllers.sessions import SessionController
         from .controllers.sliders import SliderController
+        from .controllers.theory import TheoryController
         from .controllers.training import TrainingController
         from .menus import Menus
         from .widgets.history import HistoryPanel
@@ -159,6 +160,7 @@ class MainWindow(QMainWindow):
         c.sessions = self.sessions = SessionController(c)
         c.training = self.training = TrainingController(c)
         c.readiness = self.readiness = Readiness(c)
+        c.theory = self.theory = TheoryController(c)
         self.readiness.ready.connect(self.ready)
         self.views.menus = Menus(self, c)
         self.models.loaded.connect(lambda s: show_model(c, s))
@@ -182,7 +184,11 @@ class MainWindow(QMainWindow):
         v.skipped_dock = self._dock("Skipped files", "SkippedDock", v.skipped_panel,
                                     Qt.DockWidgetArea.BottomDockWidgetArea)
         v.skipped_dock.hide()
-        self.docks = (history, v.bookmarks_dock, v.skipped_dock)
+        self.theory_dock = self._dock("Theory: the selected image in numbers", "TheoryDock",
+                                      _placeholder("The Theory panel is being built…"), Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.theory_dock.hide()  # View → Theory (Ctrl+E)
+        self.theory_dock.visibilityChanged.connect(self._size_theory_dock)
+        self.docks = (history, v.bookmarks_dock, self.theory_dock, v.skipped_dock)
         self.resizeDocks([history], [185], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
@@ -244,9 +250,14 @@ class MainWindow(QMainWindow):
     def _finish_views(self) -> None:
         """Bind the panels to the controllers; apply a model that loaded while they were built."""
         v, c = self.views, self.ctx
+        from .widgets.theory import TheoryPanel
+
         c.sliders.attach()
         self.maps.attach()
         self.morphs.attach()
+        v.theory = TheoryPanel()
+        self.theory_dock.setWidget(v.theory)
+        self.theory.attach(self.theory_dock)
         v.random_button.clicked.connect(self.previews.random_sample)
         v.reset_button.clicked.connect(self.maps.reset_to_selected)
         v.copy_button.clicked.connect(self.previews.copy_latent)
@@ -312,6 +323,12 @@ class MainWindow(QMainWindow):
         if self.morphs.keys is not None and self.views.morph.strip is None:
             self.morphs.recompute()
 
+    def _size_theory_dock(self, visible: bool) -> None:
+        """A short dock the first time it opens: the map above keeps most of the height."""
+        if visible and not getattr(self, "_theory_sized", False):
+            self._theory_sized = True
+            self.resizeDocks([self.theory_dock], [250], Qt.Orientation.Vertical)
+
     def _note_applied(self, summary) -> None:
         if self.views.built:
             self._applied = summary
@@ -364,6 +381,7 @@ class MainWindow(QMainWindow):
             self.training.stop()
             self.sessions.autosave.stop()
             self.ctx.sliders.stop()
+            self.theory.stop()
             self.previews.stop()
             self.maps.stop()
             self.state.disconnect_all()

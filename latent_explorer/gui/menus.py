@@ -76,7 +76,11 @@ class Menus:
 
         v = mb.addMenu("&View")
         for dock in win.docks:
-            v.addAction(dock.toggleViewAction())
+            a = dock.toggleViewAction()
+            if dock is win.theory_dock:
+                a.setText("&Theory: the selected image in numbers")
+                a.setShortcut(QKeySequence("Ctrl+E"))
+            v.addAction(a)
 
         self.device_menu = mb.addMenu("&Device")
         self.device_group = QActionGroup(win)

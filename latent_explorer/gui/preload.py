@@ -23,7 +23,8 @@ from pathlib import Path
 STEPS = ("numpy", "torch", "pyqtgraph", "superqt", "panels")
 #: the map and slider panels' own modules (they import pyqtgraph and superqt)
 PANEL_MODULES = ("latent_explorer.gui.widgets.latent_map", "latent_explorer.gui.widgets.morph",
-                 "latent_explorer.gui.widgets.sliders", "latent_explorer.gui.widgets.spatial_sliders")
+                 "latent_explorer.gui.widgets.sliders", "latent_explorer.gui.widgets.spatial_sliders",
+                 "latent_explorer.gui.widgets.theory")
 
 _done: dict[str, threading.Event] = {name: threading.Event() for name in STEPS}
 _errors: dict[str, BaseException] = {}

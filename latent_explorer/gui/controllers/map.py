@@ -41,6 +41,9 @@ class MapController(QObject):
         self.manifold_ready = False
         self.generations = MapGenerations()
         self.projector: DecodeWorker | None = None  # t-SNE / UMAP: long, no model, own thread
+        #: (x, y) -> (latent, words) for a click on empty space that someone else decodes (a hole of
+        #: the prior, when the Theory panel shows them), or None: the default blend
+        self.place_resolver = None
         self._move_marker = self._manifold_later = None
         ctx.worker.progress.connect(self._on_progress)
 
@@ -270,9 +273,14 @@ class MapController(QObject):
     def _on_place_clicked(self, x: float, y: float) -> None:
         if self.data is None:
             return
-        how = "exact" if self.data.projection.method == "identity" else "blend of the 3 points around it"
+        resolved = self.place_resolver(x, y) if self.place_resolver is not None else None
+        if resolved is not None:
+            z, how = resolved
+        else:
+            z = self.latent_at(x, y)
+            how = "exact" if self.data.projection.method == "identity" else "blend of the 3 points around it"
         self.ctx.note(f"map point ({x:.2f}, {y:.2f}), {how}")
-        self.ctx.previews.set_latent(self.latent_at(x, y), f"map point ({x:.2f}, {y:.2f})")
+        self.ctx.previews.set_latent(z, f"map point ({x:.2f}, {y:.2f})")
 
     # ---- opening images, and the skipped-files report -----------------------------------
     def open_folder_dialog(self) -> None:

@@ -277,6 +277,11 @@ class LatentMapWidget(QWidget):
         else:
             self.selected_mark.setData(x=[float(self.xy[index, 0])], y=[float(self.xy[index, 1])])
 
+    def add_overlay(self, overlay) -> None:
+        """Draw an overlay's items (``items``) over the points, outside the map's auto-range."""
+        for item in overlay.items:
+            self.plot.addItem(item, ignoreBounds=True)
+
     def set_manifold(self, mosaic: np.ndarray, rect) -> None:
         img = for_display(mosaic)
         self.manifold.setImage(img, autoLevels=False, levels=(0, 255))

@@ -1,0 +1,189 @@
+"""The theory controller: the selected image's numbers (μ, σ², KL per dimension, the −ELBO split),
+the edited latent's numbers (log p(z), the reconstruction term), the reparameterisation step by
+step, and the posterior's ellipse and samples on the map.
+
+It works while the Theory dock is visible (View → Theory, Ctrl+E), for models with vector
+latents and a posterior (the project's VAEs); other models get a sentence saying why not.
+Numbers come from ``app.jobs.theory`` on the worker ("theory" and "posterior" requests,
+coalescing: only the newest latent's numbers matter).
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject
+
+from ...app.jobs import theory as theory_jobs
+from ...core.latent import posterior_map as pm
+from ...core.latent.posterior_map import ellipse, projected_gaussian
+
+
+class TheoryController(QObject):
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.ctx = ctx
+        self.image_numbers = None     # ImageNumbers of the selected image
+        self.draws = None             # the last PosteriorDraws
+        self.latent_for = None        # the latent the shown numbers are of
+        self.note = ""                # why the map shows no ellipse, if it does not
+        self._seed = 0
+        self._later = None
+        self.overlay = self.prior = None
+        self.hole_grid = None          # (rect, bool n×n) while the holes are shown
+
+    def attach(self, dock) -> None:
+        """The panel exists (in ``dock``): bind it (called once, by the window)."""
+        from superqt.utils import qdebounced
+
+        from ..widgets.posterior_overlay import PosteriorOverlay, PriorOverlay
+
+        v, c = self.ctx.views, self.ctx
+        self.dock = dock
+        self.overlay, self.prior = PosteriorOverlay(), PriorOverlay()
+        v.map.add_overlay(self.prior)
+        v.map.add_overlay(self.overlay)
+        v.theory.priorToggled.connect(lambda on: self.show_prior())
+        self._later = qdebounced(self.request, 80)
+        v.theory.sampleRequested.connect(lambda: self.sample(1))
+        v.theory.manyRequested.connect(lambda: self.sample(16))
+        c.state.connect(lambda origin: self.active and self._later())
+        c.maps.selected_changed.connect(lambda i: self.refresh())
+        c.maps.ready.connect(self._on_map)
+        c.models.loaded.connect(lambda s: self._reset())
+        dock.visibilityChanged.connect(lambda on: (self.show_prior(), on and self.refresh()))
+        if not dock.isVisible():
+            self.overlay.clear()
+
+    @property
+    def active(self) -> bool:
+        return self.overlay is not None and self.dock.isVisible() and self.available() == ""
+
+    def available(self) -> str:
+        """"" when the panel can show this model, else why not (in words)."""
+        m, d = self.ctx.models, self.ctx.maps.data
+        if m.summary is None:
+            return "No model loaded"
+        if m.spatial:
+            return ("The Theory panel shows vector latents; this model's latent is a C×h×w grid "
+                    "(see the Latent channels view)")
+        if d is not None and d.logvar is None:
+            return "This model's encoder gives a point, not a distribution: there is no q(z|x) to show"
+        return ""
+
+    def _reset(self) -> None:
+        self.image_numbers = self.draws = None
+        if self.overlay is not None:
+            self.overlay.clear()
+            reason = self.available()
+            self.ctx.views.theory.set_enabled_for(not reason, reason or "Select an image on the map to see it in numbers")
+
+    def _on_map(self, data) -> None:
+        self.ctx.views.theory.set_order(self.ctx.views.sliders.order or list(range(int(np.prod(data.mean.shape[1:])))))
+        self._reset()
+        self.show_prior()
+        self.refresh()
+
+    # ---- the prior, the data and the holes ----------------------------------------------------
+    def show_prior(self) -> None:
+        """Draw (or remove) the prior's contours, the data's density and the holes on the map."""
+        d, check = self.ctx.maps.data, self.ctx.views.theory.prior_check
+        g = None if d is None else pm.prior_on_map(d.projection)
+        check.setEnabled(g is not None)
+        if d is not None and g is None:
+            check.setToolTip("t-SNE / UMAP maps are not linear: the prior has no place on them (choose PCA)")
+        self.hole_grid = None
+        self.ctx.maps.place_resolver = None
+        if g is None or not check.isChecked() or not self.dock.isVisible():
+            self.prior.clear()
+            return
+        rect = pm.map_rect(d.xy, g)
+        prior, data = pm.gaussian_grid(g[0], g[1], rect, 128), pm.density_grid(d.xy, rect, 128)
+        holes = pm.holes(prior, data)
+        self.prior.show([ellipse(g[0], g[1], k) for k in (1.0, 2.0, 3.0)], rect, data, holes)
+        self.hole_grid = (rect, holes)
+        self.ctx.maps.place_resolver = self._decode_hole
+
+    def _decode_hole(self, x: float, y: float):
+        """A click in a hole decodes the latent on the map's plane there (exact for 2-d and PCA)."""
+        (x0, y0, w, h), holes = self.hole_grid
+        n = holes.shape[0]
+        i, j = int((y - y0) / h * n), int((x - x0) / w * n)
+        if not (0 <= i < n and 0 <= j < n and holes[i, j]):
+            return None
+        p = self.ctx.maps.data.projection
+        z = np.array([x, y], np.float32) if p.method == "identity" else \
+            (np.asarray(p.mean) + np.array([x, y]) @ np.asarray(p.components)).astype(np.float32)
+        return z.reshape(self.ctx.maps.data.mean.shape[1:]), "a hole: the prior reaches it, no encoded image does"
+
+    def refresh(self) -> None:
+        """The selection changed, or the panel was shown: everything again."""
+        if not self.active:
+            return
+        self.draws = None
+        self.overlay.clear()
+        self.ctx.views.theory.grid.clear()
+        self.request()
+
+    def _selected_image(self):
+        d, i = self.ctx.maps.data, self.ctx.maps.selected
+        return None if d is None or i is None or i >= len(d.images) else d.images[i]
+
+    def request(self) -> int:
+        if not self.active or self.ctx.state.z is None:
+            return -1
+        z = self.ctx.state.z.copy()
+        return self.ctx.worker.submit("theory", theory_jobs.numbers, self._selected_image(), z,
+                                      on_result=lambda r: self._on_numbers(r, z))
+
+    def _on_numbers(self, result, z) -> None:
+        image, latent = result
+        self.latent_for = z
+        panel = self.ctx.views.theory
+        if image is not None:
+            self.image_numbers = image
+            panel.set_image(image, f"image {self.ctx.maps.label(self.ctx.maps.selected)}")
+            self._draw_posterior()
+        panel.set_latent(z, latent)
+
+    def _draw_posterior(self) -> None:
+        d, n = self.ctx.maps.data, self.image_numbers
+        g = projected_gaussian(d.projection, n.mean, n.var)
+        cloud = None
+        if self.draws is not None:
+            cloud = d.projection.locate(self.draws.z.reshape(len(self.draws.z), -1))
+        if g is None:
+            self.note = ("t-SNE / UMAP maps are not linear: no ellipse; the samples are placed approximately "
+                         "(among their nearest encoded images)")
+            self.overlay.show([], cloud)
+        else:
+            self.note = ""
+            centre, cov = g
+            self.overlay.show([ellipse(centre, cov, 1.0), ellipse(centre, cov, 2.0)], cloud)
+        self.ctx.views.theory.post_plot.setToolTip(self.note)
+
+    # ---- the reparameterisation ---------------------------------------------------------
+    def sample(self, k: int) -> int:
+        """Draw ε and decode z = μ + σ·ε (``k`` = 1: it becomes the latent; 16: a grid and a cloud)."""
+        n = self.image_numbers
+        if not self.active or n is None:
+            return -1
+        self._seed += 1
+        seed = self._seed
+        return self.ctx.worker.submit("posterior", theory_jobs.posterior_draws, n.mean, n.logvar, k, seed,
+                                      on_result=self._on_draws)
+
+    def _on_draws(self, draws) -> None:
+        self.draws = draws
+        panel = self.ctx.views.theory
+        if len(draws.z) == 1:
+            panel.set_draw(draws)
+            self.ctx.note(f"z = μ + σ·ε, ε drawn with seed {draws.seed}")
+            self.ctx.previews.set_latent(draws.z[0], f"posterior sample (seed {draws.seed})", image=draws.images[0],
+                                         rid=self.ctx.worker.latest_id("posterior") or 0)
+        else:
+            panel.set_many(draws)
+        self._draw_posterior()
+
+    def stop(self) -> None:
+        if self._later is not None:
+            self._later.cancel()
+            self._later.flush(restart_timer=False)
