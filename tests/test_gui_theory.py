@@ -108,3 +108,18 @@ def test_the_prior_and_the_holes_on_the_map_and_a_click_in_a_hole_decodes_it(qtb
     assert "a hole" in win.views.preview.caption.text()
     win.views.theory.prior_check.setChecked(False)
     assert win.maps.place_resolver is None
+
+
+def test_a_latent_beyond_the_sliders_range_shows_its_real_value(qtbot, open_window):
+    win = open_window(map_limit=100)
+    z = np.zeros(16, np.float32)
+    dim = win.views.sliders.order[0]
+    z[dim] = 4.37
+    win.previews.set_latent(z, "far out")
+    row = win.views.sliders.rows[dim]
+    assert row.slider.value() == pytest.approx(3.0)          # the handle waits at the end ...
+    assert row.value_label.text() == "4.37"                 # ... and the label says where z is
+    assert "beyond" in row.value_label.toolTip()
+    z[dim] = 1.0
+    win.previews.set_latent(z, "back in range")
+    assert float(row.value_label.text()) == pytest.approx(1.0) and row.value_label.toolTip() == ""

@@ -8,6 +8,7 @@
 | final (a slow decoder's full decode)   | coalesce                 | yes: read-only (the latent shown)  | 6    |
 | strip, traversal, manifold             | coalesce                 | no                                 | 7-9  |
 | theory, posterior (the Theory panel)   | coalesce                 | no                                 | 9    |
+| compare (its own worker and models)    | coalesce                 | no                                 | 13   |
 | export                                 | queue: every one runs    | no; ranks above the map            | 10   |
 | strip-final, directions                | coalesce                 | no                                 | 11-12|
 | map                                    | coalesce + generation    | no                                 | 13   |
@@ -59,7 +60,7 @@ def _table() -> dict[str, Rule]:
              ("manifold", COALESCE, NORMAL, 9), ("theory", COALESCE, NORMAL, 9), ("posterior", COALESCE, NORMAL, 9),
              ("export", QUEUE, NORMAL, 10),
              ("strip-final", COALESCE, NORMAL, 11), ("directions", COALESCE, NORMAL, 12),
-             ("map", COALESCE, NORMAL, 13)]
+             ("map", COALESCE, NORMAL, 13), ("compare", COALESCE, NORMAL, 13)]
     return {k: Rule(k, p, n, r) for k, p, n, r in rows}
 
 

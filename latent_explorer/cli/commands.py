@@ -214,7 +214,7 @@ def cmd_reconstruct(a) -> int:
 
 
 def cmd_traverse(a) -> int:
-    from ..core.export import make_grid, save_png
+    from ..core.export import label_rows, make_grid, save_png
     from ..core.latent import traversal_latents
 
     out = paths.output_file("--out", a.out, (".png",))
@@ -231,6 +231,9 @@ def cmd_traverse(a) -> int:
     zs = traversal_latents(base, steps=a.steps, value_range=a.range_)
     imgs = m.decode(zs.reshape(-1, *m.latent_shape))
     grid = make_grid(imgs.reshape(zs.shape[0], a.steps, *imgs.shape[1:]))
+    kl = ((getattr(m, "metrics", None) or {}).get("evaluate") or {}).get("kl_per_dim")
+    grid = label_rows(grid, [f"z{d}" + (f" · KL {kl[d]:.2f}" if kl and d < len(kl) else "")
+                             for d in range(zs.shape[0])], zs.shape[0])
     save_png(out, grid, _recipe(m, kind="traverse", base=base, steps=a.steps, range=a.range_,
                                 source=a.image, seed=None if a.image else a.seed))
     print(f"wrote {out} ({zs.shape[0]} rows × {a.steps} steps)")

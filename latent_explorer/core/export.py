@@ -42,6 +42,27 @@ def make_grid(images: np.ndarray, cols: int | None = None, pad: int = 2, pad_val
     return grid
 
 
+def label_rows(grid: np.ndarray, labels: list[str], rows: int, pad: int = 2, pad_value: int = 255) -> np.ndarray:
+    """The grid with a column of row labels on its left (e.g. "z4 · KL 2.47"), one per row of
+    ``rows`` equal rows, each centred on its row: traversal grids that say which dimension is which."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    width = max((int(probe.textlength(s, font=font)) for s in labels), default=0) + 2 * pad + 4
+    h, c = grid.shape[0], grid.shape[2]
+    col = Image.new("L", (width, h), pad_value)
+    draw = ImageDraw.Draw(col)
+    row_h = (h - pad) / max(1, rows)
+    ink = 0 if pad_value > 127 else 255
+    for r, text in enumerate(labels[:rows]):
+        top, bottom = draw.textbbox((0, 0), text, font=font)[1::2]
+        y = pad + r * row_h + (row_h - pad - (bottom - top)) / 2 - top
+        draw.text((pad + 2, y), text, fill=ink, font=font)
+    side = np.asarray(col, np.uint8)[..., None].repeat(c, 2)
+    return np.concatenate([side, grid], 1)
+
+
 def _pil(img: np.ndarray) -> Image.Image:
     return Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
 
@@ -120,4 +141,4 @@ def save_animation(path: str | os.PathLike, frames: np.ndarray, fps: int = 12, r
     return path
 
 
-__all__ = ["make_grid", "save_png", "read_png_recipe", "save_animation", "recipe_json", "atomic_write"]
+__all__ = ["make_grid", "label_rows", "save_png", "read_png_recipe", "save_animation", "recipe_json", "atomic_write"]

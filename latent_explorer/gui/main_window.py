@@ -45,6 +45,7 @@ class MainWindow(QMainWindow):
         self.ctx = self.state = None
         self.models = self.previews = self.maps = self.morphs = None
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
+        self.compare = None
         self.shown_at: float | None = None
         self.painted_at: float | None = None
         self._applied = None   # the model summary last applied to the built panels
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
         from ..app.state import LatentState
         from .context import Context
         from .controllers.bookmarks import BookmarkController
+        from .controllers.compare import CompareController
         from .controllers.exports import ExportController
         from .controllers.map import MapController
         from .controllers.model import ModelController, show_model
@@ -161,6 +163,7 @@ class MainWindow(QMainWindow):
         c.training = self.training = TrainingController(c)
         c.readiness = self.readiness = Readiness(c)
         c.theory = self.theory = TheoryController(c)
+        c.compare = self.compare = CompareController(c)
         self.readiness.ready.connect(self.ready)
         self.views.menus = Menus(self, c)
         self.models.loaded.connect(lambda s: show_model(c, s))
@@ -382,6 +385,7 @@ class MainWindow(QMainWindow):
             self.sessions.autosave.stop()
             self.ctx.sliders.stop()
             self.theory.stop()
+            self.compare.stop()
             self.previews.stop()
             self.maps.stop()
             self.state.disconnect_all()

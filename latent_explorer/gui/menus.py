@@ -81,6 +81,8 @@ class Menus:
                 a.setText("&Theory: the selected image in numbers")
                 a.setShortcut(QKeySequence("Ctrl+E"))
             v.addAction(a)
+        v.addSeparator()
+        v.addAction("&Compare models: what β does…", c.compare.open_dialog)
 
         self.device_menu = mb.addMenu("&Device")
         self.device_group = QActionGroup(win)

@@ -36,15 +36,18 @@ def export_morph(ctx, path: str, frames: np.ndarray, fps: int, recipe: dict) -> 
 
 
 def export_traversal_grid(ctx, path: str, z: np.ndarray, dims: list[int], steps: int, value_range: float,
-                          recipe: dict) -> str:
+                          recipe: dict, labels: list[str] | None = None) -> str:
     """A PNG grid: one row per dimension in ``dims`` swept over [−range, +range] around ``z``."""
-    from ...core.export import make_grid, save_png
+    from ...core.export import label_rows, make_grid, save_png
 
     grid = traversal(ctx, z, steps=steps, value_range=value_range, dims=dims)
     ctx.checkpoint()
     recipe = with_model_hash(ctx.model, dict(recipe, kind="traversal", latent=np.asarray(z, np.float32), dims=list(dims),
                                         steps=steps, range=value_range))
-    save_png(path, make_grid(grid, pad=2), recipe)
+    image = make_grid(grid, pad=2)
+    if labels:  # which dimension each row sweeps, and how much it carries
+        image = label_rows(image, labels, len(dims), pad=2)
+    save_png(path, image, recipe)
     return path
 
 

@@ -84,7 +84,9 @@ class ExportController(QObject):
                                 min(max_rows, 8), recipe)
         dims = list(v.sliders.order[:max_rows]) or list(range(min(max_rows, z.size)))
         recipe = self.recipe(method="each row sets one dimension to evenly spaced values, the rest as the latent")
-        return self._submit(path, export_jobs.export_traversal_grid, z, dims, steps, value_range, recipe)
+        kl = self.ctx.maps.data.kl_per_dim if self.ctx.maps.data is not None else None
+        labels = [f"z{d}" + ("" if kl is None else f" · KL {kl[d]:.2f}") for d in dims]
+        return self._submit(path, export_jobs.export_traversal_grid, z, dims, steps, value_range, recipe, labels)
 
     def export_samples(self, path: str, n: int = 64, seed: int | None = None) -> int:
         if self.ctx.models.summary is None or not self.ctx.views.built:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import (QGraphicsOpacityEffect, QHBoxLayout, QLabel, QScrollArea, QSlider, QStyle,
+from PySide6.QtWidgets import (QGraphicsOpacityEffect, QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSlider, QStyle,
                                QStyleOptionSlider, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
@@ -122,6 +122,8 @@ class DimensionRow(QWidget):
         self.slider.setMinimumWidth(120)
         self.slider.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         inner = self.slider.findChild(QSlider)  # superqt's inner QSlider: the μ ± σ mark sits on it
+        # superqt's value label (a line edit): it says the real value of a latent beyond ±3
+        self.value_label = self.slider.findChild(QLineEdit)
         self.mark = PosteriorMark(inner, -SLIDER_RANGE, SLIDER_RANGE)
         self.strip = QLabel()
         # a fixed size, so the layout does not shift when the strips arrive
@@ -156,9 +158,18 @@ class DimensionRow(QWidget):
         return True
 
     def set_value(self, v: float) -> None:
+        """Show ``v``; beyond the slider's ±3 the handle waits at the end and the label says the real
+        value (in the accent colour), never a silently clamped one."""
         self.slider.blockSignals(True)
         self.slider.setValue(float(np.clip(v, -SLIDER_RANGE, SLIDER_RANGE)))
         self.slider.blockSignals(False)
+        beyond = abs(v) > SLIDER_RANGE
+        if beyond:
+            self.value_label.blockSignals(True)
+            self.value_label.setText(f"{v:.2f}")
+            self.value_label.blockSignals(False)
+        self.value_label.setStyleSheet(f"color: {theme.ACCENT};" if beyond else "")
+        self.value_label.setToolTip(f"z{self.dim} = {v:.3f}: beyond the slider's ±{SLIDER_RANGE:g}" if beyond else "")
 
     def set_kl(self, kl: float, active: bool, kl_max: float) -> None:
         self.badge.setText(f"{kl:.2f}")
