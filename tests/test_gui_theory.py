@@ -123,3 +123,14 @@ def test_a_latent_beyond_the_sliders_range_shows_its_real_value(qtbot, open_wind
     z[dim] = 1.0
     win.previews.set_latent(z, "back in range")
     assert float(row.value_label.text()) == pytest.approx(1.0) and row.value_label.toolTip() == ""
+
+
+def test_the_plots_save_as_png_and_svg_for_slides(qtbot, open_window, tmp_path):
+    win = open_window(map_limit=100)
+    selected_numbers(qtbot, win, 2)
+    written = win.views.theory.save_figures(str(tmp_path / "theory")) + win.exports.save_map_figure(str(tmp_path / "map"))
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == [
+        "map.png", "map.svg", "theory-kl.png", "theory-kl.svg", "theory-posterior.png", "theory-posterior.svg"]
+    for p in written:
+        data = open(p, "rb").read()
+        assert len(data) > 500 and (data.startswith(b"\x89PNG") if p.endswith(".png") else b"<svg" in data)

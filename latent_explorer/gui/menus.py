@@ -51,6 +51,7 @@ class Menus:
         f.addAction("Export t&raversal grid…", c.exports.export_traversal_dialog)
         f.addAction("Export sample &grid…", c.exports.export_samples_dialog)
         f.addAction("&Export morph…", c.exports.export_morph_dialog)
+        f.addAction("Save the &map as a figure (PNG, SVG)…", c.exports.save_map_figure_dialog)
         f.addSeparator()
         quit_action = QAction("&Quit", win)
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))

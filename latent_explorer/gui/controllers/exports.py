@@ -120,6 +120,24 @@ class ExportController(QObject):
             if path:
                 self.export_traversal(path)
 
+    def save_map_figure(self, stem: str) -> list[str]:
+        """The map as it looks now, as ``stem``.png and ``stem``.svg (for slides)."""
+        from ..widgets.figures import save_plot
+
+        if not self.ctx.views.built:
+            return []
+        written = save_plot(self.ctx.views.map.plot, stem)
+        for path in written:
+            self._saved(path)
+        return written
+
+    def save_map_figure_dialog(self) -> None:
+        from ..widgets.figures import ask_stem
+
+        stem = ask_stem(self.ctx.window, "Save the map as a figure (PNG and SVG)", "map")
+        if stem:
+            self.save_map_figure(stem)
+
     def export_samples_dialog(self) -> None:
         if self.ctx.models.summary is not None:
             path = self._ask("Export sample grid", "samples.png", "PNG image (*.png)")

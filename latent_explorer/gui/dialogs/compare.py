@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
 from .. import theme
@@ -181,30 +181,15 @@ class CompareDialog(QDialog):
         return [self.maps.itemAt(i).widget() for i in range(self.maps.count())]
 
     def save_figures(self, stem: str) -> list[str]:
-        """The plane and each map as ``stem``-plane.png/.svg, ``stem``-map-<k>.png/.svg (the SVG is
-        vector: Qt's SVG generator paints the plot's scene)."""
-        from pyqtgraph.exporters import ImageExporter
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
+        """The plane and each map as ``stem``-plane.png/.svg, ``stem``-map-<k>.png/.svg."""
+        from ..widgets.figures import save_plot
 
-        written = []
         plots = [("plane", self.plane)] + [(f"map-{k + 1}", w) for k, w in enumerate(self.map_plots())]
-        for name, w in plots:
-            png, svg = f"{stem}-{name}.png", f"{stem}-{name}.svg"
-            ImageExporter(w.getPlotItem()).export(png)
-            gen = QSvgGenerator()
-            gen.setFileName(svg)
-            gen.setSize(w.size())
-            gen.setViewBox(w.rect())
-            gen.setTitle(f"latent-explorer: {name}")
-            painter = QPainter(gen)
-            w.render(painter)
-            painter.end()
-            written += [png, svg]
-        return written
+        return [path for name, w in plots for path in save_plot(w, f"{stem}-{name}")]
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the figures (PNG and SVG)", "beta-compare", "Figures (*)")
-        if path:
-            written = self.save_figures(path.removesuffix(".png").removesuffix(".svg"))
-            self.status.setText("saved " + ", ".join(written))
+        from ..widgets.figures import ask_stem
+
+        stem = ask_stem(self, "Save the figures (PNG and SVG)", "beta-compare")
+        if stem:
+            self.status.setText("saved " + ", ".join(self.save_figures(stem)))

@@ -210,7 +210,8 @@ class LatentMapWidget(QWidget):
         if not is_latent:
             self.manifold.clear()
         proj = data.projection
-        axes = ("z₁", "z₂") if is_latent else (f"{proj.method.upper()} 1", f"{proj.method.upper()} 2")
+        # a 2-d latent's axes have the names its sliders, exports and the Theory panel use
+        axes = ("z0", "z1") if is_latent else (f"{proj.method.upper()} 1", f"{proj.method.upper()} 2")
         if proj.method == "pca" and proj.explained:
             axes = tuple(f"PC{i + 1} ({v * 100:.0f}% var.)" for i, v in enumerate(proj.explained))
         if proj.method == "tsne":

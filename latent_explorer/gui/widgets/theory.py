@@ -99,11 +99,15 @@ class TheoryPanel(QWidget):
         self.prior_check.setToolTip("dashed: the prior N(0, I) at 1σ, 2σ, 3σ · green: where the encoded images are · "
                                     "shaded: holes, which the prior covers and no image reaches (click one to decode it)")
         self.prior_check.toggled.connect(self.priorToggled)
+        self.save_button = QPushButton("Save figures…")
+        self.save_button.setToolTip("the two plots as PNG and SVG, for slides")
+        self.save_button.clicked.connect(self._save_dialog)
         buttons = QHBoxLayout()
         buttons.addWidget(self.sample_button)
         buttons.addWidget(self.many_button)
         buttons.addStretch(1)
         buttons.addWidget(self.prior_check)
+        buttons.addWidget(self.save_button)
         left = QVBoxLayout()
         for w in (self.heading, self.elbo, self.elbo_text, self.live):
             left.addWidget(w)
@@ -224,6 +228,18 @@ class TheoryPanel(QWidget):
         self.steps.setText(f"<table cellspacing='2'><tr><td>seed {draws.seed}</td>{head}</tr>"
                            + row("ε ~ N(0, 1)", draws.eps[0][o]) + row("σ·ε", draws.sigma_eps[0][o])
                            + row("μ", mu[o]) + row("z = μ + σ·ε", z[o]) + "</table>")
+
+    def save_figures(self, stem: str) -> list[str]:
+        from .figures import save_plot
+
+        return save_plot(self.post_plot, f"{stem}-posterior") + save_plot(self.kl_plot, f"{stem}-kl")
+
+    def _save_dialog(self) -> None:
+        from .figures import ask_stem
+
+        stem = ask_stem(self, "Save the Theory panel's plots (PNG and SVG)", "theory")
+        if stem:
+            self.save_figures(stem)
 
     def set_many(self, draws) -> None:
         from ...core.export import make_grid
