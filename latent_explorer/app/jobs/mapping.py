@@ -38,6 +38,21 @@ class MapData:
     seconds: float = 0.0
     paths: list | None = None     # the image files (a folder import), else None
     source: object = None         # the folder (str) or file list the images came from
+    factors: np.ndarray | None = None  # int N×K known ground-truth factors (shapes), else None
+    factor_names: tuple = ()
+    value_names: dict = field(default_factory=dict)   # factor -> names of its values
+    label_name: str = "label"     # what the labels are (shapes: the "shape" factor)
+
+    @property
+    def label_names(self) -> list | None:
+        """Names for the label values (shapes: square, ellipse, …), or None: the numbers themselves."""
+        return self.value_names.get(self.label_name)
+
+    def label_text(self, i: int) -> str:
+        if self.labels is None:
+            return ""
+        names, v = self.label_names, int(self.labels[i])
+        return names[v] if names and 0 <= v < len(names) else str(v)
 
     @property
     def xy(self) -> np.ndarray:
@@ -101,7 +116,7 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
 
     t0 = time.perf_counter()
     model = ctx.model
-    skipped, paths = [], None
+    skipped, paths, known = [], None, {}
     if getattr(model, "slow_decoder", False):
         limit = min(limit, SLOW_MAP_POINTS)
     if images_dir:
@@ -117,6 +132,9 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
         if ds is None:
             raise _no_data(model)
         images, labels, name = ds.images[:limit], (None if ds.labels is None else ds.labels[:limit]), ds.name
+        factors = None if ds.factors is None else ds.factors[:limit]
+        known = dict(factors=factors, factor_names=tuple(ds.factor_names), value_names=dict(ds.value_names),
+                     label_name=ds.factor_names[0] if ds.factor_names else "label")
     images = model.prepare(images)
     n = len(images)
     if n < 3:
@@ -161,7 +179,8 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
         kl = kl_per_dim_from_posteriors(mean.reshape(n, -1), logvar.reshape(n, -1)).astype(np.float32)
         active = kl > ACTIVE_KL_THRESHOLD
     return MapData(name, images, labels, mean, logvar, np.concatenate(errs).astype(np.float32), proj, interp,
-                   point_density(proj.xy), kl, active, skipped, time.perf_counter() - t0, paths, images_dir)
+                   point_density(proj.xy), kl, active, skipped, time.perf_counter() - t0, paths, images_dir,
+                   **known)
 
 
 def _interpolator(xy: np.ndarray, mean: np.ndarray):

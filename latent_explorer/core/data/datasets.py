@@ -32,6 +32,8 @@ class Dataset:
     labels: np.ndarray | None = None   # int N (class) or None
     factors: np.ndarray | None = None  # int N×K ground-truth factors, when known
     factor_names: tuple[str, ...] = ()
+    #: names of a factor's values where numbers would say less (shapes: "square", "ellipse", …)
+    value_names: dict = field(default_factory=dict)
     paths: list[Path] | None = None
     skipped: list = field(default_factory=list)
 
@@ -79,7 +81,8 @@ def load_shapes(split: str = "train", n: int | None = None) -> Dataset:
         images, factors = shapes_mod.generate(n or SHAPES_TEST_N, seed=1)
     else:
         raise UserError(f"unknown split {split!r}: use train, test or all")
-    return Dataset(f"shapes[{split}]", images, factors[:, 0], factors, shapes_mod.FACTOR_NAMES)
+    return Dataset(f"shapes[{split}]", images, factors[:, 0], factors, shapes_mod.FACTOR_NAMES,
+                   value_names={"shape": list(shapes_mod.SHAPE_NAMES)})
 
 
 def load_dataset(name_or_dir: str, split: str = "all", image_size: int | None = None,

@@ -224,7 +224,7 @@ class MapController(QObject):
     # ---- selection and clicks ---------------------------------------------------------
     def label(self, i: int) -> str:
         d = self.data
-        return f"#{i}" + ("" if d.labels is None else f" ({int(d.labels[i])})")
+        return f"#{i}" + ("" if d.labels is None else f" ({d.label_text(i)})")
 
     def select(self, i: int) -> None:
         d, v = self.data, self.ctx.views
@@ -235,7 +235,7 @@ class MapController(QObject):
         v.map.set_selected(i)
         self.ctx.sliders.show_posterior(d.mean[i], d.logvar[i] if d.logvar is not None else None)
         v.reset_button.setEnabled(True)
-        lab = "" if d.labels is None else f"label {int(d.labels[i])} · "
+        lab = "" if d.labels is None else f"{d.label_name} {d.label_text(i)} · "
         if np.isnan(d.recon_error[i]):  # a slow decoder: the map skipped decoding every image
             v.recon.set_selected(i, d.images[i], f"{lab}image #{i} · decoding its reconstruction…")
             self.ctx.worker.submit("recon", tier_jobs.final, d.mean[i], on_result=lambda r, i=i: self._on_slow_recon(i, r))
@@ -254,7 +254,7 @@ class MapController(QObject):
         show_notices(self.ctx, r.extra.get("notices") or [])
         err = float((((r.image.astype(np.float32) - d.images[i].astype(np.float32)) / 255.0) ** 2).mean())
         d.recon_error[i] = err
-        lab = "" if d.labels is None else f"label {int(d.labels[i])} · "
+        lab = "" if d.labels is None else f"{d.label_name} {d.label_text(i)} · "
         self.ctx.views.recon.set_reconstruction(i, r.image, f"{lab}image #{i} · reconstruction error {err:.4f}")
 
     def reset_to_selected(self) -> None:

@@ -21,14 +21,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout,
 
 from .. import theme
 from .imaging import for_display
-from .map_colors import MapLegend, point_brushes
+from .map_colors import MapLegend, color_modes, point_brushes
 from .map_items import (HoverCard, MapViewBox, PassiveScatter, _short_name, convex_hull, hull_contains, map_plot,
                         nearest_point)
 
-__all__ = ["COLOR_MODES", "HIT_RADIUS_PX", "HINT", "POINT_SIZE", "HoverCard", "LatentMapWidget", "MapLegend",
+__all__ = ["HIT_RADIUS_PX", "HINT", "POINT_SIZE", "HoverCard", "LatentMapWidget", "MapLegend",
            "MapViewBox", "PassiveScatter", "convex_hull"]
 
-COLOR_MODES = {"label": "label", "error": "reconstruction error", "density": "density"}
 HIT_RADIUS_PX = 7.0
 POINT_SIZE = 5
 
@@ -192,13 +191,12 @@ class LatentMapWidget(QWidget):
         self.labels = data.labels
         self.card.hide_card()
         self.clear_pins(emit=False)
-        # a slow decoder's map has no reconstruction errors (decoding every image would take minutes)
-        has_error = bool(np.isfinite(data.recon_error).all())
-        modes = (["label"] if data.labels is not None else []) + (["error"] if has_error else []) + ["density"]
+        entries = color_modes(data)  # the label, each known factor, the error, the density
+        modes = [m for m, _ in entries]
         self.color_box.blockSignals(True)
         self.color_box.clear()
-        for m in modes:
-            self.color_box.addItem(COLOR_MODES[m], m)
+        for m, words in entries:
+            self.color_box.addItem(words, m)
         if self.color_mode not in modes:
             self.color_mode = modes[0]
         self.color_box.setCurrentIndex(modes.index(self.color_mode))
@@ -317,7 +315,7 @@ class LatentMapWidget(QWidget):
         if i is None:
             self.card.hide_card()
             return
-        lab = "" if self.labels is None else f"label {int(self.labels[i])} · "
+        lab = "" if self.labels is None else f"{self.data.label_name} {self.data.label_text(i)} · "
         paths = getattr(self.data, "paths", None)
         name = _short_name(paths[i]) if paths else f"#{i}"
         text = f"{lab}{name}\nerror {self.data.recon_error[i]:.4f}"

@@ -79,6 +79,28 @@ class MapLegend(QWidget):
         p.end()
 
 
+def color_modes(data) -> list[tuple[str, str]]:
+    """(mode, words) for the "colour by" menu: the label, each known factor, the error, the density."""
+    modes = []
+    if data.labels is not None:
+        modes.append(("label", data.label_name if data.label_name != "label" else "label"))
+    if data.factors is not None:
+        modes += [(f"factor:{k}", name.replace("_", " ")) for k, name in enumerate(data.factor_names)
+                  if name != data.label_name]
+    if bool(np.isfinite(data.recon_error).all()):  # a slow decoder's map has no reconstruction errors
+        modes.append(("error", "reconstruction error"))
+    return modes + [("density", "density")]
+
+
+def _categories(values: np.ndarray, names, title: str, legend: MapLegend) -> list:
+    palette = [pg.mkBrush(c) for c in theme.LABEL_COLORS]
+    uniq = np.unique(values)
+    lut = {int(u): palette[i % len(palette)] for i, u in enumerate(uniq)}
+    text = [names[int(u)] if names and 0 <= int(u) < len(names) else str(int(u)) for u in uniq]
+    legend.set_labels(title, [(s, QColor(theme.LABEL_COLORS[i % 10])) for i, s in enumerate(text)])
+    return [lut[int(v)] for v in values]
+
+
 def point_brushes(data, mode: str, legend: MapLegend) -> list:
     """One brush per point of ``data`` (a MapData) for colour mode ``mode``; ``legend`` is set to match.
 
@@ -86,12 +108,17 @@ def point_brushes(data, mode: str, legend: MapLegend) -> list:
     fall back to a ramp: of the errors, then of the density."""
     labels = data.labels
     if mode == "label" and labels is not None:
-        palette = [pg.mkBrush(c) for c in theme.LABEL_COLORS]
-        uniq = np.unique(labels)
-        lut = {int(u): palette[i % len(palette)] for i, u in enumerate(uniq)}
-        legend.set_labels("label", [(str(int(u)), QColor(theme.LABEL_COLORS[i % 10])) for i, u in enumerate(uniq)])
-        return [lut[int(v)] for v in labels]
-    values = data.recon_error if mode == "error" else data.density
+        return _categories(labels, data.label_names, data.label_name, legend)
+    if mode.startswith("factor:") and data.factors is not None:
+        k = int(mode.split(":", 1)[1])
+        name = data.factor_names[k]
+        values = data.factors[:, k]
+        if len(np.unique(values)) <= 10:  # few values: a colour each, named
+            return _categories(values, data.value_names.get(name), name.replace("_", " "), legend)
+        mode, values = "factor", values.astype(np.float32)  # many (positions): a ramp
+        legend_title = f"{name.replace('_', ' ')} (factor value)"
+    else:
+        values = data.recon_error if mode == "error" else data.density
     if mode == "error" and not np.isfinite(values).all():  # a slow decoder's map: errors not computed
         mode, values = "density", data.density
     cmap = pg.colormap.get("viridis")
@@ -100,7 +127,9 @@ def point_brushes(data, mode: str, legend: MapLegend) -> list:
     lo, hi = np.percentile(values, [2, 98]) if len(values) else (0.0, 1.0)
     hi = hi if hi > lo else lo + 1e-9
     q = np.clip(((values - lo) / (hi - lo) * 63).round().astype(int), 0, 63)
-    if mode == "error":
+    if mode == "factor":
+        legend.set_bar(legend_title, list(colors), f"{lo:g}", f"{hi:g}")
+    elif mode == "error":
         legend.set_bar("reconstruction error (MSE)", list(colors), f"{lo:.3f}", f"{hi:.3f}")
     else:
         legend.set_bar("density of points", list(colors), "sparse", "dense")
