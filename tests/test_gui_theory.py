@@ -134,3 +134,21 @@ def test_the_plots_save_as_png_and_svg_for_slides(qtbot, open_window, tmp_path):
     for p in written:
         data = open(p, "rb").read()
         assert len(data) > 500 and (data.startswith(b"\x89PNG") if p.endswith(".png") else b"<svg" in data)
+
+
+def test_the_2d_manifold_figure_linear_and_inverse_cdf(qtbot, open_window):
+    from scipy.stats import norm
+
+    win = open_window(model="digits-2d", map_limit=100)
+    selected_numbers(qtbot, win, 0)
+    box = win.views.theory.manifold_box
+    assert box.isVisibleTo(win)
+    box.setCurrentIndex(box.findData("icdf"))
+    qtbot.waitUntil(lambda: win.theory.manifold_latents is not None, timeout=20000)
+    z = win.theory.manifold_latents
+    u = np.linspace(0.5 / 15, 1 - 0.5 / 15, 15)
+    np.testing.assert_allclose(z[-1, :, 0], norm.ppf(u), rtol=1e-5)   # bottom row: z0 from left to right
+    np.testing.assert_allclose(z[:, 0, 1], norm.ppf(u)[::-1], rtol=1e-5)  # first column: z1 from top down
+    assert not win.views.theory.grid.pixmap().isNull()
+    box.setCurrentIndex(box.findData("linear"))
+    qtbot.waitUntil(lambda: np.isclose(win.theory.manifold_latents[0, 0, 0], -3.0), timeout=20000)

@@ -76,3 +76,28 @@ def manifold(ctx, x0: float, x1: float, y0: float, y1: float, nx: int = 16, ny: 
     mosaic = imgs.reshape(ny, nx, h, w, c).transpose(0, 2, 1, 3, 4).reshape(ny * h, nx * w, c)
     # a y-up plot draws image row 0 at the bottom: flip so the largest y is on top
     return np.ascontiguousarray(mosaic[::-1]), (x0, y0, x1 - x0, y1 - y0)
+
+
+def grid_latents(n: int, spacing: str = "icdf", extent: float = 3.0) -> np.ndarray:
+    """n×n 2-d latents for the classic manifold figure, top row = largest z1: ``"icdf"`` spaces them by
+    the prior's inverse CDF (each cell holds equal prior mass: Kingma & Welling's figure), ``"linear"``
+    evenly over ±``extent``."""
+    from scipy.stats import norm
+
+    if spacing == "icdf":
+        axis = norm.ppf(np.linspace(0.5 / n, 1 - 0.5 / n, n))
+    elif spacing == "linear":
+        axis = np.linspace(-extent, extent, n)
+    else:
+        raise ValueError(f"spacing {spacing!r}: use 'icdf' or 'linear'")
+    gx, gy = np.meshgrid(axis, axis[::-1])
+    return np.stack([gx, gy], -1).astype(np.float32)
+
+
+def manifold_grid(ctx, n: int = 15, spacing: str = "icdf") -> tuple[np.ndarray, np.ndarray]:
+    """(the n×n latents, their decodes as one mosaic uint8): the 2-d manifold figure."""
+    from ...core.export import make_grid
+
+    z = grid_latents(n, spacing)
+    imgs = ctx.model.decode(z.reshape(-1, *ctx.model.latent_shape))
+    return z, make_grid(imgs, cols=n, pad=0)

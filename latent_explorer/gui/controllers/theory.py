@@ -24,6 +24,7 @@ class TheoryController(QObject):
         self.image_numbers = None     # ImageNumbers of the selected image
         self.draws = None             # the last PosteriorDraws
         self.latent_for = None        # the latent the shown numbers are of
+        self.manifold_latents = None  # the 2-d manifold figure's latents, n×n×2
         self.note = ""                # why the map shows no ellipse, if it does not
         self._seed = 0
         self._later = None
@@ -42,6 +43,7 @@ class TheoryController(QObject):
         v.map.add_overlay(self.prior)
         v.map.add_overlay(self.overlay)
         v.theory.priorToggled.connect(lambda on: self.show_prior())
+        v.theory.manifoldRequested.connect(self.manifold)
         self._later = qdebounced(self.request, 80)
         v.theory.sampleRequested.connect(lambda: self.sample(1))
         v.theory.manyRequested.connect(lambda: self.sample(16))
@@ -69,12 +71,27 @@ class TheoryController(QObject):
             return "This model's encoder gives a point, not a distribution: there is no q(z|x) to show"
         return ""
 
+    def manifold(self, spacing: str) -> int:
+        """The 2-d manifold figure (15 × 15 decodes), evenly or inverse-CDF spaced, in the panel."""
+        from ...app.jobs.decode import manifold_grid
+
+        if self.ctx.models.summary is None or self.ctx.models.summary.latent_size != 2:
+            return -1
+        return self.ctx.worker.submit("manifold", manifold_grid, 15, spacing,
+                                      on_result=lambda r: self._on_manifold(r, spacing))
+
+    def _on_manifold(self, result, spacing: str) -> None:
+        self.manifold_latents = result[0]
+        self.ctx.views.theory.set_manifold(result[1], spacing)
+
     def _reset(self) -> None:
         self.image_numbers = self.draws = None
         if self.overlay is not None:
             self.overlay.clear()
             reason = self.available()
             self.ctx.views.theory.set_enabled_for(not reason, reason or "Select an image on the map to see it in numbers")
+            s = self.ctx.models.summary
+            self.ctx.views.theory.manifold_box.setVisible(s is not None and s.latent_size == 2)
 
     def _on_map(self, data) -> None:
         self.ctx.views.theory.set_order(self.ctx.views.sliders.order or list(range(int(np.prod(data.mean.shape[1:])))))

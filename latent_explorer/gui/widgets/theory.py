@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
                                QWidget)
 
 from .. import theme
@@ -69,6 +69,8 @@ class TheoryPanel(QWidget):
     manyRequested = Signal()
     #: "Prior, data and holes on the map" toggled
     priorToggled = Signal(bool)
+    #: the 2-d manifold figure asked for: "linear" or "icdf"
+    manifoldRequested = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -113,7 +115,17 @@ class TheoryPanel(QWidget):
             left.addWidget(w)
         left.addLayout(buttons)
         left.addStretch(1)
+        self.manifold_box = QComboBox()
+        self.manifold_box.addItem("manifold figure…", "")
+        self.manifold_box.addItem("linear grid, ±3", "linear")
+        self.manifold_box.addItem("equal prior mass (inverse CDF, Kingma & Welling)", "icdf")
+        self.manifold_box.setToolTip("a 2-d latent's decodes on a 15 × 15 grid: evenly spaced, or spaced by the "
+                                     "prior's inverse CDF so that every tile holds the same prior mass")
+        self.manifold_box.currentIndexChanged.connect(
+            lambda i: self.manifold_box.itemData(i) and self.manifoldRequested.emit(self.manifold_box.itemData(i)))
+        self.manifold_box.hide()
         steps = QVBoxLayout()
+        steps.addWidget(self.manifold_box)
         steps.addWidget(self.steps)
         steps.addWidget(self.grid, 1)
         self.post_plot = _plot("posterior q(z|x): μ ± σ, ± 2σ over the prior N(0, 1)", 150)
@@ -240,6 +252,12 @@ class TheoryPanel(QWidget):
         stem = ask_stem(self, "Save the Theory panel's plots (PNG and SVG)", "theory")
         if stem:
             self.save_figures(stem)
+
+    def set_manifold(self, mosaic: np.ndarray, spacing: str) -> None:
+        self.grid.setPixmap(to_pixmap(mosaic, min_side=240))
+        self.grid.setToolTip("15 × 15 decodes, top row z1 largest; " + (
+            "spaced by the prior's inverse CDF: each tile holds 1/225 of the prior's mass" if spacing == "icdf"
+            else "evenly spaced over ±3"))
 
     def set_many(self, draws) -> None:
         from ...core.export import make_grid
