@@ -66,6 +66,7 @@ class Context(QObject):
         self.models = self.previews = self.sliders = self.maps = self.morphs = None
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
         self.compare = None
+        self.lab = None           # the guided lab (controllers/lab.py)
 
     def error(self, message: str, dialog: bool = False) -> None:
         """Say what went wrong: in the banner, and in a dialog when the user must see it now."""

@@ -15,17 +15,17 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QApplication, QDockWidget, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QMainWindow,
                                QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from ..app.options import LaunchOptions  # noqa: F401  (re-exported: gui.main_window.LaunchOptions)
 from .context import Views
+from .docks import build_docks
 from .widgets.panels import heading as _heading
 from .widgets.panels import panel as _panel
 from .widgets.panels import placeholder as _placeholder
 from .widgets.panels import slider_column
-from .widgets.bookmarks import BookmarksPanel
-from .widgets.skipped import SkippedFilesPanel, SkippedLink
+from .widgets.skipped import SkippedLink
 from .widgets.status import ErrorBanner, StatusPanel
 from .worker import DecodeWorker
 
@@ -45,7 +45,7 @@ class MainWindow(QMainWindow):
         self.ctx = self.state = None
         self.models = self.previews = self.maps = self.morphs = None
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
-        self.compare = None
+        self.compare = self.lab = None
         self.shown_at: float | None = None
         self.painted_at: float | None = None
         self._applied = None   # the model summary last applied to the built panels
@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         from .context import Context
         from .controllers.bookmarks import BookmarkController
         from .controllers.compare import CompareController
+        from .controllers.lab import LabController
         from .controllers.exports import ExportController
         from .controllers.map import MapController
         from .controllers.model import ModelController, show_model
@@ -150,7 +151,7 @@ class MainWindow(QMainWindow):
         self.state = LatentState()
         self.ctx = c = Context(self, self.options, self.worker, self.state, self.views)
         self.worker.failed.connect(c.report_failure)
-        self._build_docks(HistoryPanel(self.state))
+        build_docks(self, HistoryPanel(self.state))
         # the order matters where two listen to one signal: the preview asks for its decode first
         c.models = self.models = ModelController(c)
         c.maps = self.maps = MapController(c)
@@ -164,6 +165,7 @@ class MainWindow(QMainWindow):
         c.readiness = self.readiness = Readiness(c)
         c.theory = self.theory = TheoryController(c)
         c.compare = self.compare = CompareController(c)
+        c.lab = self.lab = LabController(c, dock=self.lab_dock)
         self.readiness.ready.connect(self.ready)
         self.views.menus = Menus(self, c)
         self.models.loaded.connect(lambda s: show_model(c, s))
@@ -172,37 +174,6 @@ class MainWindow(QMainWindow):
         self.models.loaded.connect(self._note_applied)
         self.views.status.cancel.clicked.connect(self.maps.cancel)
         self.views.skipped_link.clicked.connect(self.maps.show_skipped_report)
-
-    def _build_docks(self, history_panel) -> None:
-        """History and bookmarks (tabbed, right), the skipped-files report (bottom, on demand)."""
-        v = self.views
-        v.history_panel = history_panel
-        v.bookmarks_panel = BookmarksPanel()
-        v.skipped_panel = SkippedFilesPanel()
-        history = self._dock("History", "HistoryDock", v.history_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        v.bookmarks_dock = self._dock("Bookmarks", "BookmarksDock", v.bookmarks_panel,
-                                      Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(history, v.bookmarks_dock)
-        history.raise_()
-        v.skipped_dock = self._dock("Skipped files", "SkippedDock", v.skipped_panel,
-                                    Qt.DockWidgetArea.BottomDockWidgetArea)
-        v.skipped_dock.hide()
-        self.theory_dock = self._dock("Theory: the selected image in numbers", "TheoryDock",
-                                      _placeholder("The Theory panel is being built…"), Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.theory_dock.hide()  # View → Theory (Ctrl+E)
-        self.theory_dock.visibilityChanged.connect(self._size_theory_dock)
-        self.docks = (history, v.bookmarks_dock, self.theory_dock, v.skipped_dock)
-        self.resizeDocks([history], [185], Qt.Orientation.Horizontal)
-
-    def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
-        d = QDockWidget(title, self)
-        d.setObjectName(name)
-        d.setWidget(widget)
-        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
-                      | QDockWidget.DockWidgetFeature.DockWidgetMovable
-                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.addDockWidget(area, d)
-        return d
 
     # ================================================================ the panels, in steps
     def _wait_for_imports(self) -> bool:
@@ -261,6 +232,7 @@ class MainWindow(QMainWindow):
         v.theory = TheoryPanel()
         self.theory_dock.setWidget(v.theory)
         self.theory.attach(self.theory_dock)
+        self.lab.attach(self.lab_dock.widget())
         v.random_button.clicked.connect(self.previews.random_sample)
         v.reset_button.clicked.connect(self.maps.reset_to_selected)
         v.copy_button.clicked.connect(self.previews.copy_latent)
@@ -326,12 +298,6 @@ class MainWindow(QMainWindow):
         if self.morphs.keys is not None and self.views.morph.strip is None:
             self.morphs.recompute()
 
-    def _size_theory_dock(self, visible: bool) -> None:
-        """A short dock the first time it opens: the map above keeps most of the height."""
-        if visible and not getattr(self, "_theory_sized", False):
-            self._theory_sized = True
-            self.resizeDocks([self.theory_dock], [250], Qt.Orientation.Vertical)
-
     def _note_applied(self, summary) -> None:
         if self.views.built:
             self._applied = summary
@@ -385,6 +351,7 @@ class MainWindow(QMainWindow):
             self.sessions.autosave.stop()
             self.ctx.sliders.stop()
             self.theory.stop()
+            self.lab.stop()
             self.compare.stop()
             self.previews.stop()
             self.maps.stop()

@@ -103,6 +103,7 @@ class Menus:
         self.device_menu.addAction(self.lowp)
         self.device_menu.addMenu(self.size_menu)
         h = mb.addMenu("&Help")
+        h.addAction("Guided &lab…", QKeySequence("Ctrl+L"), c.lab.open)
         h.addAction("How a &VAE works", lambda: QMessageBox.information(win, "How a VAE works", VAE_HELP))
         h.addAction("&About", lambda: QMessageBox.about(win, "latent-explorer",
                                                           "latent-explorer: explore the latent space of VAEs."))

@@ -77,7 +77,7 @@ class TheoryController(QObject):
 
         if self.ctx.models.summary is None or self.ctx.models.summary.latent_size != 2:
             return -1
-        return self.ctx.worker.submit("manifold", manifold_grid, 15, spacing,
+        return self.ctx.worker.submit("figure", manifold_grid, 15, spacing,
                                       on_result=lambda r: self._on_manifold(r, spacing))
 
     def _on_manifold(self, result, spacing: str) -> None:
@@ -145,13 +145,16 @@ class TheoryController(QObject):
         return None if d is None or i is None or i >= len(d.images) else d.images[i]
 
     def request(self) -> int:
-        if not self.active or self.ctx.state.z is None:
+        # (never while a model loads: the latent would be the old model's)
+        if not self.active or self.ctx.state.z is None or self.ctx.models.is_loading or self.ctx.maps.data is None:
             return -1
         z = self.ctx.state.z.copy()
         return self.ctx.worker.submit("theory", theory_jobs.numbers, self._selected_image(), z,
                                       on_result=lambda r: self._on_numbers(r, z))
 
     def _on_numbers(self, result, z) -> None:
+        if self.ctx.maps.data is None or self.ctx.models.is_loading:
+            return
         image, latent = result
         self.latent_for = z
         panel = self.ctx.views.theory
