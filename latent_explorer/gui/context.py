@@ -43,6 +43,7 @@ class Views:
     skipped_dock: object = None
     skipped_link: object = None
     theory: object = None     # the Theory panel (in its dock)
+    preview_column: object = None
     menus: object = None      # menus.Menus
     #: the map and slider panels exist (the second build step is done)
     built: bool = False

@@ -39,7 +39,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.options = options or LaunchOptions()
         self.setWindowTitle("latent-explorer")
-        self._fit_to_screen(1600, 920)
+        self.fit_to_screen(1600, 920)
         self.worker = DecodeWorker(self)
         self.views = Views()
         self.ctx = self.state = None
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         return self.models.exit_code if self.models is not None else 0
 
     # ================================================================ start-up
-    def _fit_to_screen(self, width: int, height: int) -> None:
+    def fit_to_screen(self, width: int, height: int) -> None:
         """The preferred size, made smaller on a small screen (a laptop's 1366×768)."""
         app = QApplication.instance()
         screen = app.primaryScreen() if app is not None else None
@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         from .controllers.map import MapController
         from .controllers.model import ModelController, show_model
         from .controllers.morph import MorphController
+        from .controllers.presentation import Presentation
         from .controllers.preview import PreviewController
         from .controllers.readiness import Readiness
         from .controllers.sessions import SessionController
@@ -166,6 +167,7 @@ class MainWindow(QMainWindow):
         c.theory = self.theory = TheoryController(c)
         c.compare = self.compare = CompareController(c)
         c.lab = self.lab = LabController(c, dock=self.lab_dock)
+        self.presentation = Presentation(c, (self.docks[0], self.views.bookmarks_dock, self.lab_dock))
         self.readiness.ready.connect(self.ready)
         self.views.menus = Menus(self, c)
         self.models.loaded.connect(lambda s: show_model(c, s))
@@ -263,6 +265,7 @@ class MainWindow(QMainWindow):
         v.channel_panel.hide()
         ml.addWidget(v.channel_panel, 0)
         middle.setMinimumWidth(280)
+        v.preview_column = middle
         startup = self.splitter.widget(0)
         startup.setParent(None)
         startup.deleteLater()

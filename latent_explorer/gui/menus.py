@@ -84,6 +84,10 @@ class Menus:
             v.addAction(a)
         v.addSeparator()
         v.addAction("&Compare models: what β does…", c.compare.open_dialog)
+        self.presentation = QAction("&Presentation mode (larger type)", win, checkable=True)
+        self.presentation.setShortcut(QKeySequence("F5"))
+        self.presentation.toggled.connect(win.presentation.set)
+        v.addAction(self.presentation)
 
         self.device_menu = mb.addMenu("&Device")
         self.device_group = QActionGroup(win)

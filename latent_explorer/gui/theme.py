@@ -16,22 +16,31 @@ ERROR = "#ff6b6b"
 LABEL_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 
-STYLESHEET = f"""
-QMainWindow, QWidget {{ font-size: 10pt; }}
+def stylesheet(scale: float = 1.0) -> str:
+    """The app's style sheet; ``scale`` enlarges every font and padding (presentation mode)."""
+    def pt(v: float) -> str:
+        return f"{v * scale:.1f}pt"
+
+    pad = f"{round(4 * scale)}px {round(10 * scale)}px"
+    return f"""
+QMainWindow, QWidget {{ font-size: {pt(10)}; }}
 QToolTip {{ color: {TEXT}; background: {PANEL}; border: 1px solid #3a3f4b; }}
-QLabel[role="heading"] {{ font-weight: 600; color: {TEXT}; font-size: 10pt; }}
+QLabel[role="heading"] {{ font-weight: 600; color: {TEXT}; font-size: {pt(10)}; }}
 QLabel[role="muted"] {{ color: {MUTED}; }}
-QLabel[role="caption"] {{ color: {MUTED}; font-size: 9pt; }}
+QLabel[role="caption"] {{ color: {MUTED}; font-size: {pt(9)}; }}
 QFrame[role="panel"] {{ background: {PANEL}; border-radius: 6px; }}
 QFrame#ErrorBanner {{ background: #4a1f24; border: 1px solid {ERROR}; border-radius: 4px; }}
 QFrame#ErrorBanner QLabel {{ color: #ffd9d9; }}
 QFrame#HoverCard {{ background: rgba(30, 33, 40, 235); border: 1px solid #4a505e; border-radius: 5px; }}
-QLabel#KLBadge {{ border-radius: 3px; padding: 0px 4px; font-size: 8pt; color: #10131a; }}
+QLabel#KLBadge {{ border-radius: 3px; padding: 0px 4px; font-size: {pt(8)}; color: #10131a; }}
 QLabel#DimName {{ font-family: monospace; }}
 QWidget[inactive="true"] QLabel#DimName {{ color: #5d626c; }}
 QStatusBar QLabel {{ color: {MUTED}; padding: 0 6px; }}
-QPushButton {{ padding: 4px 10px; }}
+QPushButton {{ padding: {pad}; }}
 """
+
+
+STYLESHEET = stylesheet()
 
 
 def dark_palette() -> QPalette:
@@ -56,10 +65,10 @@ def dark_palette() -> QPalette:
     return p
 
 
-def apply(app) -> None:
+def apply(app, scale: float = 1.0) -> None:
     app.setStyle("Fusion")
     app.setPalette(dark_palette())
-    app.setStyleSheet(STYLESHEET)
+    app.setStyleSheet(stylesheet(scale))
 
 
 def configure_pyqtgraph() -> None:

@@ -81,9 +81,12 @@ class LatentMapWidget(QWidget):
         top.addWidget(self.clear_pins_button)
         controls = QHBoxLayout()
         controls.setContentsMargins(4, 0, 4, 0)
+        self.control_labels = []
         for text, w in (("colour by", self.color_box), ("projection", self.projection_box)):
             lab = QLabel(text)
             lab.setProperty("role", "muted")
+            w.setToolTip(text)
+            self.control_labels.append(lab)
             controls.addWidget(lab)
             controls.addWidget(w)
             controls.addSpacing(8)

@@ -113,13 +113,16 @@ class PreviewView(QWidget):
 class _Thumb(QFrame):
     def __init__(self, title: str, parent=None):
         super().__init__(parent)
+        self.side = 112
+        self.shown = None
         self.image = QLabel()
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setFixedSize(112, 112)
+        self.image.setFixedSize(self.side, self.side)
         self.image.setStyleSheet("background: #121418; border-radius: 3px;")
         self.title = QLabel(title)
         self.title.setProperty("role", "caption")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setWordWrap(True)  # large type on a narrow column: two lines, not a clipped word
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -127,12 +130,18 @@ class _Thumb(QFrame):
         lay.addWidget(self.title)
 
     def set(self, img: np.ndarray | None) -> None:
+        self.shown = img
         if img is None:
             self.image.clear()
             return
-        pm = to_pixmap(img, 112)
-        self.image.setPixmap(pm.scaled(112, 112, Qt.AspectRatioMode.KeepAspectRatio,
+        pm = to_pixmap(img, self.side)
+        self.image.setPixmap(pm.scaled(self.side, self.side, Qt.AspectRatioMode.KeepAspectRatio,
                                        Qt.TransformationMode.FastTransformation))
+
+    def set_side(self, px: int) -> None:
+        self.side = px
+        self.image.setFixedSize(px, px)
+        self.set(self.shown)
 
 
 class ReconstructionView(QWidget):
@@ -161,6 +170,11 @@ class ReconstructionView(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.info)
         self.index: int | None = None
+
+    def set_thumb_side(self, px: int) -> None:
+        """Smaller thumbnails where width is scarce (presentation mode on a small screen)."""
+        for thumb in (self.original, self.recon):
+            thumb.set_side(px)
 
     def set_selected(self, index: int, image: np.ndarray, text: str) -> None:
         self.index = index

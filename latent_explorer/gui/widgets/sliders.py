@@ -216,6 +216,19 @@ class SliderPanel(QWidget):
         lay.addWidget(self.note)
         lay.addWidget(self.scroll, 1)
 
+    def refit_labels(self) -> None:
+        """After a change of type size: superqt sizes a slider's value label when its range is set."""
+        for r in self.rows:
+            r.slider.setRange(r.slider.minimum(), r.slider.maximum())
+            # room for the sign and the line edit's margins at this type size (else "−0.34" shows "0.34")
+            r.value_label.setFixedWidth(r.value_label.fontMetrics().horizontalAdvance("-3.00") + 9)
+
+    def set_strips_visible(self, on: bool) -> None:
+        """The traversal strips (off where width is scarce: presentation mode on a small screen)."""
+        self.strips_visible = on
+        for r in self.rows:
+            r.strip.setVisible(on)
+
     def set_dims(self, n: int) -> None:
         for r in self.rows:
             r.setParent(None)
@@ -230,6 +243,7 @@ class SliderPanel(QWidget):
         self.note.hide()
         for d in range(n):
             row = DimensionRow(d)
+            row.strip.setVisible(getattr(self, "strips_visible", True))
             row.valueChanged.connect(self.valueEdited)
             self.rows.append(row)
         self.order = list(range(n))
