@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         else:
             self.models.load(o.model, first=True)
         self._steps = [self._build_preview_column, self._wait_for_imports, self._build_map_panel,
-                       self._build_slider_panels, self._finish_views]
+                       self._build_slider_panels, self._build_theory_panel, self._finish_views]
         QTimer.singleShot(0, self._next_step)
 
     def _next_step(self) -> None:
@@ -215,6 +215,12 @@ class MainWindow(QMainWindow):
         v.slider_stack.addWidget(v.spatial)
         self._replace_placeholder(2, slider_column(v))
 
+    def _build_theory_panel(self) -> None:
+        from .widgets.theory import TheoryPanel
+
+        self.views.theory = TheoryPanel()
+        self.theory_dock.setWidget(self.views.theory)
+
     def _replace_placeholder(self, i: int, widget) -> None:
         placeholder = self.splitter.widget(i)
         placeholder.setParent(None)
@@ -226,13 +232,9 @@ class MainWindow(QMainWindow):
     def _finish_views(self) -> None:
         """Bind the panels to the controllers; apply a model that loaded while they were built."""
         v, c = self.views, self.ctx
-        from .widgets.theory import TheoryPanel
-
         c.sliders.attach()
         self.maps.attach()
         self.morphs.attach()
-        v.theory = TheoryPanel()
-        self.theory_dock.setWidget(v.theory)
         self.theory.attach(self.theory_dock)
         self.lab.attach(self.lab_dock.widget())
         v.random_button.clicked.connect(self.previews.random_sample)
