@@ -113,7 +113,7 @@ def cmd_models(a) -> int:
     folders = bundled_models()
     for name, desc in BUNDLED_MODELS.items():
         mp = folders[name] / "metrics.json"
-        line = f"{name:10s} {desc}"
+        line = f"{name:16s} {desc}"
         if mp.exists():
             m = json.loads(mp.read_text()).get("evaluate", {})
             parts = []
@@ -123,7 +123,7 @@ def cmd_models(a) -> int:
                 parts.append(f"{m['active_dims']} active dims")
             if "mig" in m:
                 parts.append(f"MIG {m['mig']:.3f}")
-            line += "\n" + " " * 11 + ", ".join(parts)
+            line += "\n" + " " * 17 + ", ".join(parts)
         elif not (folders[name] / "model.safetensors").exists():
             line += "  (missing)"
         print(line)

@@ -101,7 +101,7 @@ SEED = whole(0, MAX_SEED)
 
 def _add_model(p, required=True):
     p.add_argument("--model", type=text, required=required, default=None if required else "digits",
-                   help="bundled name (digits, digits-2d, shapes), model folder, .safetensors file or hub id")
+                   help="bundled name (latent-explorer models lists them), model folder, .safetensors file or hub id")
     p.add_argument("--device", type=device, default="auto", help="auto (CUDA, MPS, else CPU), cpu, cuda or mps")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     p.add_argument("--allow-pickle", action="store_true",

@@ -1,6 +1,7 @@
 """``load_model(spec)``: one spec string for the CLI, the GUI's open dialog and the API.
 
-A spec is a bundled name (``digits``, ``digits-2d``, ``shapes``), a folder in the project's
+A spec is a bundled name (``digits``, ``digits-2d``, ``shapes``, ``digits-2d-ae``,
+``digits-2d-beta8``), a folder in the project's
 format (config.json + model.safetensors), a diffusers VAE folder, a single Stable Diffusion
 ``.safetensors`` VAE file, or a Hugging Face hub id ``org/name``. Every way a spec can be
 wrong raises ``ModelLoadError`` with one line that names the file and the remedy. Pickle
@@ -21,6 +22,9 @@ BUNDLED_MODELS = {
     "digits": "ConvVAE, 16-d latent, trained on mnist-5k (the default)",
     "digits-2d": "ConvVAE, 2-d latent, trained on mnist-5k: its map is the latent space itself",
     "shapes": "β-VAE (β = 8), 10-d latent, trained on procedural shapes with 7 known factors",
+    # digits-2d at other KL weights (a slimmer network, same data and augmentation): what β does
+    "digits-2d-ae": "plain autoencoder (β = 0), 2-d latent, mnist-5k: holes the prior covers but no digit reaches",
+    "digits-2d-beta8": "β-VAE (β = 8), 2-d latent, mnist-5k: less KL, blurrier digits, a map that fills the prior",
 }
 DEFAULT_MODEL = "digits"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

@@ -15,7 +15,9 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog
 from ...app.jobs import model as model_jobs
 from ...app.jobs import tiers as tier_jobs
 
-BUNDLED = ("digits", "digits-2d", "shapes")
+from ...core.models.loading import BUNDLED_MODELS
+
+BUNDLED = tuple(BUNDLED_MODELS)  # File → Bundled model lists them all, in the core's order
 
 
 class ModelController(QObject):
