@@ -40,6 +40,11 @@ def test_the_panel_shows_the_cores_numbers_for_the_selected_image(qtbot, open_wi
     assert n.neg_elbo_nats == pytest.approx(ref["neg_elbo_nats"], rel=1e-5)
     text = win.views.theory.elbo_text.text()
     assert f"{ref['neg_elbo_nats']:.1f}" in text and "reconstruction" in text
+    # the top dimension's μ, σ², log σ² and KL in numbers
+    top = win.views.sliders.order[0]
+    table = win.views.theory.steps.text()
+    for value in (f"{n.var[top]:.3f}", f"{n.logvar[top]:+.2f}", f"{n.kl_per_dim[top]:.2f}"):
+        assert value in table
     # the bars follow the sliders' order
     order = win.views.sliders.order
     x, y = win.views.theory.mu.getData()
@@ -152,3 +157,19 @@ def test_the_2d_manifold_figure_linear_and_inverse_cdf(qtbot, open_window):
     assert not win.views.theory.grid.pixmap().isNull()
     box.setCurrentIndex(box.findData("linear"))
     qtbot.waitUntil(lambda: np.isclose(win.theory.manifold_latents[0, 0, 0], -3.0), timeout=20000)
+
+
+def test_on_a_t_sne_map_the_samples_are_placed_approximately_and_the_panel_says_why(qtbot, open_window):
+    win = open_window(map_limit=80)
+    selected_numbers(qtbot, win, 1)
+    win.maps.set_projection("tsne")
+    qtbot.waitUntil(lambda: win.maps.data.projection.method == "tsne", timeout=60000)
+    win.maps.select(1)
+    qtbot.waitUntil(lambda: win.views.theory.note.isVisibleTo(win), timeout=20000)
+    assert "not linear" in win.views.theory.note.text()
+    ex, _ = win.theory.overlay.ellipses[0].getData()
+    assert ex is None or len(ex) == 0  # no ellipse on a map that is not linear
+    win.views.theory.many_button.click()
+    qtbot.waitUntil(lambda: win.theory.draws is not None and len(win.theory.draws.z) == 16, timeout=20000)
+    x, _ = win.theory.overlay.cloud.getData()
+    assert len(x) == 16

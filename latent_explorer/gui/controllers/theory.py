@@ -178,7 +178,7 @@ class TheoryController(QObject):
             self.note = ""
             centre, cov = g
             self.overlay.show([ellipse(centre, cov, 1.0), ellipse(centre, cov, 2.0)], cloud)
-        self.ctx.views.theory.post_plot.setToolTip(self.note)
+        self.ctx.views.theory.set_note(self.note)
 
     # ---- the reparameterisation ---------------------------------------------------------
     def sample(self, k: int) -> int:

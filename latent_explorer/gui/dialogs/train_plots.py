@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from .. import theme
 from ..widgets.imaging import to_pixmap
@@ -126,8 +126,14 @@ class LiveView(QWidget):
         self.log = QLabel("")
         self.log.setProperty("role", "caption")
         self.log.setWordWrap(True)
+        self.save_button = QPushButton("Save figure…")
+        self.save_button.setToolTip("the loss curves as PNG and SVG, for slides")
+        self.save_button.clicked.connect(self._save_dialog)
         right = QVBoxLayout(self)
-        right.addWidget(heading("Loss"))
+        top = QHBoxLayout()
+        top.addWidget(heading("Loss"), 1)
+        top.addWidget(self.save_button)
+        right.addLayout(top)
         right.addWidget(self.plot, 3)
         grids = QHBoxLayout()
         gl, gr = QVBoxLayout(), QVBoxLayout()
@@ -142,3 +148,15 @@ class LiveView(QWidget):
         right.addWidget(self.status)
         right.addWidget(self.timing)
         right.addWidget(self.log)
+
+    def save_figure(self, stem: str) -> list[str]:
+        from ..widgets.figures import save_plot
+
+        return save_plot(self.plot, stem)
+
+    def _save_dialog(self) -> None:
+        from ..widgets.figures import ask_stem
+
+        stem = ask_stem(self, "Save the loss curves (PNG and SVG)", "training-loss")
+        if stem:
+            self.save_figure(stem)

@@ -95,6 +95,10 @@ class TheoryPanel(QWidget):
         self.many_button.clicked.connect(self.manyRequested)
         self.steps = QLabel("")
         self.steps.setTextFormat(Qt.TextFormat.RichText)
+        self.note = QLabel("")
+        self.note.setProperty("role", "caption")
+        self.note.setWordWrap(True)
+        self.note.hide()
         self.grid = QLabel()
         self.grid.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.prior_check = QCheckBox("Prior, data and holes on the map")
@@ -114,6 +118,7 @@ class TheoryPanel(QWidget):
         for w in (self.heading, self.elbo, self.elbo_text, self.live):
             left.addWidget(w)
         left.addLayout(buttons)
+        left.addWidget(self.note)
         left.addStretch(1)
         self.manifold_box = QComboBox()
         self.manifold_box.addItem("manifold figure…", "")
@@ -213,6 +218,7 @@ class TheoryPanel(QWidget):
                                    "dimension on the right: an empty bar is a dimension the image does not use")
         for w in (self.sample_button, self.many_button):
             w.setEnabled(True)
+        self._table()
 
     def set_latent(self, z: np.ndarray, numbers) -> None:
         """The edited latent: its place on the bars, and (``numbers``) log p(z) and the reconstruction term."""
@@ -228,18 +234,33 @@ class TheoryPanel(QWidget):
         self.live.setText(text)
 
     def set_draw(self, draws) -> None:
-        """One draw of the reparameterisation, for the top dimensions: ε, σ·ε, μ and z = μ + σ·ε."""
-        o = (self.order or list(range(draws.eps.shape[1])))[:TOP_DIMS]
-        mu = self.numbers.mean if self.numbers is not None else np.zeros(draws.eps.shape[1])
-        z = draws.z.reshape(len(draws.z), -1)[0]
+        """One draw of the reparameterisation, for the top dimensions: ε, σ·ε and z = μ + σ·ε."""
+        self._table(draws)
+
+    def _table(self, draws=None) -> None:
+        """The top dimensions in numbers: μ, σ², log σ², KL; after a draw also ε, σ·ε and z = μ + σ·ε."""
+        n = self.numbers
+        if n is None:
+            self.steps.setText("")
+            return
+        o = (self.order or list(range(len(n.mean))))[:TOP_DIMS]
         head = "".join(f"<th>&nbsp;z{d}&nbsp;</th>" for d in o)
 
-        def row(name, values):
-            return f"<tr><td>{name}</td>" + "".join(f"<td align='right'>{v:+.2f}</td>" for v in values) + "</tr>"
+        def row(name, values, fmt="{:+.2f}"):
+            return f"<tr><td>{name}</td>" + "".join(f"<td align='right'>{fmt.format(v)}</td>" for v in values) + "</tr>"
 
-        self.steps.setText(f"<table cellspacing='2'><tr><td>seed {draws.seed}</td>{head}</tr>"
-                           + row("ε ~ N(0, 1)", draws.eps[0][o]) + row("σ·ε", draws.sigma_eps[0][o])
-                           + row("μ", mu[o]) + row("z = μ + σ·ε", z[o]) + "</table>")
+        rows = [row("μ", n.mean[o]), row("σ²", n.var[o], "{:.3f}"), row("log σ²", n.logvar[o]),
+                row("KL, nats", n.kl_per_dim[o], "{:.2f}")]
+        first = f"seed {draws.seed}" if draws is not None else ""
+        if draws is not None:
+            z = draws.z.reshape(len(draws.z), -1)[0]
+            rows += [row("ε ~ N(0, 1)", draws.eps[0][o]), row("σ·ε", draws.sigma_eps[0][o]), row("z = μ + σ·ε", z[o])]
+        self.steps.setText(f"<table cellspacing='2'><tr><td>{first}</td>{head}</tr>" + "".join(rows) + "</table>")
+
+    def set_note(self, text: str) -> None:
+        """Why the map shows no ellipse (t-SNE / UMAP), or nothing."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def save_figures(self, stem: str) -> list[str]:
         from .figures import save_plot
