@@ -173,3 +173,33 @@ def test_on_a_t_sne_map_the_samples_are_placed_approximately_and_the_panel_says_
     qtbot.waitUntil(lambda: win.theory.draws is not None and len(win.theory.draws.z) == 16, timeout=20000)
     x, _ = win.theory.overlay.cloud.getData()
     assert len(x) == 16
+
+
+def test_the_drawn_holes_and_density_contours_sit_where_the_grids_say(qtbot, open_window):
+    from latent_explorer.core.latent.posterior_map import grid_centres
+
+    win = open_window(model="digits-2d-ae", map_limit=300)
+    selected_numbers(qtbot, win, 1)
+    win.views.theory.prior_check.setChecked(True)
+    rect, holes = win.theory.hole_grid
+    n = holes.shape[0]
+    xs, ys = grid_centres(rect, n)
+    image = win.theory.prior.holes
+    for i, j in np.argwhere(holes)[:: max(1, holes.sum() // 20)]:
+        # the hole image's pixel at map point (x_j, y_i) is shaded
+        p = image.mapFromView(pg_point(xs[j], ys[i]))
+        assert image.image[int(p.y()), int(p.x()), 3] > 0
+    # the densest cell of the data lies inside the inner density contour's bounds
+    from latent_explorer.core.latent.posterior_map import density_grid
+
+    dens = density_grid(win.maps.data.xy, rect, n)
+    i, j = np.unravel_index(np.argmax(dens), dens.shape)
+    inner = win.theory.prior.density[1]
+    bounds = inner.mapRectToView(inner.boundingRect())
+    assert bounds.left() <= xs[j] <= bounds.right() and bounds.top() <= ys[i] <= bounds.bottom()
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(float(x), float(y))

@@ -60,7 +60,10 @@ def test_holes_are_where_the_prior_reaches_and_the_data_does_not():
     rect = map_rect(xy, prior)
     p = gaussian_grid(prior[0], prior[1], rect, 64)
     d = density_grid(xy, rect, 64)
-    h = holes(p, d)
+    h = holes(xy, prior, rect, 64)
+    dp = density_grid(xy, rect, 64, pdf=True)
+    cell = (rect[2] / 64) * (rect[3] / 64)
+    assert dp.sum() * cell == pytest.approx(1.0)
     from latent_explorer.core.latent.posterior_map import grid_centres
 
     xs, ys = grid_centres(rect, 64)
@@ -68,3 +71,23 @@ def test_holes_are_where_the_prior_reaches_and_the_data_does_not():
     i_mid = int(np.argmin(np.abs(ys)))
     assert h[i_mid, j_left] and not h[i_mid, j_right]
     assert p.max() == pytest.approx(1.0, abs=0.01) and d.max() == pytest.approx(1.0)
+
+
+def test_the_plain_autoencoder_leaves_more_holes_than_beta_1_and_beta_8_none():
+    import latent_explorer as lx
+    from latent_explorer.core.data.datasets import load_dataset
+    from latent_explorer.core.latent.posterior_map import gaussian_grid, holes, map_rect, posterior_spread, prior_on_map
+
+    images = load_dataset("mnist-5k", "all").images
+    fraction = {}
+    for name in ("digits-2d-ae", "digits-2d", "digits-2d-beta8"):
+        model = lx.load_model(name, device="cpu")
+        mean, logvar = model.encode(images)
+        proj = fit_projection(mean, "identity")
+        prior = prior_on_map(proj)
+        rect = map_rect(proj.xy, prior)
+        h = holes(proj.xy, prior, rect, 128, spread=posterior_spread(proj, logvar))
+        inside = gaussian_grid(prior[0], prior[1], rect, 128) >= np.exp(-2)
+        fraction[name] = h.sum() / inside.sum()
+    assert fraction["digits-2d-ae"] > fraction["digits-2d"] > fraction["digits-2d-beta8"], fraction
+    assert fraction["digits-2d-beta8"] < 0.01 and fraction["digits-2d-ae"] > 0.05

@@ -57,21 +57,50 @@ def gaussian_grid(centre: np.ndarray, cov: np.ndarray, rect, n: int = 128) -> np
     return np.exp(-0.5 * m)
 
 
-def density_grid(xy: np.ndarray, rect, n: int = 128, smooth_cells: float = 2.0) -> np.ndarray:
-    """The encoded points' density on an n×n grid (a smoothed histogram), 1 at its peak."""
+def density_grid(xy: np.ndarray, rect, n: int = 128, smooth_cells: float = 2.0, pdf: bool = False) -> np.ndarray:
+    """The encoded points' density on an n×n grid (a smoothed histogram): 1 at its peak, or with
+    ``pdf`` a probability density in map units (it integrates to 1 over the grid)."""
     from scipy.ndimage import gaussian_filter
 
     x0, y0, w, h = rect
     hist, _, _ = np.histogram2d(np.asarray(xy)[:, 1], np.asarray(xy)[:, 0], bins=n,
                                 range=[[y0, y0 + h], [x0, x0 + w]])
     dens = gaussian_filter(hist, smooth_cells)
+    total = dens.sum()
+    if pdf:
+        return dens / (total * (w / n) * (h / n)) if total > 0 else dens
     return dens / dens.max() if dens.max() > 0 else dens
 
 
-def holes(prior: np.ndarray, data: np.ndarray, prior_sigma: float = 2.0, data_level: float = 0.02) -> np.ndarray:
-    """Cells the prior covers (inside its ``prior_sigma``-σ ellipse) but the data does not reach
-    (density below ``data_level`` of its peak): where decoding a prior sample meets no training image."""
-    return (prior >= np.exp(-0.5 * prior_sigma ** 2)) & (data < data_level)
+def holes(xy: np.ndarray, prior: tuple[np.ndarray, np.ndarray], rect, n: int = 128, prior_sigma: float = 2.0,
+          ratio: float = 0.1, spread: float | None = None) -> np.ndarray:
+    """Cells inside the prior's ``prior_sigma``-σ ellipse where the aggregate posterior q(z), the
+    average of the encoded images' posteriors, is below ``ratio`` × the prior's density (both as
+    probability densities on the map): places a prior sample reaches that no image's posterior
+    covers, where the decoder was never taught what to draw. ``spread`` is the posteriors' typical
+    standard deviation on the map (``posterior_spread``): q(z) is the points blurred by it, so a
+    plain autoencoder's near-zero σ leaves holes between its points that a VAE's σ fills."""
+    centre, cov = prior
+    rel = gaussian_grid(centre, cov, rect, n)
+    prior_pdf = rel / (2 * np.pi * np.sqrt(np.linalg.det(np.asarray(cov, np.float64))))
+    cell = min(rect[2], rect[3]) / n
+    smooth = 2.0 if spread is None else max(0.5, float(spread) / cell)
+    data_pdf = density_grid(xy, rect, n, smooth_cells=smooth, pdf=True)
+    return (rel >= np.exp(-0.5 * prior_sigma ** 2)) & (data_pdf < ratio * prior_pdf)
+
+
+def posterior_spread(projection, logvar: np.ndarray) -> float | None:
+    """The encoded images' typical posterior standard deviation on the map (the median over images
+    of the root-mean variance of the two map axes), or None where the map is not linear."""
+    var = np.exp(np.asarray(logvar, np.float64).reshape(len(logvar), -1))
+    if projection.method == "identity":
+        per = var[:, :2].mean(1)
+    elif projection.method == "pca":
+        p2 = np.asarray(projection.components, np.float64) ** 2
+        per = (var @ p2.T).mean(1)
+    else:
+        return None
+    return float(np.sqrt(np.median(per)))
 
 
 def map_rect(xy: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None, margin: float = 0.05):

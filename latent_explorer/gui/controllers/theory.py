@@ -113,8 +113,9 @@ class TheoryController(QObject):
             self.prior.clear()
             return
         rect = pm.map_rect(d.xy, g)
-        prior, data = pm.gaussian_grid(g[0], g[1], rect, 128), pm.density_grid(d.xy, rect, 128)
-        holes = pm.holes(prior, data)
+        data = pm.density_grid(d.xy, rect, 128)
+        spread = None if d.logvar is None else pm.posterior_spread(d.projection, d.logvar)
+        holes = pm.holes(d.xy, g, rect, 128, spread=spread)
         self.prior.show([ellipse(g[0], g[1], k) for k in (1.0, 2.0, 3.0)], rect, data, holes)
         self.hole_grid = (rect, holes)
         self.ctx.maps.place_resolver = self._decode_hole

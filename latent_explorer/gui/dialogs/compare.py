@@ -161,6 +161,16 @@ class CompareDialog(QDialog):
             self.maps.addWidget(plot, 0, col)
             col += 1
         self.recons.addStretch(1)
+        plots = self.map_plots()
+        if plots:  # one scale for all: the prior's circles are the same size in every map
+            xy = np.concatenate([r.map_xy for r in results if r.map_xy is not None])
+            reach = float(max(3.5, np.percentile(np.abs(xy), 99.5)))
+            for plot in plots:
+                plot.setXRange(-reach, reach, padding=0.02)
+                plot.setYRange(-reach, reach, padding=0.02)
+                if plot is not plots[0]:
+                    plot.setXLink(plots[0])
+                    plot.setYLink(plots[0])
 
     @staticmethod
     def _thumb(img: np.ndarray, text: str) -> QWidget:

@@ -40,7 +40,7 @@ class PriorOverlay:
     """The prior N(0, I) on the map (its 1σ, 2σ, 3σ contours), the encoded data's density (two
     contours), and the holes between them (shaded: the prior covers them, no data reaches them)."""
 
-    HOLE_RGBA = (190, 120, 255, 90)
+    HOLE_RGBA = (235, 80, 255, 170)
 
     def __init__(self):
         dash = pg.QtCore.Qt.PenStyle.DashLine
@@ -65,16 +65,16 @@ class PriorOverlay:
         r = QRectF(*rect)
         rgba = np.zeros((*holes.shape, 4), np.uint8)
         rgba[holes] = self.HOLE_RGBA
-        # ImageItem's first axis is x: hand it the transposed grids
-        self.holes.setImage(np.ascontiguousarray(rgba.transpose(1, 0, 2)), autoLevels=False)
+        # the app draws images row-major (pyqtgraph's imageAxisOrder): row i is y, column j is x, as the grids
+        self.holes.setImage(rgba, autoLevels=False)
         self.holes.setRect(r)
-        # the contours come in grid indices (first index x): place cell (i, j)'s centre on the map
+        # the contours come in grid units (x = column, y = row, row-major): place cell centres on the map
         cw, ch = r.width() / data.shape[1], r.height() / data.shape[0]
         place = pg.QtGui.QTransform()
         place.translate(r.x() + cw / 2, r.y() + ch / 2)
         place.scale(cw, ch)
         for iso in self.density:
-            iso.setData(np.ascontiguousarray(data.T))
+            iso.setData(np.ascontiguousarray(data))
             iso.setTransform(place)
 
     def clear_grids(self) -> None:
