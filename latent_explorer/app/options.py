@@ -32,3 +32,5 @@ class LaunchOptions:
     #: or a callable returning one, answers without asking (tests, scripts)
     recover: object = None
     autosave_interval_ms: int = 60_000
+    #: (width, height) of the window, exactly (``gui --window-size``: screenshots at a given size)
+    window_size: tuple | None = None

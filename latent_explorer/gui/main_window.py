@@ -39,7 +39,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.options = options or LaunchOptions()
         self.setWindowTitle("latent-explorer")
-        self.fit_to_screen(1600, 920)
+        if self.options.window_size:
+            self.resize(*self.options.window_size)
+        else:
+            self.fit_to_screen(1600, 920)
         self.worker = DecodeWorker(self)
         self.views = Views()
         self.ctx = self.state = None
@@ -82,6 +85,11 @@ class MainWindow(QMainWindow):
             width = min(width, int(avail.width() * 0.96))
             height = min(height, int(avail.height() * 0.92))
         self.resize(width, height)
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        if getattr(self, "fit", None) is not None:
+            self.fit.apply()
 
     def showEvent(self, ev):
         super().showEvent(ev)
@@ -135,6 +143,7 @@ class MainWindow(QMainWindow):
         from .controllers.bookmarks import BookmarkController
         from .controllers.compare import CompareController
         from .controllers.lab import LabController
+        from .controllers.layout import FitLayout
         from .controllers.exports import ExportController
         from .controllers.map import MapController
         from .controllers.model import ModelController, show_model
@@ -167,7 +176,9 @@ class MainWindow(QMainWindow):
         c.theory = self.theory = TheoryController(c)
         c.compare = self.compare = CompareController(c)
         c.lab = self.lab = LabController(c, dock=self.lab_dock)
-        self.presentation = Presentation(c, (self.docks[0], self.views.bookmarks_dock, self.lab_dock))
+        side = (self.docks[0], self.views.bookmarks_dock, self.lab_dock)
+        self.fit = FitLayout(c, self, side)
+        self.presentation = Presentation(c, self.fit)
         self.readiness.ready.connect(self.ready)
         self.views.menus = Menus(self, c)
         self.models.loaded.connect(lambda s: show_model(c, s))
@@ -242,6 +253,7 @@ class MainWindow(QMainWindow):
         v.copy_button.clicked.connect(self.previews.copy_latent)
         v.morph.exportRequested.connect(self.exports.export_morph_dialog)
         v.built = True
+        self.fit.apply(force=True)
         c.sliders.set_enabled(False)
         if self.models.summary is not None and not self.models.is_loading:  # the model won the race
             self.models.loaded.emit(self.models.summary)

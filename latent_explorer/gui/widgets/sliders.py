@@ -194,7 +194,15 @@ class DimensionRow(QWidget):
             self.setGraphicsEffect(self._effect)
 
     def set_strip(self, images: np.ndarray) -> None:
+        self.strip_images = images
         show_strip(self.strip, images)
+
+    def set_strip_width(self, px: int) -> None:
+        """A narrower (or wider) strip, same aspect: 7 frames side by side."""
+        self.strip.setFixedSize(px, max(8, round((px - 6) / 7)))
+        images = getattr(self, "strip_images", None)
+        if images is not None:
+            show_strip(self.strip, images)
 
 
 class SliderPanel(QWidget):
@@ -223,6 +231,11 @@ class SliderPanel(QWidget):
             # room for the sign and the line edit's margins at this type size (else "−0.34" shows "0.34")
             r.value_label.setFixedWidth(r.value_label.fontMetrics().horizontalAdvance("-3.00") + 9)
 
+    def set_strip_width(self, px: int) -> None:
+        self.strip_width = px
+        for r in self.rows:
+            r.set_strip_width(px)
+
     def set_strips_visible(self, on: bool) -> None:
         """The traversal strips (off where width is scarce: presentation mode on a small screen)."""
         self.strips_visible = on
@@ -244,6 +257,8 @@ class SliderPanel(QWidget):
         for d in range(n):
             row = DimensionRow(d)
             row.strip.setVisible(getattr(self, "strips_visible", True))
+            if getattr(self, "strip_width", None):
+                row.set_strip_width(self.strip_width)
             row.valueChanged.connect(self.valueEdited)
             self.rows.append(row)
         self.order = list(range(n))
