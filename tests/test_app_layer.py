@@ -74,3 +74,13 @@ def test_map_generations_accept_only_the_newest_asked_for():
     assert g.accept(b)
     c = g.next()  # e.g. a cancel: nothing in flight may be shown
     assert not g.accept(b) and g.is_current(c)
+
+
+def test_a_commit_tells_the_history_listeners():
+    s, told = LatentState(), []
+    s.connect_history(lambda: told.append(len(s.history)))
+    s.reset(np.zeros(2, np.float32))
+    s.set_dim(0, 1.0)
+    assert s.editing and told == []
+    s.commit()
+    assert not s.editing and told == [2]

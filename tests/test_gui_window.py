@@ -364,3 +364,15 @@ def test_a_model_that_fails_while_the_panels_are_built_says_so_in_them(qtbot, qt
         for box in win.findChildren(QMessageBox):
             box.close()
         win.close()
+
+
+def test_the_history_shows_a_drag_as_it_happens(qtbot, open_window):
+    win = open_window("digits")
+    panel = win.views.history_panel
+    n = panel.list.count()
+    row = win.views.sliders.rows[win.views.sliders.order[0]]
+    row.slider.setValue(1.7)  # a drag under way: no commit yet
+    assert panel.list.count() == n + 1 and "editing" in panel.list.item(n).text()
+    win.state.commit()  # the gesture ends (the app commits once the user pauses)
+    assert panel.list.count() == n + 1 and "editing" not in panel.list.item(n).text()
+    assert panel.list.item(n).text().strip().startswith(str(n + 1))

@@ -101,6 +101,7 @@ class LatentState:
         self.selected: int | None = None
         self.history = LatentHistory()
         self._listeners: list[Callable] = []
+        self._history_listeners: list[Callable] = []
         self._dirty = False
 
     def connect(self, listener: Callable) -> None:
@@ -108,6 +109,7 @@ class LatentState:
 
     def disconnect_all(self) -> None:
         self._listeners.clear()
+        self._history_listeners.clear()
 
     def _emit(self, origin) -> None:
         for cb in list(self._listeners):
@@ -137,10 +139,21 @@ class LatentState:
         z.reshape(-1)[dim] = value
         self.set(z, "sliders", origin=origin, commit=False)
 
+    @property
+    def editing(self) -> bool:
+        """An edit is under way (a drag): it becomes a history entry when committed."""
+        return self._dirty
+
+    def connect_history(self, listener: Callable) -> None:
+        """``listener()`` whenever an edit is committed to the history (a drag ended)."""
+        self._history_listeners.append(listener)
+
     def commit(self) -> None:
         if self.z is not None and self._dirty:
             self.history.push(self.z, self.source)
             self._dirty = False
+            for cb in list(self._history_listeners):
+                cb()
 
     def undo(self) -> bool:
         self.commit()

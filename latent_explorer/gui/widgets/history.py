@@ -1,7 +1,8 @@
-"""The visible undo history: every committed latent edit in a list; clicking one jumps there.
+"""The visible undo history: every latent edit in a list; clicking one jumps there.
 
-It binds to ``LatentState`` and redraws only when the history itself changed (its
-``version``), not on every slider tick.
+It binds to ``LatentState``: committed edits are rebuilt only when the history itself changed
+(its ``version``); an edit under way (a drag) shows at once as a last, italic "editing…" row,
+which becomes an entry when the gesture is committed.
 """
 from __future__ import annotations
 
@@ -28,13 +29,37 @@ class HistoryPanel(QWidget):
         lay.addWidget(self.list, 1)
         lay.addWidget(hint)
         self._version = -1
+        self.live: QListWidgetItem | None = None   # the edit under way, if any
         state.connect(lambda origin: self.refresh())
+        state.connect_history(self.refresh)
 
     def refresh(self, force: bool = False) -> None:
         h = self.state.history
-        if not force and h.version == self._version:
-            return
+        if force or h.version != self._version:
+            self._rebuild()
+        self._show_live()
+
+    def _show_live(self) -> None:
+        """The edit under way as the last row (italic), or no such row."""
+        if self.state.editing:
+            text = f"{'':>3}  {self.state.source} (editing…)"
+            if self.live is None:
+                self.live = QListWidgetItem(text)
+                font = QFont(self.list.font())
+                font.setItalic(True)
+                self.live.setFont(font)
+                self.list.addItem(self.live)
+                self.list.scrollToItem(self.live)
+            elif self.live.text() != text:
+                self.live.setText(text)
+        elif self.live is not None:
+            self.list.takeItem(self.list.row(self.live))
+            self.live = None
+
+    def _rebuild(self) -> None:
+        h = self.state.history
         self._version = h.version
+        self.live = None
         entries = h.entries()
         pos = h.position
         self.list.blockSignals(True)
@@ -56,6 +81,8 @@ class HistoryPanel(QWidget):
         self.list.blockSignals(False)
 
     def _on_clicked(self, item: QListWidgetItem) -> None:
+        if item is self.live:
+            return
         row = self.list.row(item)
         if row != self.state.history.position:
             self.state.go_to(row)
