@@ -48,6 +48,7 @@ def options_from_args(args):
         size=getattr(args, "size", None),
         allow_pickle=bool(getattr(args, "allow_pickle", False)),
         screenshot=getattr(args, "screenshot", None),
+        window_size=getattr(args, "window_size", None),
     )
 
 
@@ -74,6 +75,10 @@ def make_app():
         app = QApplication(sys.argv[:1])
         app.setApplicationName("latent-explorer")
         app.setOrganizationName("latent-explorer")
+        app.setDesktopFileName("latent-explorer")  # Wayland: matches install-launcher's .desktop entry
+        from .icon import app_icon
+
+        app.setWindowIcon(app_icon())
         theme.apply(app)
     return app
 
@@ -140,7 +145,29 @@ def save_screenshot(win, path: str) -> bool:
     return pm.save(str(path), "PNG")
 
 
+def no_display(environ=os.environ, platform: str = sys.platform) -> bool:
+    """True where Qt would abort for want of a display: an X11/Wayland desktop without either.
+
+    macOS and Windows have no DISPLAY and need none; a QT_QPA_PLATFORM that names a platform
+    without a display server (offscreen, vnc, eglfs, ...) or one this check does not know is
+    trusted; a QApplication that already exists has found its display.
+    """
+    if os.name != "posix" or platform == "darwin" or environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return False
+    wanted = [p.split(":")[0].strip().lower() for p in environ.get("QT_QPA_PLATFORM", "").split(";")]
+    if any(p and not p.startswith(("xcb", "wayland")) for p in wanted):
+        return False
+    qt = sys.modules.get("PySide6.QtGui")
+    return not (qt is not None and qt.QGuiApplication.instance() is not None)
+
+
 def run_gui(args) -> int:
+    if no_display():
+        if not getattr(args, "screenshot", None):
+            print("latent-explorer gui: no display to open a window on (DISPLAY and WAYLAND_DISPLAY are not set); "
+                  "--screenshot FILE works without one (QT_QPA_PLATFORM=offscreen)", file=sys.stderr)
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # read when the QApplication is made, below
     from . import preload
 
     preload.start()  # numpy, torch, pyqtgraph: importing while Qt starts

@@ -28,7 +28,7 @@ class Menus:
         self.model_actions = {}
         for name in BUNDLED:
             a = QAction(name, win, checkable=True)
-            a.triggered.connect(lambda _=False, n=name: c.models.load(n))
+            a.triggered.connect(lambda _=False, n=name: c.models.load(n, own_images=True))
             self.model_group.addAction(a)
             mm.addAction(a)
             self.model_actions[name] = a
@@ -41,6 +41,7 @@ class Menus:
         f.addSeparator()
         f.addAction("Open &images folder for the map…", QKeySequence("Ctrl+I"), c.maps.open_folder_dialog)
         f.addAction("Open image fi&les for the map…", c.maps.open_files_dialog)
+        f.addAction("Show this &model's own images", c.maps.show_own_images)
         f.addAction("&Train a VAE on your images…", QKeySequence("Ctrl+T"), c.training.open_dialog)
         f.addSeparator()
         f.addAction("&Open session…", QKeySequence("Ctrl+O"), c.sessions.open_dialog)

@@ -59,6 +59,12 @@ class MapData:
         return self.projection.xy
 
 
+def own_folder(model) -> str | None:
+    """The folder a model was trained on (its metrics.json ``data``), when it is a folder that is there."""
+    data = (getattr(model, "metrics", {}) or {}).get("data")
+    return str(data) if data and data not in ("mnist-5k", "shapes") and Path(data).is_dir() else None
+
+
 def _dataset_for(model):
     """The bundled dataset the model was made for (by its metrics, else by its image size)."""
     from ...core.data.datasets import load_dataset
@@ -119,6 +125,8 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
     skipped, paths, known = [], None, {}
     if getattr(model, "slow_decoder", False):
         limit = min(limit, SLOW_MAP_POINTS)
+    if not images_dir:  # the model's own images: a model trained on a folder remembers it
+        images_dir = own_folder(model)
     if images_dir:
         res = read_images(ctx, images_dir, model.image_size, model.channels, limit)
         ctx.checkpoint()

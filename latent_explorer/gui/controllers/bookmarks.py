@@ -1,10 +1,18 @@
-"""The bookmarks controller: named latents to come back to (Ctrl+D), listed in the Bookmarks dock."""
+"""The bookmarks controller: named latents to come back to (Ctrl+D), listed with their pictures in
+the Bookmarks dock. A bookmark made now takes the preview on screen as its picture; bookmarks
+from a session are decoded once (a "figure" request) to get theirs."""
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QInputDialog
 
 from ...core.session import Bookmark
+
+
+def _decode_all(ctx, latents: list) -> list:
+    """Each latent's decode (one uint8 image each), for the bookmarks' pictures."""
+    return [ctx.model.decode(np.asarray(z, np.float32)[None])[0] for z in latents]
 
 
 class BookmarkController(QObject):
@@ -12,10 +20,14 @@ class BookmarkController(QObject):
         super().__init__(ctx)
         self.ctx = ctx
         self.items: list[Bookmark] = []
+        self.thumbnails: dict[int, np.ndarray] = {}
         p = ctx.views.bookmarks_panel
         p.jumpRequested.connect(self.go_to)
         p.addRequested.connect(self.add_dialog)
         p.removeRequested.connect(self.remove)
+
+    def _show(self) -> None:
+        self.ctx.views.bookmarks_panel.set_bookmarks(self.items, self.thumbnails)
 
     def add(self, name: str) -> None:
         state = self.ctx.state
@@ -24,7 +36,10 @@ class BookmarkController(QObject):
         state.commit()
         name = name.strip() or f"bookmark {len(self.items) + 1}"
         self.items.append(Bookmark(name, state.z.copy()))
-        self.ctx.views.bookmarks_panel.set_bookmarks(self.items)
+        preview = self.ctx.views.preview
+        if preview is not None and preview.image is not None:
+            self.thumbnails[len(self.items) - 1] = preview.image.copy()
+        self._show()
         self.ctx.views.bookmarks_dock.show()
         self.ctx.views.bookmarks_dock.raise_()
         self.ctx.message(f"bookmarked “{name}”", 3000)
@@ -39,13 +54,26 @@ class BookmarkController(QObject):
             self.add(name)
 
     def set(self, bookmarks: list) -> None:
+        """Bookmarks from a session: listed at once, their pictures decoded on the worker."""
         self.items = list(bookmarks)
-        self.ctx.views.bookmarks_panel.set_bookmarks(self.items)
+        self.thumbnails = {}
+        self._show()
+        if self.items and self.ctx.models.summary is not None:
+            items = list(self.items)
+            self.ctx.worker.submit("figure", _decode_all, [b.latent for b in items],
+                                   on_result=lambda imgs: self._on_thumbnails(items, imgs))
+
+    def _on_thumbnails(self, items: list, images: list) -> None:
+        if items != self.items:
+            return  # the bookmarks changed meanwhile
+        self.thumbnails = dict(enumerate(images))
+        self._show()
 
     def remove(self, i: int) -> None:
         if 0 <= i < len(self.items):
             del self.items[i]
-            self.ctx.views.bookmarks_panel.set_bookmarks(self.items)
+            self.thumbnails = {k - (k > i): v for k, v in self.thumbnails.items() if k != i}
+            self._show()
 
     def go_to(self, i: int) -> None:
         s = self.ctx.models.summary

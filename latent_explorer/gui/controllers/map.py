@@ -165,7 +165,10 @@ class MapController(QObject):
             return  # an older map job's result: a newer map was asked for since
         old, m = self.data, self.ctx.views.map
         keep_view = old is not None and old.mean is data.mean and data.projection.method == old.projection.method
+        new_images = old is not None and old.mean is not data.mean
         self.data = data
+        if new_images:  # other images: nothing may keep showing the previous ones
+            self._forget_images()
         self.ctx.views.status.set_progress(None)
         m.set_projection_methods(*self._methods(data))
         m.set_data(data, keep_view=keep_view)
@@ -178,9 +181,23 @@ class MapController(QObject):
             m.set_selected(self.selected)
         if data.projection.method == "identity":
             self._manifold_later()
-        if not self.ctx.sessions.map_settled() and self.ctx.options.demo and self.ctx.state.source == "initial":
+        if not self.ctx.sessions.map_settled() and self.ctx.options.demo and (
+                self.ctx.state.source == "initial" or new_images):
             self._demo_start()
         self.ctx.readiness.check()
+
+    def _forget_images(self) -> None:
+        """The previous images' selection, reconstruction, morph and posterior band go; the preview
+        starts again from the prior's mean."""
+        self.selected = None
+        self.ctx.state.selected = None
+        v = self.ctx.views
+        v.recon.clear()
+        v.sliders.set_posterior(None, None)
+        v.reset_button.setEnabled(False)
+        self.ctx.morphs.clear()
+        self.ctx.previews.set_latent(np.zeros(self.data.mean.shape[1:], np.float32), "the prior's mean z = 0")
+        self.ctx.note("new images: the prior's mean z = 0 (click an image to select it)")
 
     @staticmethod
     def _methods(data) -> tuple:
@@ -223,8 +240,18 @@ class MapController(QObject):
 
     # ---- selection and clicks ---------------------------------------------------------
     def label(self, i: int) -> str:
+        """How an image is named everywhere (captions, history, morph titles, bookmarks): its file name
+        for the user's own images, else its index and label."""
         d = self.data
+        if d.paths and 0 <= i < len(d.paths):
+            return Path(d.paths[i]).name
         return f"#{i}" + ("" if d.labels is None else f" ({d.label_text(i)})")
+
+    def show_own_images(self) -> None:
+        """File → Show this model's own images: its dataset, or the folder it was trained on."""
+        self.ctx.options.images = None
+        if self.ctx.models.summary is not None and not self.ctx.models.is_loading:
+            self.build()
 
     def select(self, i: int) -> None:
         d, v = self.data, self.ctx.views

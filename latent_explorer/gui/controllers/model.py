@@ -45,8 +45,12 @@ class ModelController(QObject):
         self.fallback = None
 
     # ---- requests -----------------------------------------------------------------
-    def load(self, spec: str, first: bool = False) -> int:
+    def load(self, spec: str, first: bool = False, own_images: bool = False) -> int:
+        """Open model ``spec``; with ``own_images`` the map shows the model's own images (its dataset, or
+        the folder it was trained on) instead of the images open now."""
         o = self.ctx.options
+        if own_images:
+            o.images = None
         self._begin(f"loading {spec}…", spec)
         return self.ctx.worker.submit("load", model_jobs.load, spec, o.device if first else "auto", o.precision,
                                       o.allow_pickle, o.size, on_result=self._on_loaded, on_error=self._on_failed)
@@ -165,19 +169,19 @@ class ModelController(QObject):
     def open_folder_dialog(self) -> None:
         d = QFileDialog.getExistingDirectory(self.ctx.window, "Open a model folder (config.json + weights)")
         if d:
-            self.load(d)
+            self.load(d, own_images=True)
 
     def open_file_dialog(self) -> None:
         f, _ = QFileDialog.getOpenFileName(self.ctx.window, "Open a VAE weights file", "",
                                            "safetensors (*.safetensors)")
         if f:
-            self.load(f)
+            self.load(f, own_images=True)
 
     def open_spec_dialog(self) -> None:
         spec, ok = QInputDialog.getText(self.ctx.window, "Open model",
                                         "Bundled name, folder, .safetensors file or hub id:")
         if ok and spec.strip():
-            self.load(spec.strip())
+            self.load(spec.strip(), own_images=True)
 
     def pair_dialog(self) -> None:
         d = QFileDialog.getExistingDirectory(self.ctx.window, "Pair a TAESD (AutoencoderTiny) folder for fast previews")

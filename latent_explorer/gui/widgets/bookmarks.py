@@ -5,9 +5,12 @@ panel lists them and asks the window to add, remove or jump.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QVBoxLayout, QWidget)
+
+
+THUMB = 40  # px: a bookmark's picture beside its name
 
 
 class BookmarksPanel(QWidget):
@@ -40,12 +43,21 @@ class BookmarksPanel(QWidget):
         lay.addLayout(row)
         self.set_bookmarks([])
 
-    def set_bookmarks(self, bookmarks: list) -> None:
+    def set_bookmarks(self, bookmarks: list, thumbnails: dict | None = None) -> None:
+        """``thumbnails``: bookmark index -> its decoded uint8 image (shown as the item's icon)."""
+        from PySide6.QtGui import QIcon
+
+        from .imaging import to_pixmap
+
         self.list.clear()
-        for b in bookmarks:
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        for i, b in enumerate(bookmarks):
             shape = "×".join(str(s) for s in b.latent.shape)
             item = QListWidgetItem(b.name)
             item.setToolTip(f"{b.name} · latent {shape}")
+            img = (thumbnails or {}).get(i)
+            if img is not None:
+                item.setIcon(QIcon(to_pixmap(img, THUMB)))
             self.list.addItem(item)
         self.empty.setVisible(not bookmarks)
         self.remove_button.setEnabled(bool(bookmarks))

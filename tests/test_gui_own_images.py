@@ -1,0 +1,102 @@
+"""The user's own images, first-class: named by file everywhere; a new folder leaves nothing of the
+previous images on screen; a model's own images come back on demand and with the model."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gui_fixtures import qt_leak_guard, window_opener  # noqa: F401
+
+
+@pytest.fixture
+def open_window(qtbot, qt_leak_guard):  # noqa: F811
+    yield from window_opener(qtbot, lambda w: w.maps.data is not None and w.views.built)
+
+
+def folder(tmp_path, n=8):
+    d = tmp_path / "pictures"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(d / f"sunset-{i}.png")
+    return d
+
+
+def wait_map(qtbot, win, source):
+    qtbot.waitUntil(lambda: win.maps.data is not None and win.maps.data.source == source and win.maps.done,
+                    timeout=30000)
+
+
+def test_a_folder_is_named_by_file_and_replaces_everything_of_the_previous_images(qtbot, open_window, tmp_path):
+    d = folder(tmp_path)
+    win = open_window(map_limit=100)
+    win.maps.select(3)
+    win.morphs.make(3, 5)
+    qtbot.waitUntil(lambda: win.views.morph.strip is not None, timeout=10000)
+    win.maps.open_images(str(d))
+    wait_map(qtbot, win, str(d))
+    # nothing of the digits is left on screen
+    assert win.maps.selected is None and win.views.recon.original.shown is None
+    assert win.views.morph.strip is None and win.morphs.keys is None
+    assert not np.any(win.state.z)
+    # the images are named by their files: captions, history, morph titles
+    i = 2
+    name = win.maps.label(i)
+    assert name.startswith("sunset-") and name.endswith(".png")
+    win.maps.select(i)
+    assert name in win.views.preview.caption.text()
+    assert any(name in src for _, src in win.state.history.entries())
+    win.morphs.make(0, 1)
+    qtbot.waitUntil(lambda: win.views.morph.strip is not None, timeout=10000)
+    assert win.maps.label(0) in win.views.morph.title.text()
+
+
+def test_a_bundled_model_and_show_own_images_bring_the_dataset_back(qtbot, open_window, tmp_path):
+    d = folder(tmp_path)
+    win = open_window(map_limit=100)
+    win.maps.open_images(str(d))
+    wait_map(qtbot, win, str(d))
+    win.maps.show_own_images()  # File → Show this model's own images
+    wait_map(qtbot, win, None)
+    assert win.maps.data.labels is not None  # the digits again
+    win.maps.open_images(str(d))
+    wait_map(qtbot, win, str(d))
+    win.views.menus.model_actions["digits-2d"].trigger()  # File → Bundled model → digits-2d
+    qtbot.waitUntil(lambda: win.models.summary.spec == "digits-2d" and win.maps.data is not None
+                    and win.maps.done, timeout=30000)
+    assert win.maps.data.source is None and win.maps.data.labels is not None
+
+
+def test_a_model_trained_on_a_folder_opens_on_that_folder(qtbot, open_window, tmp_path, tiny_model_dir):
+    import shutil
+
+    d = folder(tmp_path)
+    trained = tmp_path / "mine"
+    shutil.copytree(tiny_model_dir, trained)
+    metrics = json.loads((trained / "metrics.json").read_text()) if (trained / "metrics.json").exists() else {}
+    metrics["data"] = str(d)
+    (trained / "metrics.json").write_text(json.dumps(metrics))
+    win = open_window(map_limit=100)
+    win.models.load(str(trained), own_images=True)
+    qtbot.waitUntil(lambda: win.models.summary.spec == str(trained) and win.maps.data is not None
+                    and win.maps.done, timeout=30000)
+    assert win.maps.data.source == str(d) and win.maps.label(0).startswith("sunset-")
+
+
+def test_bookmarks_have_their_pictures(qtbot, open_window):
+    win = open_window(map_limit=100)
+    win.maps.select(4)
+    qtbot.waitUntil(lambda: win.views.preview.image is not None and not win.worker.is_busy("preview"), timeout=10000)
+    win.bookmarks.add("a four")
+    item = win.views.bookmarks_panel.list.item(0)
+    assert item.text() == "a four" and not item.icon().isNull()
+    np.testing.assert_array_equal(win.bookmarks.thumbnails[0], win.views.preview.image)
+    # bookmarks put back from a session get their pictures decoded
+    from latent_explorer.core.session import Bookmark
+
+    win.bookmarks.set([Bookmark("zero", np.zeros(16, np.float32)), Bookmark("one", np.ones(16, np.float32))])
+    qtbot.waitUntil(lambda: len(win.bookmarks.thumbnails) == 2, timeout=10000)
+    assert not win.views.bookmarks_panel.list.item(1).icon().isNull()
+    win.bookmarks.remove(0)
+    assert list(win.bookmarks.thumbnails) == [0] and win.views.bookmarks_panel.list.count() == 1
