@@ -26,21 +26,25 @@ DEVICES = ["", "gpu", "cuda:x", "cuda:", "tpu", "cpu0", "cuda:99999"]
 # the bad values of each subcommand's options; {file} is an existing file, {dir} an existing folder
 MODEL = {"--model": ["", " ", "nosuchmodel", "{file}"], "--device": DEVICES, "--precision": ["fp8", ""],
          "--size": SIZES, "--config": ["", "/no/such/config/folder"]}
+EXPORT = {"--scale": NOT_WHOLE + ["0", "-2", "17"], "--filter": ["", "bicubic", "Nearest"]}
+ANIMATION = {**EXPORT, "--out-size": NOT_WHOLE + ["0", "15", "4097", "-512"], "--ease": ["", "cubic", "ease"],
+             "--loop": ["", "bounce", "pingpong"], "--quality": NOT_WHOLE + ["0", "11"]}
 TABLE = {
     "info": (["--model", "digits"], dict(MODEL)),
     "sample": (["--model", "digits", "--out", "{tmp}/ok.png"], {
-        **MODEL, "-n": NOT_WHOLE + ["0", "-3", "1025"], "--seed": SEEDS,
+        **MODEL, **EXPORT, "-n": NOT_WHOLE + ["0", "-3", "1025"], "--seed": SEEDS,
         "--temperature": NOT_NUMBERS + ["-0.1", "101"],
         "--out": ["", "x.jpg", "noext", "{tmp}/missing/x.png", "{file}/x.png", "{dir}.png"]}),
     "traverse": (["--model", "digits-2d", "--out", "{tmp}/t.png"], {
-        **MODEL, "--steps": NOT_WHOLE + ["0", "257"], "--range": NOT_NUMBERS + ["-1", "1000"], "--seed": SEEDS,
+        **MODEL, **EXPORT, "--steps": NOT_WHOLE + ["0", "257"], "--range": NOT_NUMBERS + ["-1", "1000"],
+        "--seed": SEEDS,
         "--image": ["", "/no/such.png", "{dir}"],
         "--out": ["", "t.gif", "{file}/t.png", "{dir}.png", "{tmp}/nope/t.png"]}),
     "morph": (["--model", "digits", "{png}", "{png}", "--out", "{tmp}/m.gif"], {
-        **MODEL, "--frames": NOT_WHOLE + ["0", "1", "2001"], "--fps": NOT_WHOLE + ["0", "121"],
+        **MODEL, **ANIMATION, "--frames": NOT_WHOLE + ["0", "1", "2001"], "--fps": NOT_WHOLE + ["0", "61", "121"],
         "--method": ["cubic", ""], "--out": ["", "m.jpg", "{file}/m.gif", "{dir}.png", "{tmp}/nope/m.gif"]}),
     "reconstruct": (["--model", "digits", "{png}", "--out", "{tmp}/rec"], {
-        **MODEL, "--out": ["", "{file}", "{file}/sub", "{file}/a/b"]}),
+        **MODEL, **EXPORT, "--out": ["", "{file}", "{file}/sub", "{file}/a/b"]}),
     "encode": (["--model", "digits", "--images", "{dir}", "--out", "{tmp}/z.npz"], {
         **MODEL, "--images": ["", "/no/such/folder", "{file}"],
         "--out": ["", "z.png", "{dir}.npz", "{file}/z.npz", "{tmp}/nope/z.npz"]}),
@@ -61,6 +65,7 @@ TABLE = {
         "--device": DEVICES, "--precision": ["fp8"], "--size": SIZES, "--config": ["", "/no/such/config"],
         "--images": ["", "/no/such/folder", "{file}"],
         "--screenshot": ["", "{dir}", "{tmp}/nope/shot.png", "{file}/shot.png"]}),
+    "install-launcher": ([], {"--remove": ["x", "", "{file}", "--bogus"]}),
 }
 EXTRA = [["frobnicate"], ["--bogus"], ["models", "--bogus"], ["models", "extra"], ["sample"],
          ["sample", "--model", "digits"], ["train", "--out", "x"], ["morph", "--model", "digits", "--out", "m.gif"],
@@ -73,7 +78,13 @@ EXTRA = [["frobnicate"], ["--bogus"], ["models", "--bogus"], ["models", "extra"]
          ["explain", "--model", "digits"], ["explain", "{png}"], ["explain", "--model", "digits", "/no/such.png"],
          ["explain", "--model", "digits", "{dir}"], ["explain", "--model", "digits", "{file}"],
          ["explain", "--model", "digits", "{png}", "{png}"], ["explain", "--model", "digits", "{png}", "--samples"],
-         ["explain", "--model", "digits", "{png}", "--out", "{file}"]]
+         ["explain", "--model", "digits", "{png}", "--out", "{file}"],
+         ["morph", "--model", "digits", "{png}", "{png}", "--scale", "2", "--out-size", "64", "--out", "{tmp}/m.gif"],
+         ["morph", "--model", "digits", "{png}", "{png}", "--close", "--frames", "2", "--out", "{tmp}/m.gif"],
+         ["morph", "--model", "digits", "{png}", "{png}", "{png}", "--frames", "2", "--out", "{tmp}/m.gif"],
+         ["morph", "--model", "digits", "{png}", "{png}", "--close=yes", "--out", "{tmp}/m.gif"],
+         ["sample", "--model", "digits", "--out", "{tmp}/ok.png", "--out-size", "64"],
+         ["install-launcher", "extra"], ["install-launcher", "--remove=yes"], ["install-launcher", "--rem", "--x"]]
 
 
 def _cases():
@@ -134,6 +145,7 @@ def no_window(monkeypatch, where):
         raise AssertionError("a window would have opened")
 
     monkeypatch.setattr(cli, "_run_gui", refuse)
+    monkeypatch.setenv("XDG_DATA_HOME", where["tmp"] + "/xdg")  # never the real application menu
     monkeypatch.chdir(where["tmp"])
 
 
@@ -149,6 +161,8 @@ def test_bad_values_exit_2_with_one_line(argv, where, capsys, no_window):
 
 NUMERIC = [("sample", "-n"), ("sample", "--seed"), ("sample", "--temperature"), ("sample", "--size"),
            ("traverse", "--steps"), ("traverse", "--range"), ("morph", "--frames"), ("morph", "--fps"),
+           ("morph", "--out-size"), ("morph", "--scale"), ("morph", "--quality"), ("sample", "--scale"),
+           ("traverse", "--scale"),
            ("train", "--latent-dim"), ("train", "--beta"), ("train", "--tc-beta"), ("train", "--epochs"),
            ("train", "--image-size"), ("train", "--batch-size"), ("train", "--lr"), ("train", "--kl-warmup"),
            ("train", "--hidden-channels"), ("train", "--limit"), ("train", "--device"), ("gui", "--size"),
@@ -183,6 +197,8 @@ def test_any_text_is_parsed_within_bounds_or_refused_in_one_line(cmd, opt, value
     (["reconstruct", "--model", "digits", "{png}", "--out", "{file}"], "is a file, not a folder"),
     (["gui", "--screenshot", "{dir}"], "is a folder"),
     (["train", "--data", "mnist-5k", "--out", "{tmp}/m", "--hidden-channels", "3,,4"], "has an empty entry"),
+    (["morph", "--model", "digits", "{png}", "{png}", "--out-size", "4097", "--out", "{tmp}/m.gif"],
+     "argument --out-size: '4097' is out of range: use 16 to 4096"),
 ])
 def test_in_a_real_process(argv, needle, where):
     p = subprocess.run([sys.executable, "-m", "latent_explorer.cli", *_fill(argv, where)], capture_output=True,
@@ -227,3 +243,20 @@ def test_the_bounds_themselves_are_accepted():
     a = p.parse_args(["explain", "--model", "m", "i.png", "--samples", "256", "--seed", "0"])
     assert (a.samples, a.seed, a.out, a.json) == (256, 0, None, False)
     assert p.parse_args(["explain", "--model", "m", "i.png", "--samples", " 1 "]).samples == 1
+
+
+def test_the_export_bounds_are_accepted():
+    p = build_parser()
+    a = p.parse_args(["morph", "--model", "m", "a", "b", "--out", "o.gif", "--out-size", " 4096", "--fps", "60",
+                      "--quality", "10", "--frames", "2000", "--ease", "ease-in-out", "--loop", "ping-pong", "--close",
+                      "--filter", "lanczos"])
+    assert (a.out_size, a.scale, a.fps, a.quality, a.frames, a.ease, a.loop, a.close, a.filter) == \
+        (4096, None, 60, 10, 2000, "ease-in-out", "ping-pong", True, "lanczos")
+    a = p.parse_args(["morph", "--model", "m", "a", "b", "--out", "o.gif", "--scale", "16", "--fps", "1",
+                      "--quality", "1"])
+    assert (a.scale, a.out_size, a.fps, a.quality, a.ease, a.loop, a.close, a.filter) == \
+        (16, None, 1, 1, "linear", "loop", False, "nearest")
+    for cmd, base in (("sample", ["--out", "o.png"]), ("traverse", ["--out", "o.png"]),
+                      ("reconstruct", ["x.png", "--out", "o"])):
+        a = p.parse_args([cmd, "--model", "m", *base, "--scale", "1", "--filter", "lanczos"])
+        assert (a.scale, a.filter) == (1, "lanczos")

@@ -54,6 +54,29 @@ def test_sample_writes_a_grid_with_recipe(capsys, tmp_path):
     assert r["seed"] == 4 and r["model"] == "digits" and len(r["model_hash"]) == 16
 
 
+def test_sample_traverse_and_reconstruct_scale_their_tiles(capsys, tmp_path, digit_files):
+    code, _, _ = run(capsys, "sample", "--model", "digits", "-n", "4", "--scale", "3", "--out", str(tmp_path / "s.png"))
+    assert code == 0
+    assert np.asarray(Image.open(tmp_path / "s.png")).shape[:2] == (2 * 86 + 2, 2 * 86 + 2)  # 84 px tiles
+    assert read_png_recipe(tmp_path / "s.png")["export"] == {"scale": 3, "size": None, "filter": "nearest"}
+    code, _, _ = run(capsys, "traverse", "--model", "digits-2d", "--steps", "3", "--scale", "2", "--filter", "lanczos",
+                     "--out", str(tmp_path / "t.png"))
+    assert code == 0 and np.asarray(Image.open(tmp_path / "t.png")).shape[0] == 2 * 58 + 2
+    code, _, _ = run(capsys, "reconstruct", "--model", "digits", digit_files[0], "--scale", "2",
+                     "--out", str(tmp_path / "r"))
+    assert code == 0
+    assert np.asarray(Image.open(tmp_path / "r" / "digit3_recon.png")).shape[:2] == (58 + 2, 2 * 58 + 2)
+
+
+def test_morph_through_three_images_and_back(capsys, tmp_path, digit_files):
+    out = tmp_path / "m.mp4"
+    code, text, _ = run(capsys, "morph", "--model", "digits", *digit_files, "--close", "--frames", "7", "--fps", "10",
+                        "--out-size", "128", "--quality", "6", "--out", str(out))
+    assert code == 0 and "7 frames of 128×128 at 10 fps" in text
+    r = json.loads((tmp_path / "m.mp4.json").read_text())
+    assert r["closed"] and len(r["keyframes"]) == 4 and r["export"]["quality"] == 6
+
+
 def test_reconstruct(capsys, tmp_path, digit_files):
     code, _, _ = run(capsys, "reconstruct", "--model", "digits", *digit_files[:2], "--out", str(tmp_path / "r"))
     assert code == 0
@@ -132,6 +155,14 @@ def test_train_cli_one_epoch(capsys, tmp_path):
     (["sample", "--model", "digits", "--out", "/no/such/dir/x.png"], "does not exist"),
     (["reconstruct", "--model", "digits", "/no/such.png", "--out", "o"], "/no/such.png"),
     (["morph", "--model", "digits", "a.png", "--out", "x.gif"], "at least two images"),
+    (["morph", "--model", "digits", "a.png", "a.png", "--fps", "61", "--out", "x.gif"], "'61' is out of range"),
+    (["morph", "--model", "digits", "a.png", "b.png", "--scale", "2", "--out-size", "64", "--out", "x.gif"],
+     "not allowed with argument"),
+    (["morph", "--model", "digits", "a.png", "b.png", "--loop", "bounce", "--out", "x.gif"],
+     "invalid choice: 'bounce'"),
+    (["sample", "--model", "digits", "--scale", "17", "--out", "x.png"], "'17' is out of range: use 1 to 16"),
+    (["traverse", "--model", "digits", "--filter", "cubic", "--out", "x.png"], "invalid choice: 'cubic'"),
+    (["reconstruct", "--model", "digits", "a.png", "--scale", "0", "--out", "o"], "'0' is out of range"),
     (["train", "--data", "/no/such/folder", "--out", "o"], "unknown dataset '/no/such/folder'"),
     (["train", "--data", "mnist-5k", "--out", "o", "--beta", "-1"], "must be a finite number"),
     (["evaluate", "--model", "digits", "--data", "nothing-here"], "unknown dataset 'nothing-here'"),

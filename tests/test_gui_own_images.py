@@ -100,3 +100,27 @@ def test_bookmarks_have_their_pictures(qtbot, open_window):
     assert not win.views.bookmarks_panel.list.item(1).icon().isNull()
     win.bookmarks.remove(0)
     assert list(win.bookmarks.thumbnails) == [0] and win.views.bookmarks_panel.list.count() == 1
+
+
+def test_a_small_set_is_drawn_as_its_pictures_and_a_large_one_when_zoomed_in(qtbot, open_window, tmp_path):
+    d = folder(tmp_path)
+    win = open_window(map_limit=300)
+    m = win.views.map
+    assert m.thumbs.shown == []  # 300 digits in view: dots
+    x, y = win.maps.data.xy[0]
+    m.vb.setRange(xRange=(x - 0.05, x + 0.05), yRange=(y - 0.05, y + 0.05), padding=0)
+    assert 0 < len(m.thumbs.shown) <= 160 and 0 in m.thumbs.shown  # zoomed in: the pictures
+    win.maps.open_images(str(d))
+    wait_map(qtbot, win, str(d))
+    assert sorted(m.thumbs.shown) == list(range(8))
+    k = m.thumbs.shown.index(3)
+    item = m.thumbs.pool[k]
+    np.testing.assert_array_equal(item.image[::-1], win.maps.data.images[3][..., 0])  # upright
+    rect = item.mapRectToView(item.boundingRect())
+    assert rect.contains(pg_point(*win.maps.data.xy[3]))
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(float(x), float(y))

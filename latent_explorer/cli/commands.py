@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..core.errors import UserError
 from . import paths
+from .launcher import cmd_install_launcher
 
 MAX_INPUT_IMAGES = 10_000
 
@@ -84,6 +85,16 @@ def _recipe(model, **kw) -> dict:
         r["model_hash"] = model.weights_hash()
     r.update(kw)
     return r
+
+
+def _export_settings(a, animated: bool = False):
+    """The export options as ``ExportSettings`` (their bounds were checked by the parser)."""
+    from ..core.export_settings import ExportSettings
+
+    if not animated:
+        return ExportSettings(scale=a.scale, filter=a.filter)
+    return ExportSettings(scale=a.scale, size=a.out_size, filter=a.filter, fps=a.fps, ease=a.ease, loop=a.loop,
+                          frames=a.frames, quality=a.quality)
 
 
 def _input_images(values, least: int = 1) -> list[str]:
@@ -185,12 +196,14 @@ def cmd_encode(a) -> int:
 
 
 def cmd_sample(a) -> int:
-    from ..core.export import make_grid, save_png
+    from ..core.export import make_grid, recipe_with, save_png
 
     out = paths.output_file("--out", a.out, (".png",))
+    settings = _export_settings(a)
     m = _load(a)
     z = m.sample_prior(a.n, seed=a.seed, temperature=a.temperature)
-    save_png(out, make_grid(m.decode(z)), _recipe(m, kind="sample", n=a.n, seed=a.seed, temperature=a.temperature))
+    save_png(out, make_grid(m.decode(z), settings=settings),
+             recipe_with(_recipe(m, kind="sample", n=a.n, seed=a.seed, temperature=a.temperature), settings))
     print(f"wrote {out}")
     return 0
 
@@ -198,28 +211,31 @@ def cmd_sample(a) -> int:
 def cmd_reconstruct(a) -> int:
     import numpy as np
 
-    from ..core.export import make_grid, save_png
+    from ..core.export import make_grid, recipe_with, save_png
 
     files = _input_images(a.images)
     out = paths.output_folder("--out", a.out)
+    settings = _export_settings(a)
     m = _load(a)
     batch, mean = _encode_files(m, files)
     rec = m.decode(mean)
     out = paths.output_folder("--out", a.out, create=True)
     for p, x, r, z in zip(files, batch, rec, mean):
         dst = out / (Path(p).stem + "_recon.png")
-        save_png(dst, make_grid(np.stack([x, r]), cols=2), _recipe(m, kind="reconstruct", source=str(p), latent=z))
+        save_png(dst, make_grid(np.stack([x, r]), cols=2, settings=settings),
+                 recipe_with(_recipe(m, kind="reconstruct", source=str(p), latent=z), settings))
         print(f"wrote {dst}")
     return 0
 
 
 def cmd_traverse(a) -> int:
-    from ..core.export import label_rows, make_grid, save_png
+    from ..core.export import label_rows, make_grid, recipe_with, save_png
     from ..core.latent import traversal_latents
 
     out = paths.output_file("--out", a.out, (".png",))
     if a.image:
         paths.input_file("--image", a.image)
+    settings = _export_settings(a)
     m = _load(a)
     if len(m.latent_shape) != 1:
         raise UserError(f"traverse works on vector latents; {a.model} has spatial latents {m.latent_shape}")
@@ -230,31 +246,46 @@ def cmd_traverse(a) -> int:
         base = m.sample_prior(1, seed=a.seed)[0]
     zs = traversal_latents(base, steps=a.steps, value_range=a.range_)
     imgs = m.decode(zs.reshape(-1, *m.latent_shape))
-    grid = make_grid(imgs.reshape(zs.shape[0], a.steps, *imgs.shape[1:]))
+    grid = make_grid(imgs.reshape(zs.shape[0], a.steps, *imgs.shape[1:]), settings=settings)
     kl = ((getattr(m, "metrics", None) or {}).get("evaluate") or {}).get("kl_per_dim")
     grid = label_rows(grid, [f"z{d}" + (f" · KL {kl[d]:.2f}" if kl and d < len(kl) else "")
                              for d in range(zs.shape[0])], zs.shape[0])
-    save_png(out, grid, _recipe(m, kind="traverse", base=base, steps=a.steps, range=a.range_,
-                                source=a.image, seed=None if a.image else a.seed))
+    save_png(out, grid, recipe_with(_recipe(m, kind="traverse", base=base, steps=a.steps, range=a.range_,
+                                            source=a.image, seed=None if a.image else a.seed), settings))
     print(f"wrote {out} ({zs.shape[0]} rows × {a.steps} steps)")
     return 0
 
 
 def cmd_morph(a) -> int:
+    """A morph through the images in order (A → B → C …; ``--close`` ends on A again), frames
+    spread evenly over the segments and eased per segment (``core.latent.path_latents``)."""
+    import numpy as np
+
     from ..core.export import save_animation
-    from ..core.latent import path
+    from ..core.latent import path_latents
 
     out = paths.output_file("--out", a.out, (".gif", ".mp4", ".png"))
     if len(a.images) < 2:
         raise UserError("morph needs at least two images")
     files = _input_images(a.images, least=2)
+    n_keys = len(files) + bool(a.close)
+    if a.frames < n_keys:
+        raise UserError(f"--frames {a.frames}: a morph through {n_keys} keyframes"
+                        f"{' (with --close)' if a.close else ''} needs at least {n_keys} frames")
+    settings = _export_settings(a, animated=True)
     m = _load(a)
     _, keys = _encode_files(m, files)
-    zs = path(keys, a.frames, a.method)
+    if a.close:
+        keys = np.concatenate([keys, keys[:1]])
+    zs = path_latents(keys, a.frames, a.method, a.ease)
     frames = m.decode(zs)
-    save_animation(out, frames, fps=a.fps, recipe=_recipe(
-        m, kind="morph", images=[str(p) for p in files], method=a.method, frames=a.frames, keyframes=keys))
-    print(f"wrote {out} ({len(frames)} frames, {a.method})")
+    save_animation(out, frames, recipe=_recipe(
+        m, kind="morph", images=[str(p) for p in files], method=a.method, frames=a.frames, keyframes=keys,
+        closed=bool(a.close)), settings=settings)
+    shown = len(frames) * 2 - 2 if a.loop == "ping-pong" and len(frames) > 2 else len(frames)
+    h, w = settings.output_size(*frames.shape[1:3])
+    size = f" of {w}×{h}" if settings.resizes else ""
+    print(f"wrote {out} ({shown} frames{size} at {a.fps} fps, {a.method}, {a.ease}, {a.loop})")
     return 0
 
 
@@ -334,4 +365,5 @@ def cmd_explain(a) -> int:
 
 COMMANDS = {"train": cmd_train, "models": cmd_models, "info": cmd_info, "encode": cmd_encode,
             "sample": cmd_sample, "reconstruct": cmd_reconstruct, "traverse": cmd_traverse,
-            "morph": cmd_morph, "evaluate": cmd_evaluate, "explain": cmd_explain}
+            "morph": cmd_morph, "evaluate": cmd_evaluate, "explain": cmd_explain,
+            "install-launcher": cmd_install_launcher}

@@ -82,6 +82,17 @@ def size(s: str) -> int | tuple[int, int]:
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
+def window_size(s: str) -> tuple[int, int]:
+    """WxH, each side 320..8192 px (the window's width first, as screens are named)."""
+    m = re.fullmatch(r"\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*", s or "")
+    if not m:
+        raise argparse.ArgumentTypeError(f"{_show(s)}: give the window size as WxH, e.g. 1280x720")
+    w, h = int(m.group(1)), int(m.group(2))
+    if not (320 <= w <= MAX_SIZE and 240 <= h <= MAX_SIZE):
+        raise argparse.ArgumentTypeError(f"{_show(s)}: each side must be 320-{MAX_SIZE} px wide and 240-{MAX_SIZE} px high")
+    return w, h
+
+
 def device(s: str) -> str:
     v = s.strip().lower()
     if v in DEVICES or re.fullmatch(r"cuda:\d{1,3}", v):
@@ -113,6 +124,34 @@ def _add_model(p, required=True):
                    help="folder with the config.json of a single-file VAE (default: inferred from the weights)")
 
 
+def _add_export(p, animation: bool = False) -> None:
+    """The export options (bounds from core/export_settings.py): ``--scale``/``--filter`` for every
+    image; an animation also ``--out-size`` (instead of ``--scale``), ``--fps``, ``--ease``,
+    ``--loop`` and ``--quality``. (``--size`` is the model's working size, hence ``--out-size``.)"""
+    from ..core.export_settings import (EASES, FILTERS, FPS_RANGE, LOOPS, QUALITY_RANGE, SCALE_RANGE,
+                                        SIZE_RANGE)
+
+    g = p.add_mutually_exclusive_group() if animation else p
+    g.add_argument("--scale", type=whole(*SCALE_RANGE), default=None, metavar="K",
+                   help=f"each image K times larger ({SCALE_RANGE[0]} to {SCALE_RANGE[1]}; default: as decoded)")
+    if animation:
+        g.add_argument("--out-size", type=whole(*SIZE_RANGE), default=None, metavar="PIXELS",
+                       help=f"each frame's longer side, {SIZE_RANGE[0]} to {SIZE_RANGE[1]} px (instead of --scale)")
+    p.add_argument("--filter", choices=FILTERS, default="nearest",
+                   help="resampling: nearest keeps pixels sharp (pixel art), lanczos is smooth")
+    if not animation:
+        return
+    p.add_argument("--fps", type=whole(*FPS_RANGE), default=12,
+                   help=f"frames per second, {FPS_RANGE[0]} to {FPS_RANGE[1]} (a GIF rounds each frame's delay "
+                        "to 10 ms)")
+    p.add_argument("--ease", choices=EASES, default="linear",
+                   help="ease-in-out slows into and out of every keyframe (smoothstep)")
+    p.add_argument("--loop", choices=LOOPS, default="loop",
+                   help="loop forever, ping-pong (play back and forth) or play once")
+    p.add_argument("--quality", type=whole(*QUALITY_RANGE), default=8,
+                   help=f"MP4 quality, {QUALITY_RANGE[0]} to {QUALITY_RANGE[1]} (10 best)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="latent-explorer", description="Explore the latent space of VAEs.")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
@@ -121,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(g, required=False)
     g.add_argument("--images", type=text, help="a folder of images to encode into the map")
     g.add_argument("--screenshot", type=text, help="save a PNG of the window once ready, then exit")
+    g.add_argument("--window-size", type=window_size, metavar="WxH",
+                   help="open the window at this size (e.g. 1280x720: screenshots of a laptop screen)")
     # the app's default precision is "auto": bf16 full decodes where the CPU has bf16 units (or on CUDA)
     g.set_defaults(precision=None)
 
@@ -163,11 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--temperature", type=number(0, 100), default=1.0)
     s.add_argument("--out", type=text, required=True)
+    _add_export(s)
 
     r = sub.add_parser("reconstruct", help="encode and decode images; writes originals beside reconstructions")
     _add_model(r)
     r.add_argument("images", nargs="+", type=text)
     r.add_argument("--out", type=text, required=True)
+    _add_export(r)
 
     tr = sub.add_parser("traverse", help="a traversal grid: one row per latent dimension")
     _add_model(tr)
@@ -176,14 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=whole(1, 256), default=9)
     tr.add_argument("--range", type=number(0, 100), default=3.0, dest="range_")
     tr.add_argument("--out", type=text, required=True)
+    _add_export(tr)
 
-    m = sub.add_parser("morph", help="morph between images (GIF, MP4 or PNG strip)")
+    m = sub.add_parser("morph", help="morph through images A B [C ...] in order (GIF, MP4 or PNG strip)")
     _add_model(m)
     m.add_argument("images", nargs="+", metavar="IMAGE", type=text)
-    m.add_argument("--frames", type=whole(2, 2000), default=16)
+    m.add_argument("--frames", type=whole(2, 2000), default=16,
+                   help="frames in all (before ping-pong), spread evenly over the segments; each image is one")
     m.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
-    m.add_argument("--fps", type=whole(1, 120), default=12)
+    m.add_argument("--close", action="store_true", help="end on the first image again (A → B → … → A)")
     m.add_argument("--out", type=text, required=True)
+    _add_export(m, animation=True)
 
     ev = sub.add_parser("evaluate", help="test-split metrics (ELBO, KL per dim, active dims, MIG)")
     _add_model(ev)
@@ -199,4 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", type=text, default=None, metavar="DIR",
                    help="folder for IMAGE-posterior-samples.png (default: the current folder)")
     x.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+    il = sub.add_parser("install-launcher", help="add the app to the desktop's application menu (a freedesktop "
+                                                 ".desktop entry in $XDG_DATA_HOME/applications)")
+    il.add_argument("--remove", action="store_true", help="remove the entry instead")
     return p

@@ -1,7 +1,9 @@
 """Exports that carry their recipe: PNG grids and strips, GIF and MP4 morphs.
 
 A PNG stores its recipe (model, hash, method, seeds or latents) as JSON in a ``latent-explorer``
-text chunk; GIF and MP4 get a sidecar ``FILE.json``. Every file is written atomically.
+text chunk; GIF and MP4 get a sidecar ``FILE.json``. Every file is written atomically. Sizes,
+filters, fps, looping and MP4 quality come from an optional ``ExportSettings``
+(``export_settings.py``), recorded in the recipe under ``"export"``.
 """
 from __future__ import annotations
 
@@ -16,18 +18,22 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .errors import UserError
+from .export_settings import ExportSettings, apply_to_frames, gif_frame_ms, recipe_with, resize_image
 from .paths import atomic_write, atomic_write_bytes, atomic_write_text
 
 RECIPE_KEY = "latent-explorer"
 
 
 def make_grid(images: np.ndarray, cols: int | None = None, pad: int = 2, pad_value: int = 255,
-              scale: int = 1) -> np.ndarray:
-    """uint8 N×H×W×C (or rows×cols×H×W×C) -> one uint8 image with a ``pad``-pixel gutter."""
+              scale: int = 1, settings: ExportSettings | None = None) -> np.ndarray:
+    """uint8 N×H×W×C (or rows×cols×H×W×C) -> one uint8 image with a ``pad``-pixel gutter.
+    ``settings`` resizes each tile (the gutter stays ``pad`` pixels)."""
     images = np.asarray(images)
     if images.ndim == 5:
         rows, cols = images.shape[:2]
         images = images.reshape(rows * cols, *images.shape[2:])
+    if settings is not None and settings.resizes:
+        images = np.stack([resize_image(im, settings) for im in images])
     n, h, w, c = images.shape
     cols = cols or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
@@ -98,47 +104,79 @@ def read_png_recipe(path: str | os.PathLike) -> dict | None:
     return json.loads(text) if text else None
 
 
-def save_animation(path: str | os.PathLike, frames: np.ndarray, fps: int = 12, recipe: dict | None = None,
-                   boomerang: bool = False) -> Path:
-    """Frames N×H×W×C -> .gif, .mp4 or .png (a strip), with the recipe beside it."""
+def _even(frames: np.ndarray) -> np.ndarray:
+    """Frames padded (edge pixels repeated) to even heights and widths, as H.264 needs."""
+    h, w = frames.shape[1:3]
+    if h % 2 or w % 2:
+        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    return frames
+
+
+def _write_mp4(path: Path, frames: np.ndarray, fps: int, quality: int) -> None:
+    import imageio.v2 as imageio
+
+    fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=path.parent if path.parent.exists() else None)
+    os.close(fd)
+    try:
+        with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=quality, macro_block_size=1) as wr:
+            for f in frames:
+                wr.append_data(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_animation(path: str | os.PathLike, frames: np.ndarray, fps: int | None = None, recipe: dict | None = None,
+                   boomerang: bool = False, settings: ExportSettings | None = None) -> Path:
+    """Frames N×H×W×C -> .gif, .mp4 or .png (a strip), with the recipe beside it.
+
+    Without ``settings``: ``fps`` (default 12), frames at the decoder's size (an MP4's small
+    frames upscaled, nearest, to a longer side of at least 256 and cropped to even sizes),
+    quality 8, a looping GIF; ``boomerang`` plays them back too. With ``settings``: its size and
+    filter for every frame (an MP4 padded by one edge pixel where a side comes out odd; with
+    neither scale nor size the MP4 upscaling above), its fps (``fps`` may be left out, or must
+    agree), loop and quality; the recipe gets them under ``"export"`` (a GIF's also
+    ``gif_frame_ms``, the delay actually written: see ``gif_frame_ms``).
+    """
     path = Path(path)
-    frames = np.asarray(frames)
-    if boomerang and len(frames) > 2:
-        frames = np.concatenate([frames, frames[-2:0:-1]])
     suffix = path.suffix.lower()
+    if suffix not in (".gif", ".mp4", ".png"):
+        raise UserError(f"{path}: unsupported output type {suffix or '(none)'}: use .gif, .mp4 or .png")
+    if settings is not None and fps is not None and fps != settings.fps:
+        raise ValueError(f"fps {fps} and the export settings' fps {settings.fps} disagree")
+    fps = settings.fps if settings is not None else (fps or 12)
+    frames = np.asarray(frames)
+    if boomerang and (settings is None or settings.loop != "ping-pong") and len(frames) > 2:
+        frames = np.concatenate([frames, frames[-2:0:-1]])
+    frames = apply_to_frames(frames, settings)
+    recipe = recipe_with(recipe, settings, animated=True) if recipe or settings is not None else None
     if suffix == ".png":
         return save_png(path, make_grid(frames, cols=len(frames)), recipe)
     if frames.shape[-1] == 1:
         frames = np.repeat(frames, 3, axis=-1)
     if suffix == ".gif":
+        ms = gif_frame_ms(fps)
+        if settings is not None:
+            recipe["export"]["gif_frame_ms"] = ms
+        loop = {} if settings is not None and settings.loop == "once" else {"loop": 0}
         pil = [Image.fromarray(f) for f in frames]
         buf = io.BytesIO()
-        pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=int(1000 / fps),
-                    loop=0, comment=recipe_json(recipe or {}).encode()[:255] if recipe else b"")
+        pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=ms, **loop,
+                    comment=recipe_json(recipe or {}).encode()[:255] if recipe else b"")
         atomic_write_bytes(path, buf.getvalue())
-    elif suffix == ".mp4":
-        import imageio.v2 as imageio
-
-        # H.264 wants even sizes: upscale small frames (nearest) so the video is watchable
-        h, w = frames.shape[1:3]
-        s = max(1, int(np.ceil(256 / max(h, w))))
-        big = frames.repeat(s, 1).repeat(s, 2)
-        big = big[:, : big.shape[1] // 2 * 2, : big.shape[2] // 2 * 2]
-        fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=path.parent if path.parent.exists() else None)
-        os.close(fd)
-        try:
-            with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8, macro_block_size=1) as wr:
-                for f in big:
-                    wr.append_data(f)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     else:
-        raise UserError(f"{path}: unsupported output type {suffix or '(none)'}: use .gif, .mp4 or .png")
+        if settings is None or not settings.resizes:
+            # small frames: upscale (nearest) so that the video is watchable, even sizes for H.264
+            h, w = frames.shape[1:3]
+            s = max(1, int(np.ceil(256 / max(h, w))))
+            frames = frames.repeat(s, 1).repeat(s, 2)
+            frames = frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2]
+        _write_mp4(path, _even(frames), fps, settings.quality if settings is not None else 8)
     if recipe:
         atomic_write_text(path.with_name(path.name + ".json"), json.dumps(recipe, default=_jsonable, indent=2))
     return path
 
 
-__all__ = ["make_grid", "label_rows", "save_png", "read_png_recipe", "save_animation", "recipe_json", "atomic_write"]
+__all__ = ["make_grid", "label_rows", "save_png", "read_png_recipe", "save_animation", "recipe_json", "atomic_write",
+           "ExportSettings", "resize_image", "apply_to_frames", "recipe_with", "gif_frame_ms"]

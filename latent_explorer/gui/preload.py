@@ -24,7 +24,7 @@ STEPS = ("numpy", "torch", "pyqtgraph", "superqt", "panels")
 #: the map and slider panels' own modules (they import pyqtgraph and superqt)
 PANEL_MODULES = ("latent_explorer.gui.widgets.latent_map", "latent_explorer.gui.widgets.morph",
                  "latent_explorer.gui.widgets.sliders", "latent_explorer.gui.widgets.spatial_sliders",
-                 "latent_explorer.gui.widgets.theory")
+                 "latent_explorer.gui.widgets.theory", "latent_explorer.gui.widgets.map_thumbs")
 
 _done: dict[str, threading.Event] = {name: threading.Event() for name in STEPS}
 _errors: dict[str, BaseException] = {}

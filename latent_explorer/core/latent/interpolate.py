@@ -1,6 +1,8 @@
-"""Moving between latents: lerp, slerp, barycentric blends.
+"""Moving between latents: lerp, slerp, barycentric blends, eased paths through keyframes.
 
 Latents of any shape (vectors or C×H×W spatial latents) are treated as flat vectors.
+``path_latents`` is the exports' morph path: frames spread evenly over the segments between
+consecutive keyframes (not by their length), each segment's parameter eased (``ease_t``).
 """
 from __future__ import annotations
 
@@ -83,6 +85,55 @@ def path(latents: np.ndarray, frames: int, method: str = "slerp") -> np.ndarray:
         t = p - i
         f = slerp if method == "slerp" else lerp
         out.append(f(latents[i], latents[i + 1], float(t)))
+    return np.stack(out).astype(np.float32)
+
+
+EASES = ("linear", "ease-in-out")
+
+
+def ease_t(t, kind: str = "linear") -> np.ndarray:
+    """The frame parameter t in [0, 1] eased: ``linear`` keeps it; ``ease-in-out`` is smoothstep
+    3t² − 2t³ (zero speed at both ends, C¹; at most 0.0101 from the cosine ease (1 − cos πt) / 2)."""
+    t = np.clip(np.asarray(t, np.float64), 0.0, 1.0)
+    if kind == "linear":
+        return t
+    if kind == "ease-in-out":
+        return t * t * (3.0 - 2.0 * t)
+    raise ValueError(f"unknown ease {kind!r}: use {' or '.join(EASES)}")
+
+
+def segment_steps(frames: int, segments: int) -> list[int]:
+    """How many steps each of ``segments`` segments gets when ``frames`` frames (ends included)
+    run through segments + 1 keyframes: frames − 1 steps shared evenly, the first segments taking
+    one more where they do not divide; each segment at least one step."""
+    if segments < 1 or frames < segments + 1:
+        raise ValueError(f"{frames} frames cannot pass through {segments + 1} keyframes: use at least {segments + 1}")
+    base, extra = divmod(frames - 1, segments)
+    return [base + (i < extra) for i in range(segments)]
+
+
+def path_latents(keyframes, frames: int, method: str = "slerp", ease: str = "linear") -> np.ndarray:
+    """``frames`` latents along keyframes A → B → C … in order, by ``method`` (slerp or lerp)
+    between consecutive keyframes.
+
+    The frames are spread *evenly over the segments* (``segment_steps``: every keyframe-to-
+    keyframe move takes the same number of frames, whatever its length in latent space) and the
+    parameter of each segment is eased on its own by ``ease`` (``ease_t``), so an ease-in-out
+    morph slows into and out of every keyframe. Every keyframe is a frame, exactly: the first
+    frame is A, the last the last keyframe (pass A again at the end for a closed loop).
+    """
+    if method not in ("slerp", "lerp"):
+        raise ValueError(f"unknown interpolation {method!r}: use slerp or lerp")
+    keys = np.asarray(keyframes, np.float32)
+    if len(keys) < 2:
+        raise ValueError("a morph needs at least two latents")
+    f = slerp if method == "slerp" else lerp
+    out = [keys[0]]
+    for i, n in enumerate(segment_steps(frames, len(keys) - 1)):
+        t = ease_t(np.arange(1, n + 1) / n, ease)
+        seg = np.asarray(f(keys[i], keys[i + 1], t), np.float32).reshape(n, *keys.shape[1:])
+        seg[-1] = keys[i + 1]  # the keyframe itself, not its float rounding
+        out.extend(seg)
     return np.stack(out).astype(np.float32)
 
 

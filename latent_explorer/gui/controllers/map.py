@@ -247,6 +247,11 @@ class MapController(QObject):
             return Path(d.paths[i]).name
         return f"#{i}" + ("" if d.labels is None else f" ({d.label_text(i)})")
 
+    def _caption_name(self, i: int) -> str:
+        """The reconstruction view's name of image ``i`` (its label is said beside it)."""
+        d = self.data
+        return Path(d.paths[i]).name if d.paths and 0 <= i < len(d.paths) else f"image #{i}"
+
     def show_own_images(self) -> None:
         """File → Show this model's own images: its dataset, or the folder it was trained on."""
         self.ctx.options.images = None
@@ -264,10 +269,10 @@ class MapController(QObject):
         v.reset_button.setEnabled(True)
         lab = "" if d.labels is None else f"{d.label_name} {d.label_text(i)} · "
         if np.isnan(d.recon_error[i]):  # a slow decoder: the map skipped decoding every image
-            v.recon.set_selected(i, d.images[i], f"{lab}image #{i} · decoding its reconstruction…")
+            v.recon.set_selected(i, d.images[i], f"{lab}{self._caption_name(i)} · decoding its reconstruction…")
             self.ctx.worker.submit("recon", tier_jobs.final, d.mean[i], on_result=lambda r, i=i: self._on_slow_recon(i, r))
         else:
-            v.recon.set_selected(i, d.images[i], f"{lab}image #{i} · reconstruction error {d.recon_error[i]:.4f}")
+            v.recon.set_selected(i, d.images[i], f"{lab}{self._caption_name(i)} · reconstruction error {d.recon_error[i]:.4f}")
             self.ctx.worker.submit("recon", decode_jobs.decode, d.mean[i],
                                    on_result=lambda r, i=i: v.recon.set_reconstruction(i, r.image))
         self.ctx.note(f"image {self.label(i)}: its posterior mean μ decoded")
@@ -282,7 +287,7 @@ class MapController(QObject):
         err = float((((r.image.astype(np.float32) - d.images[i].astype(np.float32)) / 255.0) ** 2).mean())
         d.recon_error[i] = err
         lab = "" if d.labels is None else f"{d.label_name} {d.label_text(i)} · "
-        self.ctx.views.recon.set_reconstruction(i, r.image, f"{lab}image #{i} · reconstruction error {err:.4f}")
+        self.ctx.views.recon.set_reconstruction(i, r.image, f"{lab}{self._caption_name(i)} · reconstruction error {err:.4f}")
 
     def reset_to_selected(self) -> None:
         if self.selected is not None and self.data is not None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout,
 from .. import theme
 from .imaging import for_display
 from .map_colors import MapLegend, color_modes, point_brushes
+from .map_thumbs import ThumbnailLayer
 from .map_items import (HoverCard, MapViewBox, PassiveScatter, _short_name, convex_hull, hull_contains, map_plot,
                         nearest_point)
 
@@ -121,6 +122,8 @@ class LatentMapWidget(QWidget):
         self.plot.addItem(self.pin_marks, ignoreBounds=True)
         self.selected_mark = PassiveScatter(size=15, symbol="o", pen=pg.mkPen("#ffffff", width=2), brush=None)
         self.plot.addItem(self.selected_mark, ignoreBounds=True)
+        self.selected_mark.setZValue(9)
+        self.thumbs = ThumbnailLayer(self.plot, self.vb)  # the images as the points, when few are in view
         self.current_mark = PassiveScatter(size=20, symbol="o", pen=pg.mkPen(theme.ACCENT, width=3),
                                                brush=pg.mkBrush(255, 179, 71, 60))
         self.current_mark.setZValue(10)
@@ -192,6 +195,7 @@ class LatentMapWidget(QWidget):
         self.data = data
         self.xy = np.asarray(data.xy, np.float32)
         self.labels = data.labels
+        self.thumbs.set_data(self.xy, data.images)
         self.card.hide_card()
         self.clear_pins(emit=False)
         entries = color_modes(data)  # the label, each known factor, the error, the density
