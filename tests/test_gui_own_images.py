@@ -107,7 +107,7 @@ def test_a_small_set_is_drawn_as_its_pictures_and_a_large_one_when_zoomed_in(qtb
     win = open_window(map_limit=300)
     m = win.views.map
     assert m.thumbs.shown == []  # 300 digits in view: dots
-    x, y = win.maps.data.xy[0]
+    x, y = (float(v) for v in win.maps.data.xy[0])
     m.vb.setRange(xRange=(x - 0.05, x + 0.05), yRange=(y - 0.05, y + 0.05), padding=0)
     assert 0 < len(m.thumbs.shown) <= 160 and 0 in m.thumbs.shown  # zoomed in: the pictures
     win.maps.open_images(str(d))
@@ -124,3 +124,41 @@ def pg_point(x, y):
     from PySide6.QtCore import QPointF
 
     return QPointF(float(x), float(y))
+
+
+def test_exports_at_the_size_and_timing_asked_for_and_through_a_path(qtbot, open_window, tmp_path):
+    from PIL import Image as PILImage
+
+    from latent_explorer.core.export import read_png_recipe
+    from latent_explorer.core.export_settings import ExportSettings
+
+    win = open_window(map_limit=100)
+    win.maps.select(2)
+    qtbot.waitUntil(lambda: win.views.preview.image is not None and not win.worker.is_busy("preview"), timeout=10000)
+    done = []
+    win.exports.exported.connect(done.append)
+    win.exports.save_preview(str(tmp_path / "p.png"), ExportSettings(scale=8, filter="nearest"))
+    win.morphs.make(2, 7)
+    qtbot.waitUntil(lambda: win.views.morph.strip is not None, timeout=10000)
+    gif = ExportSettings(scale=4, fps=25, ease="ease-in-out", loop="ping-pong", frames=10)
+    win.exports.export_morph(str(tmp_path / "m.gif"), settings=gif, close=True)
+    qtbot.waitUntil(lambda: len(done) == 2, timeout=30000)
+    img = np.asarray(PILImage.open(tmp_path / "p.png"))
+    assert img.shape[:2] == (224, 224)
+    assert read_png_recipe(tmp_path / "p.png")["export"]["scale"] == 8
+    with PILImage.open(tmp_path / "m.gif") as g:
+        assert g.size == (112, 112) and g.info["duration"] == 40
+        assert g.n_frames == 2 * 10 - 2  # ping-pong
+    sidecar = json.loads((tmp_path / "m.gif.json").read_text())
+    keys = np.asarray(sidecar["keyframes"])
+    assert len(keys) == 3 and np.allclose(keys[0], keys[-1])  # A → B → A
+    assert sidecar["export"]["ease"] == "ease-in-out"
+
+
+def test_file_dialogs_remember_the_last_folder(tmp_path, monkeypatch):
+    from latent_explorer.gui import memory
+
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path / "data"))
+    assert memory.last_folder() == ""
+    memory._note_folder(str(tmp_path / "x.png"))
+    assert memory.last_folder() == str(tmp_path)

@@ -67,7 +67,10 @@ def export_morph(ctx, path: str, frames: np.ndarray, fps: int | None, recipe: di
     recipe = with_model_hash(ctx.model, recipe)
     if settings is not None:
         keys = keyframes if keyframes is not None else recipe.get("keyframes")
-        remake = settings.ease != "linear" or (settings.frames is not None and settings.frames != len(frames))
+        given = recipe.get("keyframes")
+        other_path = keyframes is not None and (given is None or np.shape(keyframes) != np.shape(given)
+                                                or not np.array_equal(keyframes, given))
+        remake = other_path or settings.ease != "linear" or (settings.frames is not None and settings.frames != len(frames))
         if remake:
             if keys is None or len(keys) < 2:
                 raise UserError("this morph has no keyframes to make it again with another ease or frame count")

@@ -7,10 +7,11 @@ message)`` on failure (and the banner says why).
 """
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog
 
 from ...app.jobs import exports as export_jobs
+from .. import memory
 from ...app.jobs import spatial as spatial_jobs
 
 
@@ -46,7 +47,7 @@ class ExportController(QObject):
         self.exportFailed.emit(path, message)
 
     # ---- the exports ---------------------------------------------------------------------
-    def save_preview(self, path: str) -> int:
+    def save_preview(self, path: str, settings=None) -> int:
         """The preview as a PNG whose text chunk holds the latent, the model hash and how it was made."""
         v, state = self.ctx.views, self.ctx.state
         img = v.preview.image if v.preview is not None else None
@@ -54,10 +55,14 @@ class ExportController(QObject):
             return -1
         recipe = self.recipe(kind="preview", latent=state.z, method=state.source, image_size=list(img.shape[:2]))
         if self.ctx.models.slow and v.tier_badge.final is not True:  # never save the approximate preview
-            return self._submit(path, export_jobs.save_final_preview, state.z, recipe)
-        return self._submit(path, export_jobs.save_preview, img, recipe)
+            return self._submit(path, export_jobs.save_final_preview, state.z, recipe, settings)
+        return self._submit(path, export_jobs.save_preview, img, recipe, settings)
 
-    def export_morph(self, path: str, fps: int = 12) -> int:
+    def export_morph(self, path: str, fps: int = 12, settings=None, close: bool = False,
+                     through_pins: bool = False) -> int:
+        """The morph strip as a GIF, MP4 or PNG strip. With ``settings`` (size, fps, easing, looping,
+        frames) it is made again as asked; ``through_pins`` runs it through the pinned images
+        (3 or more), ``close`` comes back to the first image at the end."""
         s = self.ctx.views.morph.strip
         if s is None:
             return -1
@@ -69,9 +74,20 @@ class ExportController(QObject):
         recipe = self.recipe(kind="morph", method=s.method, frames=len(s.frames), keyframes=s.keyframes,
                              images=[maps.label(i) for i in (a, b) if i is not None],
                              dataset=maps.data.name if maps.data is not None else "")
-        return self._submit(path, export_jobs.export_morph, s.frames, fps, recipe)
+        keys = None
+        if settings is not None:
+            pins = list(self.ctx.views.map.pins)
+            keys = maps.data.mean[pins] if through_pins and len(pins) >= 3 else s.keyframes
+            keys = None if keys is None else np.asarray(keys, np.float32)
+            if keys is not None and close:
+                keys = np.concatenate([keys, keys[:1]])
+            if keys is not None and (through_pins or close):
+                recipe["images"] = [maps.label(i) for i in pins] if through_pins else recipe["images"]
+        return self._submit(path, export_jobs.export_morph, s.frames, None if settings else fps, recipe, settings,
+                            keys, s.method)
 
-    def export_traversal(self, path: str, steps: int = 9, value_range: float = 3.0, max_rows: int = 16) -> int:
+    def export_traversal(self, path: str, steps: int = 9, value_range: float = 3.0, max_rows: int = 16,
+                         settings=None) -> int:
         """Rows = the most informative dimensions (KL order), each swept over ±range around the current latent."""
         z, v = self.ctx.state.z, self.ctx.views
         if z is None or not v.built:
@@ -86,39 +102,58 @@ class ExportController(QObject):
         recipe = self.recipe(method="each row sets one dimension to evenly spaced values, the rest as the latent")
         kl = self.ctx.maps.data.kl_per_dim if self.ctx.maps.data is not None else None
         labels = [f"z{d}" + ("" if kl is None else f" · KL {kl[d]:.2f}") for d in dims]
-        return self._submit(path, export_jobs.export_traversal_grid, z, dims, steps, value_range, recipe, labels)
+        return self._submit(path, export_jobs.export_traversal_grid, z, dims, steps, value_range, recipe, labels,
+                            settings)
 
-    def export_samples(self, path: str, n: int = 64, seed: int | None = None) -> int:
+    def export_samples(self, path: str, n: int = 64, seed: int | None = None, settings=None) -> int:
         if self.ctx.models.summary is None or not self.ctx.views.built:
             return -1
         seed = self.ctx.previews.seed + 1000 if seed is None else seed
         recipe = self.recipe(method="z ~ N(0, T²·I), decoded")
-        return self._submit(path, export_jobs.export_sample_grid, n, seed, self.ctx.views.temperature.value(), recipe)
+        return self._submit(path, export_jobs.export_sample_grid, n, seed, self.ctx.views.temperature.value(), recipe,
+                            settings)
 
     # ---- dialogs -------------------------------------------------------------------------
     def _ask(self, title: str, name: str, filters: str) -> str:
-        path, _ = QFileDialog.getSaveFileName(self.ctx.window, title, name, filters)
-        return path
+        return memory.save_path(self.ctx.window, title, name, filters)
+
+    def _options(self, title: str, animated: bool = False):
+        from ..dialogs.export_options import ask
+
+        pins = len(self.ctx.views.map.pins) if self.ctx.views.built else 0
+        return ask(self.ctx.window, title, animated, pins)
 
     def save_preview_dialog(self) -> None:
         if self.ctx.views.preview is not None and self.ctx.views.preview.image is not None:
-            path = self._ask("Save preview", "preview.png", "PNG image (*.png)")
+            chosen = self._options("Save the preview")
+            path = chosen and self._ask("Save preview", "preview.png", "PNG image (*.png)")
             if path:
-                self.save_preview(path)
+                self.save_preview(path, chosen[0])
 
     def export_morph_dialog(self) -> None:
         if self.ctx.views.morph is None or self.ctx.views.morph.strip is None:
             self.ctx.message("make a morph first: drag from one point to another on the map", 4000)
             return
-        path = self._ask("Export morph", "morph.gif", "GIF animation (*.gif);;MP4 video (*.mp4);;PNG strip (*.png)")
+        chosen = self._options("Export the morph", animated=True)
+        path = chosen and self._ask("Export morph", "morph.gif",
+                                    "GIF animation (*.gif);;MP4 video (*.mp4);;PNG strip (*.png)")
         if path:
-            self.export_morph(path)
+            settings, close, through_pins = chosen
+            self.export_morph(path, settings=settings, close=close, through_pins=through_pins)
 
     def export_traversal_dialog(self) -> None:
         if self.ctx.state.z is not None:
-            path = self._ask("Export traversal grid", "traversal.png", "PNG image (*.png)")
+            chosen = self._options("Export the traversal grid")
+            path = chosen and self._ask("Export traversal grid", "traversal.png", "PNG image (*.png)")
             if path:
-                self.export_traversal(path)
+                self.export_traversal(path, settings=chosen[0])
+
+    def export_samples_dialog(self) -> None:
+        if self.ctx.models.summary is not None:
+            chosen = self._options("Export a grid of samples")
+            path = chosen and self._ask("Export sample grid", "samples.png", "PNG image (*.png)")
+            if path:
+                self.export_samples(path, settings=chosen[0])
 
     def save_map_figure(self, stem: str) -> list[str]:
         """The map as it looks now, as ``stem``.png and ``stem``.svg (for slides)."""
@@ -137,9 +172,3 @@ class ExportController(QObject):
         stem = ask_stem(self.ctx.window, "Save the map as a figure (PNG and SVG)", "map")
         if stem:
             self.save_map_figure(stem)
-
-    def export_samples_dialog(self) -> None:
-        if self.ctx.models.summary is not None:
-            path = self._ask("Export sample grid", "samples.png", "PNG image (*.png)")
-            if path:
-                self.export_samples(path)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog
 
 from ...app.jobs import decode as decode_jobs
 from ...app.jobs import mapping as map_jobs
 from ...app.jobs import tiers as tier_jobs
 from ...app.map_generations import MapGenerations
+from .. import memory
 from ..worker import DecodeWorker
 from .model import show_notices
 
@@ -316,7 +316,7 @@ class MapController(QObject):
 
     # ---- opening images, and the skipped-files report -----------------------------------
     def open_folder_dialog(self) -> None:
-        d = QFileDialog.getExistingDirectory(self.ctx.window, "Open a folder of images to map")
+        d = memory.open_folder(self.ctx.window, "Open a folder of images to map")
         if d:
             self.open_images(d)
 
@@ -324,8 +324,7 @@ class MapController(QObject):
         from ...core.data.images import IMAGE_EXTENSIONS
 
         pattern = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
-        files, _ = QFileDialog.getOpenFileNames(self.ctx.window, "Open images to map", "",
-                                                f"Images ({pattern});;All files (*)")
+        files = memory.open_paths(self.ctx.window, "Open images to map", f"Images ({pattern});;All files (*)")
         if files:
             self.open_images(files)
 

@@ -10,9 +10,10 @@ size: everything is rebuilt), ``tiersChanged`` (device or decoding settings: pre
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtWidgets import QInputDialog
 
 from ...app.jobs import model as model_jobs
+from .. import memory
 from ...app.jobs import tiers as tier_jobs
 
 from ...core.models.loading import BUNDLED_MODELS
@@ -167,13 +168,12 @@ class ModelController(QObject):
 
     # ---- dialogs ------------------------------------------------------------------
     def open_folder_dialog(self) -> None:
-        d = QFileDialog.getExistingDirectory(self.ctx.window, "Open a model folder (config.json + weights)")
+        d = memory.open_folder(self.ctx.window, "Open a model folder (config.json + weights)")
         if d:
             self.load(d, own_images=True)
 
     def open_file_dialog(self) -> None:
-        f, _ = QFileDialog.getOpenFileName(self.ctx.window, "Open a VAE weights file", "",
-                                           "safetensors (*.safetensors)")
+        f = memory.open_path(self.ctx.window, "Open a VAE weights file", "safetensors (*.safetensors)")
         if f:
             self.load(f, own_images=True)
 
@@ -184,7 +184,7 @@ class ModelController(QObject):
             self.load(spec.strip(), own_images=True)
 
     def pair_dialog(self) -> None:
-        d = QFileDialog.getExistingDirectory(self.ctx.window, "Pair a TAESD (AutoencoderTiny) folder for fast previews")
+        d = memory.open_folder(self.ctx.window, "Pair a TAESD (AutoencoderTiny) folder for fast previews")
         if d:
             self.pair_preview_decoder(d)
 

@@ -9,9 +9,9 @@ Autosave and crash recovery are in ``autosave.py``.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog
 
 from ...app import session_io
+from .. import memory
 from ...core.errors import UserError
 from ...core.session import Session
 from .autosave import AutosaveController
@@ -78,14 +78,14 @@ class SessionController(QObject):
             self.save_dialog()
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.ctx.window, "Save session", self.path or "untitled.lexplore",
-                                              "latent-explorer session (*.lexplore)")
+        path = memory.save_path(self.ctx.window, "Save session", self.path or "untitled.lexplore",
+                                 "latent-explorer session (*.lexplore)")
         if path:
             self.save(path)
 
     # ---- opening --------------------------------------------------------------------
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.ctx.window, "Open session", "", "latent-explorer session (*.lexplore)")
+        path = memory.open_path(self.ctx.window, "Open session", "latent-explorer session (*.lexplore)")
         if path:
             self.open(path)
 

@@ -28,7 +28,7 @@ def save_plot(widget, stem: str) -> list[str]:
 
 def ask_stem(parent, title: str, name: str) -> str:
     """A file name without its extension, from a save dialog ("" when cancelled)."""
-    from PySide6.QtWidgets import QFileDialog
+    from ..memory import save_path
 
-    path, _ = QFileDialog.getSaveFileName(parent, title, name, "Figures: PNG and SVG (*)")
+    path = save_path(parent, title, name, "Figures: PNG and SVG (*)")
     return path.removesuffix(".png").removesuffix(".svg") if path else ""
