@@ -66,7 +66,8 @@ class ExportOptionsDialog(QDialog):
         lay.addWidget(buttons)
 
     def _restore(self, last: dict) -> None:
-        size = last.get("scale") or (-last["size"] if last.get("size") else None)
+        # the first time: 512 px, so that even a 28-px digit leaves as a picture worth keeping
+        size = (last.get("scale") or (-last["size"] if last.get("size") else None)) if last else -512
         i = self.size_box.findData(size)
         self.size_box.setCurrentIndex(max(0, i))
         self.filter_box.setCurrentIndex(max(0, self.filter_box.findData(last.get("filter", "nearest"))))
