@@ -209,3 +209,21 @@ def refuse_pickle(path: Path) -> None:
         f"{path}: refusing to load a pickle checkpoint ({path.suffix}); pickles can run code when "
         f"loaded. Convert it to safetensors, or allow it explicitly (allow_pickle=True / "
         f"--allow-pickle), which loads tensors only (weights_only=True)")
+
+
+def state_mismatch(expected: dict, state: dict) -> str:
+    """How a weights file's tensors differ from what the network expects, in one line ("" if they
+    match): the missing and unexpected names (a few of each) and the first shape mismatches."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing, e.g. {', '.join(missing[:3])}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected, e.g. {', '.join(unexpected[:3])}")
+    if wrong:
+        parts.append("shape mismatch: " + ", ".join(
+            f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in wrong[:3]))
+    return "; ".join(parts)
+

@@ -34,20 +34,11 @@ def save_convvae(vae: ConvVAE, folder: str | Path, extra: dict | None = None) ->
 def build_convvae(config: dict, state: dict[str, torch.Tensor]) -> ConvVAE:
     cfg = {k: v for k, v in config.items() if not k.startswith("_")}
     vae = ConvVAE(ConvVAEConfig.from_dict(cfg))
-    expected = vae.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {missing[:4]}")
-        if unexpected:
-            parts.append(f"unexpected keys {unexpected[:4]}")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"shape mismatch for {k}: file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}")
-        raise ValueError("weights do not match config.json: " + "; ".join(parts))
+    from .checks import state_mismatch
+
+    problem = state_mismatch(vae.state_dict(), state)
+    if problem:
+        raise ValueError(f"weights do not match config.json: {problem}")
     vae.load_state_dict(state)
     return vae
 

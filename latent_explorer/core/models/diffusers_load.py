@@ -42,20 +42,12 @@ def build_vae(config: dict, state: dict, source: str):
     from .ldm_convert import rename_deprecated_attention
 
     state = rename_deprecated_attention(state)
+    from .checks import state_mismatch
+
     expected = vae.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing, e.g. {', '.join(missing[:3])}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected, e.g. {', '.join(unexpected[:3])}")
-        if wrong:
-            parts.append("shape mismatch: " + ", ".join(
-                f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in wrong[:3]))
-        raise ModelLoadError(f"{source}: weights do not match the config: {'; '.join(parts)}")
+    problem = state_mismatch(expected, state)
+    if problem:
+        raise ModelLoadError(f"{source}: weights do not match the config: {problem}")
     vae.load_state_dict({k: state[k].to(torch.float32) for k in expected}, strict=True, assign=True)
     on_meta = [n for n, t in [*vae.named_parameters(), *vae.named_buffers()] if t.is_meta]
     if on_meta:  # a buffer that is not in the state dict: build it for real instead
