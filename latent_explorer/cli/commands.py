@@ -6,69 +6,15 @@ as ``UserError`` (printed by ``main`` as one line, exit 2).
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from pathlib import Path
 
 from ..core.errors import UserError
 from . import paths
 from .launcher import cmd_install_launcher
+from .train_cmd import cmd_train
 
 MAX_INPUT_IMAGES = 10_000
-
-
-def cmd_train(a) -> int:
-    paths.dataset("--data", a.data)
-    paths.output_folder("--out", a.out)
-    from tqdm import tqdm
-
-    from ..core.train import TrainCallbacks, TrainOptions, default_architecture, train
-
-    if a.image_size and not a.resume:  # the architecture must fit the size (checked again by ConvVAE)
-        hidden = a.hidden_channels or default_architecture(a.image_size)
-        if a.image_size % 2 ** len(hidden):
-            raise UserError(f"--image-size {a.image_size}: must be a multiple of {2 ** len(hidden)} for "
-                            f"{len(hidden)} levels of hidden channels {hidden}")
-    opts = TrainOptions(
-        data=a.data, out=a.out, latent_dim=a.latent_dim, beta=a.beta, tc_beta=a.tc_beta, epochs=a.epochs,
-        image_size=a.image_size, batch_size=a.batch_size, lr=a.lr, seed=a.seed, hidden_channels=a.hidden_channels,
-        decoder=a.decoder, augment=a.augment, kl_warmup_epochs=a.kl_warmup, device=a.device, resume=a.resume,
-        limit=a.limit, command="latent-explorer " + shlex.join(a.argv))
-    bar = {"b": None}
-
-    def on_batch(epoch, b, nb, loss):
-        if bar["b"] is None:
-            bar["b"] = tqdm(total=nb, desc=f"epoch {epoch + 1}/{opts.epochs}", unit="batch", leave=False)
-        bar["b"].update(1)
-        if b % 10 == 0:
-            bar["b"].set_postfix(loss=f"{loss:.1f}")
-
-    def on_epoch(res, vae):
-        if bar["b"] is not None:
-            bar["b"].close()
-            bar["b"] = None
-        test = f"  test −ELBO {res.test_neg_elbo:.2f} (recon {res.test_recon:.2f} + KL {res.test_kl:.2f})" \
-            if res.test_neg_elbo is not None else ""
-        tqdm.write(f"epoch {res.epoch}/{res.epochs}  loss {res.train_loss:.2f} (recon {res.train_recon:.2f}"
-                   f" + KL {res.train_kl:.2f})  β {res.beta:g}{test}  {res.seconds:.1f} s")
-
-    try:
-        result = train(opts, TrainCallbacks(on_batch=on_batch, on_epoch=on_epoch,
-                                            on_message=lambda m: print(m, file=sys.stderr)))
-    except KeyboardInterrupt:
-        print(f"interrupted: {a.out} holds the last finished epoch; continue with --resume", file=sys.stderr)
-        return 130
-    if not result.cancelled and result.epochs_done:
-        from ..core.metrics import evaluate
-        from ..core.models.loading import load_model
-        from ..core.train import write_metrics
-
-        report = None
-        if opts.data in ("mnist-5k", "shapes"):  # the bundled test split; folders have no fixed one
-            report = evaluate(load_model(str(result.out), device="cpu"), opts.data)
-        write_metrics(result.out, report)
-    print(f"saved {result.out} after {result.epochs_done} epochs in {result.seconds:.0f} s")
-    return 0
 
 
 def _load(a):

@@ -11,6 +11,8 @@ import math
 import re
 
 from ..core.device import DEVICES
+from ..core.data.augment import CHOICES as AUGMENT_CHOICES
+from ..core.train_plan import DEFAULT_MAX_BATCH, DEFAULT_MINUTES, MAX_MINUTES, MAX_STEPS
 
 MAX_SEED = 2**32 - 1
 MAX_SIZE = 8192          # pixels, either side, of a Stable Diffusion-style VAE's working size
@@ -171,19 +173,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(i)
     i.add_argument("--json", action="store_true")
 
-    t = sub.add_parser("train", help="train a ConvVAE on a bundled dataset or a folder")
+    t = sub.add_parser("train", help="train a ConvVAE on a bundled dataset or a folder",
+                       description="With no --epochs, --steps or --minutes it trains for about "
+                                   f"{DEFAULT_MINUTES:g} minutes; several: it stops at the first reached.")
     t.add_argument("--data", type=text, required=True, help="mnist-5k, shapes, or a folder of images")
-    t.add_argument("--out", type=text, required=True, help="model folder (replaced atomically every epoch)")
+    t.add_argument("--out", type=text, default=None,
+                   help="model folder (holds the best epoch, replaced atomically); default: "
+                        "./<data>-b<β>-z<latent dim>, with -2, -3, … if that folder holds another run")
     t.add_argument("--latent-dim", type=whole(1, 4096), default=16)
     t.add_argument("--beta", type=number(0, 1e4), default=1.0, help="weight of the KL term (1: classic VAE)")
     t.add_argument("--tc-beta", type=number(0, 1e4), default=None,
                    help="β-TCVAE: weight only the total-correlation part of the KL")
-    t.add_argument("--epochs", type=whole(1, 100_000), default=10)
+    t.add_argument("--epochs", type=whole(1, 100_000), default=None, help="train for this many epochs")
+    t.add_argument("--steps", type=whole(1, MAX_STEPS), default=None,
+                   help="train for this many optimisation steps (counted from the run's start)")
+    t.add_argument("--minutes", type=number(0, MAX_MINUTES, lo_open=True), default=None,
+                   help=f"train for about this many minutes (default {DEFAULT_MINUTES:g} when no length is given)")
     t.add_argument("--image-size", type=whole(4, 1024), default=None)
-    t.add_argument("--batch-size", type=whole(1, 65_536), default=128)
+    t.add_argument("--batch-size", type=whole(1, 65_536), default=None,
+                   help=f"default: {DEFAULT_MAX_BATCH}, or the number of training images when fewer")
     t.add_argument("--lr", type=number(0, 10, lo_open=True), default=1e-3)
     t.add_argument("--seed", type=SEED, default=0)
-    t.add_argument("--augment", action="store_true", help="small random shifts/rotations/zoom")
+    t.add_argument("--augment", nargs="?", choices=AUGMENT_CHOICES, const="on", default="auto", metavar="KIND",
+                   help="auto (default: folders under 2,000 images), on, off, affine (digits: small shifts, "
+                        "rotations, zoom) or photo (flips, crops, colour jitter); --augment alone: on, the "
+                        "kind suited to the data")
     t.add_argument("--kl-warmup", type=whole(0, 100_000), default=0, metavar="EPOCHS",
                    help="ramp β up from 0 over EPOCHS")
     t.add_argument("--hidden-channels", type=int_list(1, 1024, 6), default=None, help="comma-separated, e.g. 32,64")
@@ -191,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="broadcast: spatial broadcast decoder (better disentangled positions)")
     t.add_argument("--limit", type=whole(1, 10**9), default=None, help="use only the first N training images")
     t.add_argument("--device", type=device, default="auto")
-    t.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
+    t.add_argument("--resume", action="store_true", help="continue from the kept (best) epoch in --out")
+    t.add_argument("--overwrite", action="store_true", help="replace the model already in --out")
 
     e = sub.add_parser("encode", help="encode a folder of images to an .npz of latents")
     _add_model(e)

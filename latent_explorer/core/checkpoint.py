@@ -27,6 +27,9 @@ install, and while a fresh run replaces another run's model, the folder may need
 
 Resume (``resume_point``) requires all four stamps to agree and says
 ``resuming from epoch E of N (checkpoint T)``; files that disagree are refused in one line.
+
+``update_record`` rewrites training.json alone (the run's history and last epoch) while keeping
+its stamp: training keeps the best epoch's checkpoint and records the epochs after it there.
 """
 from __future__ import annotations
 
@@ -250,8 +253,25 @@ def resume_point(out: str | Path) -> tuple[dict, Stamp | None]:
     return state, (None if legacy else next(iter(values)))
 
 
-def resume_line(stamp: Stamp | None, epoch: int, epochs: int) -> str:
-    """What a resumed run says it continues from, in one line."""
-    if stamp is None:
-        return f"resuming from epoch {epoch} of {epochs} (an older checkpoint without stamps: not cross-checked)"
-    return f"resuming from epoch {epoch} of {epochs} (checkpoint {stamp.token})"
+def resume_line(stamp: Stamp | None, epoch: int, epochs: int | None, goal: str | None = None) -> str:
+    """What a resumed run says it continues from, in one line (``goal``: a length not in epochs)."""
+    where = f"epoch {epoch} of {epochs}" if goal is None else f"epoch {epoch}"
+    what = "an older checkpoint without stamps: not cross-checked" if stamp is None else f"checkpoint {stamp.token}"
+    return f"resuming from {where} ({what})" + (f" for {goal}" if goal is not None else "")
+
+
+def update_record(out: str | Path, training: dict) -> None:
+    """Rewrite training.json's record (history, last epoch, …) about the checkpoint already there.
+
+    The epoch and stamp stay those of the installed checkpoint, so the four files still agree;
+    the file is replaced in one atomic rename (a killed write leaves a temporary ``recover``
+    deletes). Used after an epoch that did not beat the kept one.
+    """
+    from .paths import atomic_write_text
+
+    path = Path(out) / "training.json"
+    current = json.loads(path.read_text(encoding="utf-8"))
+    data = {**training, "epoch": current["epoch"]}
+    if "checkpoint" in current:
+        data["checkpoint"] = current["checkpoint"]
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")

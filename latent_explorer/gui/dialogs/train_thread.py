@@ -4,7 +4,8 @@ It owns nothing of the explorer (the DecodeWorker keeps decoding meanwhile). Per
 reports the loss (at most ~10 times a second); per epoch the EpochResult plus two uint8 grids
 rendered here, in the training thread under ``torch.no_grad``: a few images above their
 reconstructions, and decodes of fixed prior samples, so the grids show the model learning.
-Cancel takes effect at the next batch; the model on disk is the last finished epoch.
+Once, before the first step, the run's plan (batch, augmentation, length); any warning as it
+comes. Cancel takes effect at the next batch; the model on disk is the best epoch so far.
 """
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ class TrainThread(QThread):
     message = Signal(str)
     done = Signal(object)                  # core.train.TrainResult (cancelled flag set when cancelled)
     failed = Signal(str)
+    planned = Signal(object)               # core.train_plan.Plan: batch, augmentation, length (once)
+    warning = Signal(str)                  # flat reconstructions, overfitting (core.train_watch)
 
     def __init__(self, options, parent=None):
         super().__init__(parent)
@@ -69,7 +72,8 @@ class TrainThread(QThread):
         try:
             self._previews = self._preview_images()
             cb = TrainCallbacks(on_batch=self._on_batch, on_epoch=self._on_epoch,
-                                should_stop=lambda: self._stop, on_message=self.message.emit)
+                                should_stop=lambda: self._stop, on_message=self.message.emit,
+                                on_plan=self.planned.emit, on_warning=self.warning.emit)
             result = train(opts, cb)
             if not result.cancelled:
                 write_metrics(opts.out)  # records the dataset, so the explorer can map it
