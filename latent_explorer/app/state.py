@@ -163,9 +163,19 @@ class LatentState:
         return self._move_to(self.history.redo())
 
     def go_to(self, index: int) -> bool:
-        """Jump to history entry ``index`` (the history list's click)."""
+        """Jump to history entry ``index`` (the history list's click). An edit under way is committed
+        first, which may drop the redo tail or the oldest entry: the entry clicked is found again."""
+        entries = self.history.entries()
+        if not 0 <= index < len(entries):
+            return False
+        target = entries[index]
         self.commit()
-        return self._move_to(self.history.go_to(index))
+        now = self.history.entries()
+        where = next((i for i, e in enumerate(now) if e is target), None)
+        if where is None:  # the commit dropped it (it was a redo step): it becomes the newest entry
+            self.set(target[0], target[1])
+            return True
+        return self._move_to(self.history.go_to(where))
 
     def _move_to(self, item) -> bool:
         """Make a history entry (latent, source) current; False when there is none."""

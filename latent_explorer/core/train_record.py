@@ -42,7 +42,7 @@ def write_metrics(out: str | Path, evaluate_output: dict | None = None) -> dict:
     kept = next((h for h in hist if h.get("epoch") == state["epoch"]), hist[-1] if hist else None)
     metrics = {
         "command": opts.get("command", ""),
-        "data": opts.get("data"),
+        "data": _absolute(opts.get("data")),
         "epochs": state["epoch"],
         "last_epoch": state.get("last_epoch", state["epoch"]),
         "steps": kept.get("step", 0) if kept else 0,
@@ -53,3 +53,14 @@ def write_metrics(out: str | Path, evaluate_output: dict | None = None) -> dict:
         metrics["evaluate"] = evaluate_output
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def _absolute(data):
+    """A folder the model was trained on, as an absolute path (so its own images are found from
+    anywhere); a bundled dataset's name as it is."""
+    from pathlib import Path
+
+    if isinstance(data, str) and data not in ("mnist-5k", "shapes") and Path(data).is_dir():
+        return str(Path(data).resolve())
+    return data
+

@@ -36,8 +36,8 @@ def remember(key: str, value) -> None:
 
 
 def last_folder() -> str:
-    folder = load().get("last_folder") or ""
-    return folder if folder and Path(folder).is_dir() else ""
+    folder = load().get("last_folder")
+    return folder if isinstance(folder, str) and folder and Path(folder).is_dir() else ""
 
 
 def _note_folder(path: str) -> None:

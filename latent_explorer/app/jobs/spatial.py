@@ -51,9 +51,10 @@ def directions_and_scales(ctx, latents: np.ndarray, k: int | None = None):
     return directions(ctx, lat, k), channel_scales(lat)
 
 
-def export_direction_grid(ctx, path: str, z: np.ndarray, dirs, steps: int, rows: int, recipe: dict) -> str:
+def export_direction_grid(ctx, path: str, z: np.ndarray, dirs, steps: int, rows: int, recipe: dict,
+                          settings=None) -> str:
     """A PNG grid with full decodes: row k sweeps principal direction k over its slider range."""
-    from ...core.export import make_grid, save_png
+    from ...core.export import make_grid, recipe_with, save_png
 
     z = np.asarray(z, np.float32)
     model = ctx.model
@@ -69,5 +70,5 @@ def export_direction_grid(ctx, path: str, z: np.ndarray, dirs, steps: int, rows:
     recipe = with_model_hash(model, dict(recipe, kind="direction-traversal", latent=z, steps=steps,
                                     directions=[{"index": k, "range": [float(r) for r in dirs.ranges[k]],
                                                  "explained": float(dirs.explained[k])} for k in range(rows)]))
-    save_png(path, make_grid(grid, pad=2), recipe)
+    save_png(path, make_grid(grid, pad=2, settings=settings), recipe_with(recipe, settings))
     return path

@@ -64,9 +64,11 @@ class BookmarkController(QObject):
                                    on_result=lambda imgs: self._on_thumbnails(items, imgs))
 
     def _on_thumbnails(self, items: list, images: list) -> None:
-        if items != self.items:
-            return  # the bookmarks changed meanwhile
-        self.thumbnails = dict(enumerate(images))
+        """Pictures for the bookmarks that are still there (by identity: added or removed meanwhile)."""
+        for i, b in enumerate(self.items):
+            k = next((j for j, a in enumerate(items) if a is b), None)
+            if k is not None:
+                self.thumbnails[i] = images[k]
         self._show()
 
     def remove(self, i: int) -> None:

@@ -97,7 +97,7 @@ class ExportController(QObject):
                                         "images, over ±3 std of the images along it")
             self.ctx.message("exporting the direction grid (full decodes)…", 4000)
             return self._submit(path, spatial_jobs.export_direction_grid, z, v.spatial.directions, steps,
-                                min(max_rows, 8), recipe)
+                                min(max_rows, 8), recipe, settings)
         dims = list(v.sliders.order[:max_rows]) or list(range(min(max_rows, z.size)))
         recipe = self.recipe(method="each row sets one dimension to evenly spaced values, the rest as the latent")
         kl = self.ctx.maps.data.kl_per_dim if self.ctx.maps.data is not None else None
@@ -120,8 +120,10 @@ class ExportController(QObject):
     def _options(self, title: str, animated: bool = False):
         from ..dialogs.export_options import ask
 
-        pins = len(self.ctx.views.map.pins) if self.ctx.views.built else 0
-        return ask(self.ctx.window, title, animated, pins)
+        v = self.ctx.views
+        pins = len(v.map.pins) if v.built else 0
+        strip = v.morph.strip if v.built else None
+        return ask(self.ctx.window, title, animated, pins, len(strip.frames) if strip is not None else None)
 
     def save_preview_dialog(self) -> None:
         if self.ctx.views.preview is not None and self.ctx.views.preview.image is not None:

@@ -39,25 +39,35 @@ class FitLayout(QObject):
         #: the width the window was opened at: inserting the panels may widen it to their minimums,
         #: so the first fit uses this width and brings the window back to it
         self.intended = window.width()
+        self._settling = False
         # a new model has other slider rows: share the columns again once they are there
         ctx.models.loaded.connect(lambda s: self.apply(force=True))
         ctx.maps.ready.connect(lambda d: self.apply(force=True))  # the KL badges widen the rows
-        self._collapsed: list = []   # the docks this controller closed (reopened when roomy again)
+        self._collapsed: list = []   # (dock, the density it was closed at): opened again when roomier
 
     def apply(self, force: bool = False) -> None:
         """Fit to the window's width now (the window calls it on resize; ``force``: share the columns again)."""
         if not self.ctx.views.built:
             return
         first = self.density is None
-        width = self.intended if first else self.window.width()
+        if first:
+            self._settling = True
+        # until the window is back at its intended width, the panels' minimums widened it, not the user
+        width = self.intended if self._settling else self.window.width()
         d = density_for(width, self.presenting)
         if d != self.density:
             self._set(d)
             force = True
-        if first and self.window.width() != self.intended:
-            QTimer.singleShot(0, lambda: self.window.resize(self.intended, self.window.height()))
+        if first:
+            QTimer.singleShot(0, self._settle)
         if force:
             QTimer.singleShot(0, self.share)  # once the new minimums are laid out
+
+    def _settle(self) -> None:
+        if self.window.width() != self.intended:
+            self.window.resize(self.intended, self.window.height())
+        self._settling = False
+        self.apply(force=True)
 
     def present(self, on: bool) -> None:
         self.presenting = on
@@ -67,14 +77,15 @@ class FitLayout(QObject):
         self.density = d
         strip, mid_min, right_min, thumb = SPECS[d]
         v = self.ctx.views
-        if d == ROOMY:
-            for dock in self._collapsed:
-                dock.show()
-            self._collapsed = []
-        else:
+        # a dock closed at a tighter density than this one opens again (the user's own choices stay)
+        back = [dock for dock, at in self._collapsed if at > d]
+        for dock in back:
+            dock.show()
+        self._collapsed = [(dock, at) for dock, at in self._collapsed if at <= d]
+        if d != ROOMY:
             for dock in self.side_docks:
-                if dock.isVisible():
-                    self._collapsed.append(dock)
+                if dock.isVisible() and dock not in back:  # open now (reopened by the user): closed here
+                    self._collapsed = [(k, at) for k, at in self._collapsed if k is not dock] + [(dock, d)]
                     dock.hide()
         v.sliders.set_strips_visible(strip > 0)
         if strip:

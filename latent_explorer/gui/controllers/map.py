@@ -142,8 +142,10 @@ class MapController(QObject):
                                      on_error=lambda f: self._on_failed(f, gen))
 
     def _on_progress(self, kind, rid, done, total, text) -> None:
-        if kind in ("map", "load"):
+        if kind in ("map", "load", "export"):
             self.ctx.views.status.set_progress(text, done, total, cancellable=kind == "map")
+            if kind == "export" and total and done >= total:
+                self.ctx.views.status.set_progress(None)
             if kind == "map" and self.ctx.views.built and self.data is None:
                 self.ctx.views.map.show_message(text)
 

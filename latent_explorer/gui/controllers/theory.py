@@ -89,7 +89,10 @@ class TheoryController(QObject):
         if self.overlay is not None:
             self.overlay.clear()
             reason = self.available()
-            self.ctx.views.theory.set_enabled_for(not reason, reason or "Select an image on the map to see it in numbers")
+            panel = self.ctx.views.theory
+            panel.clear()  # nothing of the previous image or model stays
+            panel.set_enabled_for(not reason, reason)
+            panel.heading.setText(reason or "Select an image on the map to see it in numbers")
             s = self.ctx.models.summary
             self.ctx.views.theory.manifold_box.setVisible(s is not None and s.latent_size == 2)
 

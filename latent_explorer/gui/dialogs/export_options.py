@@ -17,11 +17,12 @@ SIZES = [("as decoded", None)] + [(f"×{k}", k) for k in (2, 4, 8, 16)] + [(f"{p
 
 
 class ExportOptionsDialog(QDialog):
-    def __init__(self, parent, title: str, animated: bool, pins: int = 0):
+    def __init__(self, parent, title: str, animated: bool, pins: int = 0, frames: int | None = None):
         super().__init__(parent)
         self.setWindowTitle(title)
-        self.animated = animated
-        last = memory.load().get("export", {})
+        self.animated, self.pins, self.strip_frames = animated, pins, frames
+        last = memory.load().get("export")
+        last = last if isinstance(last, dict) else {}
         self.size_box = QComboBox()
         for text, v in SIZES:
             self.size_box.addItem(text, v)
@@ -54,7 +55,10 @@ class ExportOptionsDialog(QDialog):
             form.addRow("Path", self.close_path)
             form.addRow("", self.through_pins)
             form.addRow("MP4 quality", self.quality)
-        self._restore(last)
+        try:
+            self._restore(last)
+        except (TypeError, ValueError):  # a settings file edited by hand: the defaults
+            self._restore({})
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -71,7 +75,8 @@ class ExportOptionsDialog(QDialog):
         i = self.size_box.findData(size)
         self.size_box.setCurrentIndex(max(0, i))
         self.filter_box.setCurrentIndex(max(0, self.filter_box.findData(last.get("filter", "nearest"))))
-        self.frames.setValue(int(last.get("frames") or 24))
+        # the morph's own frame count: an export as it is does not decode the morph again
+        self.frames.setValue(int(self.strip_frames or last.get("frames") or 24))
         self.fps.setValue(int(last.get("fps", 12)))
         self.ease.setCurrentIndex(max(0, self.ease.findData(last.get("ease", "linear"))))
         self.loop.setCurrentIndex(max(0, self.loop.findData(last.get("loop", "loop"))))
@@ -82,21 +87,28 @@ class ExportOptionsDialog(QDialog):
         v = self.size_box.currentData()
         kw = dict(scale=v if v and v > 0 else None, size=-v if v and v < 0 else None, filter=self.filter_box.currentData())
         if self.animated:
+            frames = self.frames.value()
             kw.update(fps=self.fps.value(), ease=self.ease.currentData(), loop=self.loop.currentData(),
-                      frames=self.frames.value(), quality=self.quality.value())
+                      frames=None if frames == self.strip_frames else frames, quality=self.quality.value())
         return ExportSettings(**kw)
 
     def remember(self) -> None:
+        """Keep these choices for next time (an image export keeps the morph's motion as it was)."""
         s = self.settings()
-        memory.remember("export", dict(scale=s.scale, size=s.size, filter=s.filter, fps=s.fps, ease=s.ease,
-                                       loop=s.loop, frames=s.frames, quality=s.quality,
-                                       close=self.close_path.isChecked()))
+        stored = memory.load().get("export")
+        stored = dict(stored) if isinstance(stored, dict) else {}
+        stored.update(scale=s.scale, size=s.size, filter=s.filter)
+        if self.animated:
+            stored.update(fps=s.fps, ease=s.ease, loop=s.loop, frames=self.frames.value(), quality=s.quality,
+                          close=self.close_path.isChecked())
+        memory.remember("export", stored)
 
 
-def ask(parent, title: str, animated: bool = False, pins: int = 0):
-    """(ExportSettings, close_path, through_pins) from the dialog, or None when cancelled."""
-    d = ExportOptionsDialog(parent, title, animated, pins)
+def ask(parent, title: str, animated: bool = False, pins: int = 0, frames: int | None = None):
+    """(ExportSettings, close_path, through_pins) from the dialog, or None when cancelled. ``frames``:
+    the morph's own frame count."""
+    d = ExportOptionsDialog(parent, title, animated, pins, frames)
     if d.exec() != QDialog.DialogCode.Accepted:
         return None
     d.remember()
-    return d.settings(), d.close_path.isChecked(), d.through_pins.isChecked() and d.through_pins.isVisible()
+    return d.settings(), d.close_path.isChecked(), d.through_pins.isChecked() and pins >= 3

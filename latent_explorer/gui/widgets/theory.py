@@ -173,6 +173,7 @@ class TheoryPanel(QWidget):
 
     def clear(self) -> None:
         self.numbers = None
+        self.set_note("")
         self.elbo.set_parts([])
         for w in (self.elbo_text, self.live, self.steps):
             w.setText("")
