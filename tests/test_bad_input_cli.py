@@ -52,6 +52,11 @@ TABLE = {
     "explain": (["--model", "digits", "{png}", "--samples", "2", "--out", "{tmp}/ex"], {
         **MODEL, "--samples": NOT_WHOLE + ["0", "-1", "257", str(10**9)], "--seed": SEEDS,
         "--out": ["", "{file}", "{file}/sub", "{file}/a/b"]}),
+    "analogy": (["--model", "digits", "{png}", "{png}", "{png}", "--out", "{tmp}/an.png"], {
+        **MODEL, **EXPORT,
+        "--strengths": ["", ",", "1,", ",1", "0,,1", "a,b", "nan", "inf", "1e400", "4.5", "-4.01", "0,5",
+                        "1;2", "1 2", "0x1", "0,0,0,0,0,0,0,0,0,0", "½"],
+        "--out": ["", "an.gif", "noext", "{dir}.png", "{file}/an.png", "{tmp}/nope/an.png"]}),
     "train": (["--data", "mnist-5k", "--out", "{tmp}/m", "--epochs", "1", "--limit", "8", "--device", "cpu"], {
         "--data": ["", "nothing-here", "{file}"], "--out": ["", "{file}", "{file}/m"],
         "--latent-dim": NOT_WHOLE + ["0", "-2", "4097", str(10**9)], "--beta": NOT_NUMBERS + ["-1", "1e9"],
@@ -84,6 +89,14 @@ EXTRA = [["frobnicate"], ["--bogus"], ["models", "--bogus"], ["models", "extra"]
          ["morph", "--model", "digits", "{png}", "{png}", "{png}", "--frames", "2", "--out", "{tmp}/m.gif"],
          ["morph", "--model", "digits", "{png}", "{png}", "--close=yes", "--out", "{tmp}/m.gif"],
          ["sample", "--model", "digits", "--out", "{tmp}/ok.png", "--out-size", "64"],
+         ["analogy", "--model", "digits", "{png}", "{png}", "--out", "{tmp}/an.png"],
+         ["analogy", "--model", "digits", "{png}", "{png}", "{png}", "{png}", "--out", "{tmp}/an.png"],
+         ["analogy", "--model", "digits", "{png}", "{png}", "{png}"],
+         ["analogy", "--model", "digits", "{png}", "/no/such.png", "{png}", "--out", "{tmp}/an.png"],
+         ["analogy", "--model", "digits", "{png}", "{png}", "{dir}", "--out", "{tmp}/an.png"],
+         ["analogy", "--model", "digits", "{png}", "{file}", "{png}", "--out", "{tmp}/an.png"],
+         ["analogy", "--model", "digits", "{png}", "{png}", "{png}", "--out", "{dir}"],
+         ["analogy", "--model", "digits", "{png}", "{png}", "{png}", "--strengths", "--out", "{tmp}/an.png"],
          ["install-launcher", "extra"], ["install-launcher", "--remove=yes"], ["install-launcher", "--rem", "--x"]]
 
 
@@ -166,10 +179,10 @@ NUMERIC = [("sample", "-n"), ("sample", "--seed"), ("sample", "--temperature"), 
            ("train", "--latent-dim"), ("train", "--beta"), ("train", "--tc-beta"), ("train", "--epochs"),
            ("train", "--image-size"), ("train", "--batch-size"), ("train", "--lr"), ("train", "--kl-warmup"),
            ("train", "--hidden-channels"), ("train", "--limit"), ("train", "--device"), ("gui", "--size"),
-           ("explain", "--samples"), ("explain", "--seed")]
+           ("explain", "--samples"), ("explain", "--seed"), ("analogy", "--strengths"), ("analogy", "--scale")]
 BASES = {"sample": ["--model", "m", "--out", "o.png"], "traverse": ["--model", "m", "--out", "o.png"],
          "morph": ["--model", "m", "a", "b", "--out", "o.gif"], "train": ["--data", "d", "--out", "o"], "gui": [],
-         "explain": ["--model", "m", "img.png"]}
+         "explain": ["--model", "m", "img.png"], "analogy": ["--model", "m", "a", "b", "c", "--out", "o.png"]}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -188,7 +201,8 @@ def test_any_text_is_parsed_within_bounds_or_refused_in_one_line(cmd, opt, value
     v = getattr(args, opt.lstrip("-").replace("-", "_") if opt != "--range" else "range_")
     for x in (v if isinstance(v, (list, tuple)) else [v]):
         if isinstance(x, (int, float)):
-            assert 0 <= x <= 10**5 or opt in ("--seed", "--limit"), (opt, value, v)
+            assert 0 <= x <= 10**5 or opt in ("--seed", "--limit") or (opt == "--strengths" and -4 <= x <= 4), \
+                (opt, value, v)
             assert x == x and abs(x) != float("inf")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..core.errors import UserError
 from . import paths
+from .analogy_cmd import cmd_analogy
 from .launcher import cmd_install_launcher
 from .train_cmd import cmd_train
 
@@ -312,4 +313,4 @@ def cmd_explain(a) -> int:
 COMMANDS = {"train": cmd_train, "models": cmd_models, "info": cmd_info, "encode": cmd_encode,
             "sample": cmd_sample, "reconstruct": cmd_reconstruct, "traverse": cmd_traverse,
             "morph": cmd_morph, "evaluate": cmd_evaluate, "explain": cmd_explain,
-            "install-launcher": cmd_install_launcher}
+            "analogy": cmd_analogy, "install-launcher": cmd_install_launcher}

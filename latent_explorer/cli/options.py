@@ -12,6 +12,7 @@ import re
 
 from ..core.device import DEVICES
 from ..core.data.augment import CHOICES as AUGMENT_CHOICES
+from ..core.latent.analogy import MAX_STRENGTHS, STRENGTH_RANGE
 from ..core.train_plan import DEFAULT_MAX_BATCH, DEFAULT_MINUTES, MAX_MINUTES, MAX_STEPS
 
 MAX_SEED = 2**32 - 1
@@ -67,6 +68,23 @@ def int_list(lo: int, hi: int, max_len: int):
             raise argparse.ArgumentTypeError(f"{_show(s)}: expected 1 to {max_len} numbers separated by commas")
         if any(not p.strip() for p in parts):
             raise argparse.ArgumentTypeError(f"{_show(s)} has an empty entry: write numbers such as 32,64")
+        try:
+            return [one(p) for p in parts]
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"in {_show(s)}: {e}") from None
+    return parse
+
+
+def number_list(lo: float, hi: float, max_len: int):
+    """A parser for comma-separated finite numbers from ``lo`` to ``hi``, e.g. ``0,0.5,1``."""
+    one = number(lo, hi)
+
+    def parse(s: str) -> list[float]:
+        parts = s.split(",")
+        if not 1 <= len(parts) <= max_len:
+            raise argparse.ArgumentTypeError(f"{_show(s)}: expected 1 to {max_len} numbers separated by commas")
+        if any(not p.strip() for p in parts):
+            raise argparse.ArgumentTypeError(f"{_show(s)} has an empty entry: write numbers such as 0,0.5,1")
         try:
             return [one(p) for p in parts]
         except argparse.ArgumentTypeError as e:
@@ -260,6 +278,19 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", type=text, default=None, metavar="DIR",
                    help="folder for IMAGE-posterior-samples.png (default: the current folder)")
     x.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+    an = sub.add_parser("analogy", help="A is to B as C is to ?: decode C + s·(B − A) into a PNG grid",
+                        description="Row 1: A, B, C; row 2: the decodes of C + s·(B − A), one per strength, "
+                                    "left to right (posterior means; the recipe is in the PNG).")
+    _add_model(an)
+    for name, role in (("A", "the start of the offset"), ("B", "its end: B − A is added to C"),
+                       ("C", "the image the offset is applied to")):
+        an.add_argument(f"image_{name.lower()}", metavar=name, type=text, help=role)
+    an.add_argument("--strengths", type=number_list(*STRENGTH_RANGE, MAX_STRENGTHS), default=[0.0, 0.5, 1.0, 1.5],
+                    metavar="S,S,...", help=f"1 to {MAX_STRENGTHS} comma-separated strengths, each "
+                    f"{STRENGTH_RANGE[0]:g} to {STRENGTH_RANGE[1]:g} (default 0,0.5,1,1.5; 1 is the plain analogy)")
+    an.add_argument("--out", type=text, required=True, metavar="FILE.png")
+    _add_export(an)
 
     il = sub.add_parser("install-launcher", help="add the app to the desktop's application menu (a freedesktop "
                                                  ".desktop entry in $XDG_DATA_HOME/applications)")

@@ -75,6 +75,7 @@ class Menus:
         e.addAction("Random &sample", QKeySequence("Space"), c.previews.random_sample)
         e.addAction("Reset to &selected image", QKeySequence("Ctrl+R"), c.maps.reset_to_selected)
         e.addAction("Clear &pins", QKeySequence("Escape"), lambda: c.views.built and c.views.map.clear_pins())
+        e.addAction("&Analogy A : B :: C : ? (three pinned images)", QKeySequence("Ctrl+K"), c.morphs.make_analogy)
 
         v = mb.addMenu("&View")
         for dock in win.docks:

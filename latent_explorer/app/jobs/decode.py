@@ -101,3 +101,25 @@ def manifold_grid(ctx, n: int = 15, spacing: str = "icdf") -> tuple[np.ndarray, 
     z = grid_latents(n, spacing)
     imgs = ctx.model.decode(z.reshape(-1, *ctx.model.latent_shape))
     return z, make_grid(imgs, cols=n, pad=0)
+
+
+#: the analogy strip's strengths: C + s·(B − A), from C itself to twice the step
+ANALOGY_STRENGTHS = tuple(np.round(np.arange(0.0, 2.01, 0.25), 2))
+
+
+def analogy_strip(ctx, a: np.ndarray, b: np.ndarray, c: np.ndarray, strengths=ANALOGY_STRENGTHS) -> Strip:
+    """A : B :: C : ? — the latents C + s·(B − A) for each strength, decoded one by one (a slow
+    decoder's approximate decode), as a strip whose keyframes are A, B and C."""
+    a, b, c = (np.asarray(v, np.float32) for v in (a, b, c))
+    s = np.asarray(strengths, np.float32).reshape(-1, *([1] * c.ndim))
+    zs = (c[None] + s * (b - a)[None]).astype(np.float32)
+    model = ctx.model
+    fast = getattr(model, "slow_decoder", False) and hasattr(model, "approx_decode")
+    frames = []
+    for z in zs:
+        ctx.checkpoint()
+        frames.append((model.approx_decode if fast else model.decode)(z[None]))
+    strip = Strip(zs, np.concatenate(frames), "analogy", (), np.stack([a, b, c]))
+    strip.strengths = [float(v) for v in np.asarray(strengths).reshape(-1)]
+    strip.final = not fast  # a slow decoder's analogy is shown with approximate frames
+    return strip

@@ -7,6 +7,8 @@ message)`` on failure (and the banner says why).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
@@ -67,7 +69,8 @@ class ExportController(QObject):
         if s is None:
             return -1
         if not getattr(s, "final", True):
-            self.ctx.error("the morph's full-quality frames are still being decoded: export it when they are done")
+            self.ctx.error("this strip has approximate frames only (a slow decoder): export it once its full "
+                           "frames are there")
             return -1
         a, b = s.endpoints if s.endpoints else (None, None)
         maps = self.ctx.maps
@@ -75,7 +78,9 @@ class ExportController(QObject):
                              images=[maps.label(i) for i in (a, b) if i is not None],
                              dataset=maps.data.name if maps.data is not None else "")
         keys = None
-        if settings is not None:
+        if settings is not None and s.method == "analogy":  # its frames are strengths, not a path: as they are
+            settings = replace(settings, frames=None, ease="linear")
+        elif settings is not None:
             pins = list(self.ctx.views.map.pins)
             keys = maps.data.mean[pins] if through_pins and len(pins) >= 3 else s.keyframes
             keys = None if keys is None else np.asarray(keys, np.float32)

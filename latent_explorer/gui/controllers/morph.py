@@ -78,6 +78,29 @@ class MorphController(QObject):
         return w.submit("strip", decode_jobs.morph_strip, keys, m.frame_count, m.method_name, ends,
                         on_result=self._on_strip)
 
+    def make_analogy(self) -> int:
+        """A : B :: C : ? from the three pinned images (in the order pinned): the strip of C + s·(B − A)
+        for s from 0 to 2, and the latent at s = 1 on the preview."""
+        pins, maps = list(self.ctx.views.map.pins), self.ctx.maps
+        if len(pins) != 3 or maps.data is None:
+            self.ctx.message("an analogy needs three pinned images: Ctrl-click A, then B, then C on the map", 5000)
+            return -1
+        a, b, c = (maps.data.mean[i] for i in pins)
+        self.keys = None  # not a morph: changing the frame count does not remake it
+        self.desc = f"{maps.label(pins[0])} : {maps.label(pins[1])} :: {maps.label(pins[2])} : ?"
+        return self.ctx.worker.submit("strip", decode_jobs.analogy_strip, a, b, c, on_result=self._on_analogy)
+
+    def _on_analogy(self, strip) -> None:
+        self._on_strip(strip)
+        k = strip.strengths.index(1.0)
+        self.ctx.previews.set_latent(strip.latents[k], f"analogy {self.desc}", image=strip.frames[k])
+        m = self.ctx.views.morph
+        m.scrub.blockSignals(True)  # show where s = 1 is on the strip, without scrubbing to it again
+        m.scrub.setValue(k)
+        m.scrub.blockSignals(False)
+        m.view.set_current(k)
+        self.ctx.note(f"analogy {self.desc[:-1]}C + 1·(B − A) (the strip: strength 0 → 2)")
+
     def _on_approx(self, strip, args) -> None:
         self._on_strip(strip)
         self.ctx.worker.submit("strip-final", tier_jobs.strip, *args, True, on_result=self._on_strip)
