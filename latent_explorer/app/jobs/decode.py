@@ -110,9 +110,10 @@ ANALOGY_STRENGTHS = tuple(np.round(np.arange(0.0, 2.01, 0.25), 2))
 def analogy_strip(ctx, a: np.ndarray, b: np.ndarray, c: np.ndarray, strengths=ANALOGY_STRENGTHS) -> Strip:
     """A : B :: C : ? — the latents C + s·(B − A) for each strength, decoded one by one (a slow
     decoder's approximate decode), as a strip whose keyframes are A, B and C."""
+    from ...core.latent.analogy import analogy
+
     a, b, c = (np.asarray(v, np.float32) for v in (a, b, c))
-    s = np.asarray(strengths, np.float32).reshape(-1, *([1] * c.ndim))
-    zs = (c[None] + s * (b - a)[None]).astype(np.float32)
+    zs = analogy(a, b, c, strengths)
     model = ctx.model
     fast = getattr(model, "slow_decoder", False) and hasattr(model, "approx_decode")
     frames = []
