@@ -58,38 +58,29 @@ def number(lo: float, hi: float, lo_open: bool = False):
     return parse
 
 
-def int_list(lo: int, hi: int, max_len: int):
-    """A parser for comma-separated whole numbers, e.g. ``32,64``."""
-    one = whole(lo, hi)
-
-    def parse(s: str) -> list[int]:
+def _list_of(one, max_len: int, example: str):
+    """A parser for comma-separated values, each parsed (and bounded) by ``one``."""
+    def parse(s: str) -> list:
         parts = s.split(",")
         if not 1 <= len(parts) <= max_len:
             raise argparse.ArgumentTypeError(f"{_show(s)}: expected 1 to {max_len} numbers separated by commas")
         if any(not p.strip() for p in parts):
-            raise argparse.ArgumentTypeError(f"{_show(s)} has an empty entry: write numbers such as 32,64")
+            raise argparse.ArgumentTypeError(f"{_show(s)} has an empty entry: write numbers such as {example}")
         try:
             return [one(p) for p in parts]
         except argparse.ArgumentTypeError as e:
             raise argparse.ArgumentTypeError(f"in {_show(s)}: {e}") from None
     return parse
+
+
+def int_list(lo: int, hi: int, max_len: int):
+    """A parser for comma-separated whole numbers, e.g. ``32,64``."""
+    return _list_of(whole(lo, hi), max_len, "32,64")
 
 
 def number_list(lo: float, hi: float, max_len: int):
     """A parser for comma-separated finite numbers from ``lo`` to ``hi``, e.g. ``0,0.5,1``."""
-    one = number(lo, hi)
-
-    def parse(s: str) -> list[float]:
-        parts = s.split(",")
-        if not 1 <= len(parts) <= max_len:
-            raise argparse.ArgumentTypeError(f"{_show(s)}: expected 1 to {max_len} numbers separated by commas")
-        if any(not p.strip() for p in parts):
-            raise argparse.ArgumentTypeError(f"{_show(s)} has an empty entry: write numbers such as 0,0.5,1")
-        try:
-            return [one(p) for p in parts]
-        except argparse.ArgumentTypeError as e:
-            raise argparse.ArgumentTypeError(f"in {_show(s)}: {e}") from None
-    return parse
+    return _list_of(number(lo, hi), max_len, "0,0.5,1")
 
 
 def size(s: str) -> int | tuple[int, int]:
