@@ -139,7 +139,7 @@ def test_every_kind_is_declared_and_the_docstring_table_names_them_all():
         assert rule.policy in ("coalesce", "queue") and rule.nesting in ("nested", "normal", "exclusive")
     nested = {k for k, r in requests.RULES.items() if r.nesting == "nested"}
     assert nested == {"preview", "sample", "recon", "final"}  # read-only decodes only
-    assert {k for k, r in requests.RULES.items() if r.queued} == {"export", *requests.MODEL_KINDS}
+    assert {k for k, r in requests.RULES.items() if r.queued} == {"export", "attribute", *requests.MODEL_KINDS}
     assert requests.RULES["export"].rank < requests.RULES["map"].rank
     w = DecodeWorker(torch_threads=None)
     with pytest.raises(ValueError, match="unknown request kind"):

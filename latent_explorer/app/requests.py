@@ -10,6 +10,7 @@
 | theory, posterior, figure (Theory)     | coalesce                 | no                                 | 9    |
 | compare (its own worker and models)    | coalesce                 | no                                 | 13   |
 | export                                 | queue: every one runs    | no; ranks above the map            | 10   |
+| attribute (a group's encode, a direction) | queue: every one runs | no                                 | 10   |
 | strip-final, directions                | coalesce                 | no                                 | 11-12|
 | map                                    | coalesce + generation    | no                                 | 13   |
 
@@ -59,7 +60,7 @@ def _table() -> dict[str, Rule]:
              ("final", COALESCE, NESTED, 6), ("strip", COALESCE, NORMAL, 7), ("traversal", COALESCE, NORMAL, 8),
              ("manifold", COALESCE, NORMAL, 9), ("theory", COALESCE, NORMAL, 9), ("posterior", COALESCE, NORMAL, 9),
              ("figure", COALESCE, NORMAL, 9),
-             ("export", QUEUE, NORMAL, 10),
+             ("export", QUEUE, NORMAL, 10), ("attribute", QUEUE, NORMAL, 10),
              ("strip-final", COALESCE, NORMAL, 11), ("directions", COALESCE, NORMAL, 12),
              ("map", COALESCE, NORMAL, 13), ("compare", COALESCE, NORMAL, 13)]
     return {k: Rule(k, p, n, r) for k, p, n, r in rows}

@@ -42,6 +42,7 @@ class Snapshot:
     projection: str | None = None
     view: list | None = None
     morph: MorphSpec | None = None
+    directions: list = field(default_factory=list)   # [(core.latent.attributes.Direction, strength)]
 
 
 def capture(snap: Snapshot) -> Session:
@@ -70,7 +71,38 @@ def capture(snap: Snapshot) -> Session:
         m = snap.morph
         s.morphs = [Morph(m.name or "morph", np.array(m.keys, np.float32), m.method, int(m.frames))]
         s.extra["morph_endpoints"] = [None if e is None else int(e) for e in m.ends]
+    if snap.directions:  # the vectors as arrays, the rest (name, method, recipe) in the JSON
+        s.directions = {str(i): np.asarray(d.vector, np.float32) for i, (d, _) in enumerate(snap.directions)}
+        s.extra["attribute_directions"] = [{"key": str(i), "name": d.name, "method": d.method, "recipe": d.recipe,
+                                            "strength": float(st)} for i, (d, st) in enumerate(snap.directions)]
     return s
+
+
+def session_directions(s: Session, shape: tuple) -> tuple[list, list[str]]:
+    """The session's attribute directions that fit latents of ``shape`` (each checked like an imported
+    JSON file), and notes on those that do not."""
+    from ..core.latent.attributes import Direction
+
+    out, notes = [], []
+    meta = s.extra.get("attribute_directions") or []
+    if not isinstance(meta, list):
+        return [], ["the session's directions are damaged and were left out"]
+    for i, m in enumerate(meta):
+        key = m.get("key") if isinstance(m, dict) else None
+        vec = s.directions.get(key) if isinstance(key, str) else None
+        if vec is None:
+            notes.append(f"direction {i + 1} has no vector and was left out")
+            continue
+        try:
+            d = Direction.from_dict({"name": m.get("name"), "method": m.get("method", "mean"),
+                                     "latent_shape": [int(n) for n in np.shape(vec)],
+                                     "vector": np.asarray(vec, np.float64).ravel().tolist(),
+                                     "recipe": m.get("recipe", {})}, tuple(shape))
+        except ValueError as e:
+            notes.append(f"direction {i + 1} was left out: {e}")
+            continue
+        out.append(d)
+    return out, notes
 
 
 def session_images(session: Session):
@@ -113,6 +145,7 @@ class RestorePlan:
     history_position: int | None = None
     projection: str | None = None    # project the map this way (it is shown another way now)
     view: list | None = None         # else show this region of it
+    directions: list = field(default_factory=list)   # core.latent.attributes.Direction
 
 
 def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projection: str | None) -> RestorePlan:
@@ -142,6 +175,8 @@ def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projecti
             plan.morph = MorphSpec(np.asarray(m.keyframes, np.float32), ends, m.name, m.method, int(m.frames))
         else:
             plan.notes.append("the morph was made for another latent shape and was not restored")
+    plan.directions, notes = session_directions(s, shape)
+    plan.notes += notes
     plan.bookmarks = [b for b in s.bookmarks if fits(b.latent)]
     if len(plan.bookmarks) < len(s.bookmarks):
         plan.notes.append(f"{len(s.bookmarks) - len(plan.bookmarks)} bookmark(s) have another latent shape "

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..core.errors import UserError
 from . import paths
 from .analogy_cmd import cmd_analogy
+from .direction_cmd import cmd_direction, traverse_direction
 from .launcher import cmd_install_launcher
 from .train_cmd import cmd_train
 
@@ -184,13 +185,20 @@ def cmd_traverse(a) -> int:
         paths.input_file("--image", a.image)
     settings = _export_settings(a)
     m = _load(a)
-    if len(m.latent_shape) != 1:
-        raise UserError(f"traverse works on vector latents; {a.model} has spatial latents {m.latent_shape}")
+    if len(m.latent_shape) != 1 and not a.direction:
+        raise UserError(f"traverse works on vector latents; {a.model} has spatial latents {m.latent_shape} "
+                        "(walk them along a saved direction with --direction FILE.json)")
     if a.image:
         _, base = _encode_files(m, [a.image])
         base = base[0]
     else:
         base = m.sample_prior(1, seed=a.seed)[0]
+    if a.direction:
+        grid, recipe = traverse_direction(a, m, base, settings)
+        save_png(out, grid, recipe)
+        print(f"wrote {out} (1 row × {a.steps} steps along {a.direction})")
+        return 0
+    a.range_ = 3.0 if a.range_ is None else a.range_
     zs = traversal_latents(base, steps=a.steps, value_range=a.range_)
     imgs = m.decode(zs.reshape(-1, *m.latent_shape))
     grid = make_grid(imgs.reshape(zs.shape[0], a.steps, *imgs.shape[1:]), settings=settings)
@@ -313,4 +321,4 @@ def cmd_explain(a) -> int:
 COMMANDS = {"train": cmd_train, "models": cmd_models, "info": cmd_info, "encode": cmd_encode,
             "sample": cmd_sample, "reconstruct": cmd_reconstruct, "traverse": cmd_traverse,
             "morph": cmd_morph, "evaluate": cmd_evaluate, "explain": cmd_explain,
-            "analogy": cmd_analogy, "install-launcher": cmd_install_launcher}
+            "analogy": cmd_analogy, "direction": cmd_direction, "install-launcher": cmd_install_launcher}

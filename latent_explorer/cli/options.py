@@ -241,7 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--image", type=text)
     tr.add_argument("--seed", type=SEED, default=0)
     tr.add_argument("--steps", type=whole(1, 256), default=9)
-    tr.add_argument("--range", type=number(0, 100), default=3.0, dest="range_")
+    tr.add_argument("--range", type=number(0, 100), default=None, dest="range_",
+                    help="each dimension from −RANGE to +RANGE (default 3), or the direction's strengths (default 1.5)")
+    tr.add_argument("--direction", type=text, default=None, metavar="FILE.json",
+                    help="walk along a saved direction (from `direction` or the app) instead of each dimension")
     tr.add_argument("--out", type=text, required=True)
     _add_export(tr)
 
@@ -282,6 +285,21 @@ def build_parser() -> argparse.ArgumentParser:
                     f"{STRENGTH_RANGE[0]:g} to {STRENGTH_RANGE[1]:g} (default 0,0.5,1,1.5; 1 is the plain analogy)")
     an.add_argument("--out", type=text, required=True, metavar="FILE.png")
     _add_export(an)
+
+    di = sub.add_parser("direction", help="the latent direction from one group of images to another, as JSON",
+                        description="GROUP is label:N or factor:NAME=VALUE (rows of --data), a folder, or image "
+                                    "files. The direction is the difference of the groups' mean latents (or a "
+                                    "linear classifier's normal); strength 1 moves the first group's mean onto the "
+                                    "second's. Use it with `traverse --direction` or in the app (Directions).")
+    _add_model(di)
+    di.add_argument("--from", dest="from_", nargs="+", type=text, required=True, metavar="GROUP")
+    di.add_argument("--to", nargs="+", type=text, required=True, metavar="GROUP")
+    di.add_argument("--method", choices=["mean", "classifier"], default="mean")
+    di.add_argument("--name", type=text, default=None, help="what the direction is called (default: FROM → TO)")
+    di.add_argument("--data", type=text, default=None, help="mnist-5k, shapes or a folder for label:/factor: "
+                                                             "groups (default: the model's own)")
+    di.add_argument("--out", type=text, required=True, metavar="FILE.json")
+    di.add_argument("--json", action="store_true", help="also print one JSON line (name, length, group sizes)")
 
     il = sub.add_parser("install-launcher", help="add the app to the desktop's application menu (a freedesktop "
                                                  ".desktop entry in $XDG_DATA_HOME/applications)")

@@ -43,6 +43,7 @@ class Views:
     skipped_dock: object = None
     skipped_link: object = None
     theory: object = None     # the Theory panel (in its dock)
+    user_directions: object = None   # the user's direction sliders (above the dimensions)
     preview_column: object = None
     menus: object = None      # menus.Menus
     #: the map and slider panels exist (the second build step is done)
@@ -68,6 +69,7 @@ class Context(QObject):
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
         self.compare = None
         self.lab = None           # the guided lab (controllers/lab.py)
+        self.directions = None    # attribute directions (controllers/directions.py)
 
     def error(self, message: str, dialog: bool = False) -> None:
         """Say what went wrong: in the banner, and in a dialog when the user must see it now."""

@@ -1,12 +1,13 @@
 """The window's docks: History and Bookmarks and the Lab (tabbed, right), the Theory panel and the
 skipped-files report (bottom, on demand). ``build_docks(win, history_panel)`` makes them and sets
-``win.docks`` (the View menu's toggles), ``win.theory_dock`` and ``win.lab_dock``."""
+``win.docks`` (the View menu's toggles), ``win.theory_dock``, ``win.lab_dock`` and ``win.directions_dock``."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 
 from .widgets.bookmarks import BookmarksPanel
+from .widgets.directions_panel import DirectionsPanel
 from .widgets.lab_panel import LabPanel
 from .widgets.panels import placeholder
 from .widgets.skipped import SkippedFilesPanel
@@ -37,6 +38,9 @@ def build_docks(win, history_panel) -> None:
     win.tabifyDockWidget(history, v.bookmarks_dock)
     win.tabifyDockWidget(v.bookmarks_dock, win.lab_dock)
     win.lab_dock.hide()
+    win.directions_dock = dock(win, "Directions", "DirectionsDock", DirectionsPanel(), RIGHT)  # View → Directions
+    win.tabifyDockWidget(win.lab_dock, win.directions_dock)
+    win.directions_dock.hide()
     history.raise_()
     v.skipped_dock = dock(win, "Skipped files", "SkippedDock", v.skipped_panel, BOTTOM)
     v.skipped_dock.hide()
@@ -51,5 +55,5 @@ def build_docks(win, history_panel) -> None:
             win.resizeDocks([win.theory_dock], [THEORY_HEIGHT], Qt.Orientation.Vertical)
 
     win.theory_dock.visibilityChanged.connect(size_theory)
-    win.docks = (history, v.bookmarks_dock, win.theory_dock, v.skipped_dock, win.lab_dock)
+    win.docks = (history, v.bookmarks_dock, win.theory_dock, v.skipped_dock, win.lab_dock, win.directions_dock)
     win.resizeDocks([history], [185], Qt.Orientation.Horizontal)

@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
         from .context import Context
         from .controllers.bookmarks import BookmarkController
         from .controllers.compare import CompareController
+        from .controllers.directions import DirectionsController
         from .controllers.lab import LabController
         from .controllers.layout import FitLayout
         from .controllers.exports import ExportController
@@ -176,7 +177,8 @@ class MainWindow(QMainWindow):
         c.theory = self.theory = TheoryController(c)
         c.compare = self.compare = CompareController(c)
         c.lab = self.lab = LabController(c, dock=self.lab_dock)
-        side = (self.docks[0], self.views.bookmarks_dock, self.lab_dock)
+        c.directions = DirectionsController(c)
+        side = (self.docks[0], self.views.bookmarks_dock, self.lab_dock, self.directions_dock)
         self.fit = FitLayout(c, self, side)
         self.presentation = Presentation(c, self.fit)
         self.readiness.ready.connect(self.ready)
@@ -216,11 +218,12 @@ class MainWindow(QMainWindow):
         self._replace_placeholder(0, left)
 
     def _build_slider_panels(self) -> None:
+        from .widgets.direction_sliders import DirectionSliders
         from .widgets.sliders import SliderPanel
         from .widgets.spatial_sliders import SpatialSliderPanel
 
         v = self.views
-        v.sliders, v.spatial = SliderPanel(), SpatialSliderPanel()
+        v.sliders, v.spatial, v.user_directions = SliderPanel(), SpatialSliderPanel(), DirectionSliders()
         v.slider_stack = QStackedWidget()
         v.slider_stack.addWidget(v.sliders)
         v.slider_stack.addWidget(v.spatial)
@@ -248,6 +251,7 @@ class MainWindow(QMainWindow):
         self.morphs.attach()
         self.theory.attach(self.theory_dock)
         self.lab.attach(self.lab_dock.widget())
+        c.directions.attach(self.directions_dock.widget())
         v.random_button.clicked.connect(self.previews.random_sample)
         v.reset_button.clicked.connect(self.maps.reset_to_selected)
         v.copy_button.clicked.connect(self.previews.copy_latent)

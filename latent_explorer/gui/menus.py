@@ -83,6 +83,9 @@ class Menus:
             if dock is win.theory_dock:
                 a.setText("&Theory: the selected image in numbers")
                 a.setShortcut(QKeySequence("Ctrl+E"))
+            elif dock is win.directions_dock:
+                a.setText("&Directions: from one group of images to another")
+                a.setShortcut(QKeySequence("Ctrl+J"))
             v.addAction(a)
         v.addSeparator()
         v.addAction("&Compare models: what β does…", c.compare.open_dialog)

@@ -66,6 +66,7 @@ def slider_column(v) -> QFrame:
     v.legend.setProperty("role", "caption")
     v.legend.setWordWrap(True)
     v.sliders_heading = heading("Latent dimensions")
-    right = panel(v.sliders_heading, v.model_label, bw, v.slider_stack, v.legend, stretch=[0, 0, 0, 1, 0])
+    right = panel(v.sliders_heading, v.model_label, bw, v.user_directions, v.slider_stack, v.legend,
+                  stretch=[0, 0, 0, 0, 1, 0])
     right.setMinimumWidth(380)
     return right

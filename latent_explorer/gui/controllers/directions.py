@@ -1,0 +1,307 @@
+"""The directions controller: groups → attribute directions → sliders of their own (issue 12 §1).
+
+It owns the two groups being defined (``app.jobs.attributes.Group``), the directions made so far
+(``core.latent.attributes.Direction``) and their strengths. Moving direction sliders sets the
+latent to ``base + Σ sᵢ·vᵢ``, where ``base`` is the latent they started from: any other change of
+the latent (a click, a slider of a dimension, an undo) becomes the new base and puts every
+strength back to 0, so a direction applies to whatever image is on screen. Encoding a folder and
+fitting a direction are ``attribute`` requests (queued: each one asked for runs). Directions are
+saved in sessions and exported as JSON with their recipe.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QInputDialog
+
+from ...app.jobs import attributes as attr_jobs
+from ...core.errors import UserError
+from ...core.latent.attributes import MAX_NAME, Direction, apply_directions
+from .. import memory
+
+SAMPLE_THUMBS = 8
+
+
+class DirectionsController(QObject):
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.ctx = ctx
+        self.directions: list[Direction] = []
+        self.strengths: list[float] = []
+        self.base: np.ndarray | None = None
+        self.groups: dict[str, attr_jobs.Group | None] = {"from": None, "to": None}
+        self.panel = self.sliders = self.lasso = None
+        self._applying = False
+
+    def attach(self, panel) -> None:
+        """The panels exist: bind them (called once, by the window)."""
+        from ..widgets.map_lasso import MapLasso
+
+        v = self.ctx.views
+        self.panel, self.sliders = panel, v.user_directions
+        self.lasso = MapLasso(v.map)
+        self.lasso.selected.connect(lambda _: self._update_counts())
+        panel.lassoArmed.connect(self.lasso.set_armed)
+        panel.groupRequested.connect(self.set_group)
+        panel.makeRequested.connect(self.make)
+        panel.importRequested.connect(self.import_dialog)
+        self.sliders.strengthChanged.connect(self.set_strength)
+        self.sliders.actionRequested.connect(self._on_action)
+        self.sliders.resetRequested.connect(self.reset_strengths)
+        v.map.pinsChanged.connect(lambda _: self._update_counts())
+        self.ctx.state.connect(self._on_state_changed)
+        self.ctx.models.loaded.connect(self._on_model)
+        self.ctx.maps.ready.connect(self._on_map)
+
+    # ---- groups -------------------------------------------------------------------------
+    def set_group(self, side: str, source: str, value=None) -> int:
+        """Make one side's group from the map's lasso / pins / a label / a factor, the bookmarks, or
+        a folder (encoded on the worker). Returns the request id of a folder's encode, else 0."""
+        d, maps = self.ctx.maps.data, self.ctx.maps
+        try:
+            if source == "folder":
+                folder = value or memory.open_folder(self.ctx.window, "A folder of images for the group")
+                if not folder:
+                    return 0
+                name = Path(folder).name
+                self.panel.status.setText(f"encoding {name}…")
+                return self.ctx.worker.submit(
+                    "attribute", attr_jobs.encode_group, folder, f"folder {name}", str(folder),
+                    on_result=lambda g: self._set(side, g), on_error=self._failed)
+            if source == "bookmarks":
+                items = self.ctx.bookmarks.items
+                if not items:
+                    raise UserError("there are no bookmarks yet (Ctrl+D keeps the current latent)")
+                names = ", ".join(b.name for b in items[:3]) + ("…" if len(items) > 3 else "")
+                group = attr_jobs.Group(np.stack([b.latent for b in items]), f"{len(items)} bookmarks: {names}",
+                                        "bookmarks: " + ", ".join(b.name for b in items))
+                return self._set(side, group) or 0
+            if d is None:
+                raise UserError("the map has no images yet")
+            rows = self._rows(source, value, d)
+            group = attr_jobs.Group(d.mean[rows], self._text(source, value, rows, d), self._source(source, value, rows, d),
+                                    d.images[rows[np.linspace(0, len(rows) - 1, min(len(rows), SAMPLE_THUMBS)).astype(int)]])
+        except UserError as e:
+            self.panel.status.setText(str(e))
+            self.ctx.message(str(e), 5000)
+            return 0
+        self._set(side, group)
+        return 0
+
+    def _rows(self, source: str, value, d) -> np.ndarray:
+        from ...core.latent.groups import GroupSpec, select
+
+        if source == "lasso":
+            rows = np.asarray(self.lasso.indices, int)
+            if len(rows) == 0:
+                raise UserError("nothing is lassoed: Shift+drag round some points on the map")
+        elif source == "pins":
+            rows = np.asarray(self.ctx.views.map.pins, int)
+            if len(rows) == 0:
+                raise UserError("nothing is pinned: Ctrl-click points on the map")
+        elif source == "label":
+            rows = select(GroupSpec("label", int(value), f"label:{value}"), d.labels, None, limit=None)
+        elif source == "factor":
+            name, text = value
+            rows = select(GroupSpec("factor", (name, text), f"factor:{name}={text}"), None, d.factors,
+                          d.factor_names, d.value_names, limit=None)
+        else:
+            raise UserError(f"unknown group source {source!r}")
+        return rows
+
+    def _text(self, source, value, rows, d) -> str:
+        n = f"{len(rows):,} image{'s' if len(rows) != 1 else ''}"
+        if source == "label":
+            names = d.label_names
+            shown = names[value] if names and 0 <= value < len(names) else value
+            return f"{d.label_name} {shown} ({n})"
+        if source == "factor":
+            return f"{value[0]} = {value[1]} ({n})"
+        return f"{source} ({n})"
+
+    def _source(self, source, value, rows, d) -> str:
+        if source == "label":
+            return f"label:{value}"
+        if source == "factor":
+            return f"factor:{value[0]}={value[1]}"
+        return f"{source}:{d.name}:" + ",".join(str(int(i)) for i in rows)
+
+    def _set(self, side: str, group) -> None:
+        self.groups[side] = group
+        self.panel.show_group(side, group.text, group.images)
+        ready = all(g is not None for g in self.groups.values())
+        self.panel.set_ready(ready)
+        a, b = self.groups["from"], self.groups["to"]
+        if ready and not self.panel.name.text().strip():
+            self.panel.name.setPlaceholderText(f"{_short(a.text)} → {_short(b.text)}")
+        self.panel.status.setText("now Make direction" if ready else f"{side}: {group.text}; now set the other group")
+
+    def _failed(self, failure) -> None:
+        failure.handled = True
+        self.panel.status.setText(f"could not: {failure.message}")
+        self.ctx.error(f"Directions: {failure.message}")
+
+    def _update_counts(self) -> None:
+        if self.panel is not None:
+            self.panel.set_counts(len(self.lasso.indices), len(self.ctx.views.map.pins), len(self.ctx.bookmarks.items))
+
+    # ---- directions -----------------------------------------------------------------------
+    def make(self, method: str = "mean", name: str = "") -> int:
+        a, b = self.groups["from"], self.groups["to"]
+        if a is None or b is None:
+            self.panel.status.setText("set both groups first")
+            return -1
+        name = name or f"{_short(a.text)} → {_short(b.text)}"
+        recipe = {"model": self.ctx.models.summary.spec}
+        self.panel.status.setText(f"making {name!r}…")
+        return self.ctx.worker.submit("attribute", attr_jobs.fit, a, b, method, name, recipe,
+                                      on_result=self.add, on_error=self._failed)
+
+    def add(self, direction: Direction) -> None:
+        self.directions.append(direction)
+        self.strengths.append(0.0)
+        self._show_sliders()
+        self.panel.status.setText(f"added {direction.name!r}: move its slider in the sliders column")
+        self.ctx.message(f"direction {direction.name!r} added (length {direction.norm:.2f})", 5000)
+
+    def _show_sliders(self) -> None:
+        self.sliders.set_directions([(d.name, _tooltip(d)) for d in self.directions])
+        self.sliders.set_strengths(self.strengths)
+
+    def set_strength(self, i: int, s: float) -> None:
+        z = self.ctx.state.z
+        if z is None or not 0 <= i < len(self.directions):
+            return
+        if self.base is None or self.base.shape != z.shape:
+            self.base = z.copy()
+        self.strengths[i] = float(s)
+        moved = ", ".join(f"{d.name} {v:+.2f}" for d, v in zip(self.directions, self.strengths) if v)
+        z = apply_directions(self.base, self.directions, self.strengths)
+        self._applying = True
+        try:
+            self.ctx.previews.set_latent(z, f"directions: {moved or 'all at 0'}", origin=self, commit=False)
+        finally:
+            self._applying = False
+        self.ctx.note(f"direction sliders: {moved or 'all at 0'}")
+
+    def reset_strengths(self) -> None:
+        if any(self.strengths) and self.base is not None:
+            self.strengths = [0.0] * len(self.directions)
+            self.ctx.previews.set_latent(self.base, "directions: all at 0", origin=self, commit=False)
+            self.sliders.set_strengths(self.strengths)
+
+    def _on_state_changed(self, origin) -> None:
+        if origin is self or self._applying:
+            return
+        self.base = None if self.ctx.state.z is None else self.ctx.state.z.copy()
+        if any(self.strengths):
+            self.strengths = [0.0] * len(self.directions)
+            self.sliders.set_strengths(self.strengths)
+
+    def _on_action(self, i: int, action: str) -> None:
+        if not 0 <= i < len(self.directions):
+            return
+        d = self.directions[i]
+        if action == "remove":
+            del self.directions[i], self.strengths[i]
+            self._show_sliders()
+        elif action == "rename":
+            name, ok = QInputDialog.getText(self.ctx.window, "Rename direction", "Name:", text=d.name)
+            if ok and name.strip():
+                d.name = name.strip()[:MAX_NAME]
+                self._show_sliders()
+        elif action == "export":
+            path = memory.save_path(self.ctx.window, "Export direction", _file_name(d.name), "direction (*.json)")
+            if path:
+                self.export(i, path)
+
+    def export(self, i: int, path: str) -> str | None:
+        from ...core.paths import atomic_write_text
+
+        try:
+            atomic_write_text(Path(path), self.directions[i].to_json())
+        except OSError as e:
+            self.ctx.error(f"Could not write {path}: {e.strerror or e}")
+            return None
+        self.ctx.message(f"direction saved to {path}", 5000)
+        return str(path)
+
+    def import_dialog(self) -> None:
+        path = memory.open_path(self.ctx.window, "Import direction", "direction (*.json)")
+        if path:
+            self.import_file(path)
+
+    def import_file(self, path: str) -> bool:
+        from ...core.latent.attributes import MAX_JSON_BYTES
+
+        s = self.ctx.models.summary
+        try:
+            if Path(path).stat().st_size > MAX_JSON_BYTES:
+                raise ValueError("too large for a direction file")
+            d = Direction.from_json(Path(path).read_text(encoding="utf-8"), None if s is None else tuple(s.latent_shape))
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            self.ctx.error(f"Could not import {Path(path).name}: {e}", dialog=True)
+            return False
+        self.add(d)
+        return True
+
+    # ---- model, map and session ---------------------------------------------------------------
+    def _on_model(self, s) -> None:
+        """Directions belong to a model's latent space: another model starts with none."""
+        keep = [(d, v) for d, v in zip(self.directions, self.strengths)
+                if d.latent_shape == tuple(s.latent_shape) and d.recipe.get("model") in (None, s.spec)]
+        self.directions = [d for d, _ in keep]
+        self.strengths = [0.0] * len(keep)
+        self.groups = {"from": None, "to": None}
+        self.base = None
+        if self.panel is not None:
+            for side in self.groups:
+                self.panel.show_group(side, None)
+            self.panel.set_ready(False)
+            self._show_sliders()
+
+    def _on_map(self, data) -> None:
+        if self.lasso is not None:
+            kept = [i for i in self.lasso.indices if i < len(data.mean)]
+            self.lasso.select(kept)  # (the same images re-projected: the rings follow)
+        labels = []
+        if data.labels is not None:
+            names = data.label_names
+            labels = [(int(v), str(names[v]) if names and 0 <= v < len(names) else str(int(v)))
+                      for v in np.unique(data.labels)]
+        factors = []
+        if data.factors is not None:
+            for k, fname in enumerate(data.factor_names):
+                names = data.value_names.get(fname)
+                factors.append((fname, [str(names[v]) if names and 0 <= v < len(names) else str(int(v))
+                                        for v in np.unique(data.factors[:, k])]))
+        self.panel.set_choices(labels, factors, data.label_name)
+        self._update_counts()
+
+    def snapshot(self) -> list:
+        return [(d, s) for d, s in zip(self.directions, self.strengths)]
+
+    def restore(self, directions: list) -> None:
+        """A session's directions (its latent comes back as it was: every strength starts at 0 from it)."""
+        self.directions = list(directions)
+        self.strengths = [0.0] * len(self.directions)
+        self.base = None
+        self._show_sliders()
+
+
+def _short(text: str) -> str:
+    return text.split(" (")[0][:30]
+
+
+def _file_name(name: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name).strip("-") or "direction"
+    return f"{safe[:60]}.json"
+
+
+def _tooltip(d: Direction) -> str:
+    r = d.recipe
+    parts = [f"{d.name}: {r.get('from_text', r.get('from', '?'))} → {r.get('to_text', r.get('to', '?'))}",
+             f"method: {d.method}, length {d.norm:.2f}"]
+    return "\n".join(parts)
