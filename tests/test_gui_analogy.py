@@ -38,3 +38,29 @@ def test_an_analogy_from_three_pinned_images(qtbot, open_window, tmp_path):
     recipe = json.loads((tmp_path / "a.gif.json").read_text())
     assert recipe["method"] == "analogy" and len(recipe["keyframes"]) == 3
     assert recipe["frames"] == len(strip.frames)  # exported as it is: its frames are strengths
+
+
+def test_an_analogy_result_becomes_a_morph_endpoint_and_a_bookmark(qtbot, open_window):
+    win = open_window(map_limit=100)
+    assert win.morphs.to_current() == -1  # nothing selected yet: it says what to do
+    win.maps.select(40)
+    qtbot.waitUntil(lambda: win.state.selected == 40, timeout=10000)
+    assert win.morphs.to_current() == -1  # the latent on screen is the image itself
+    for i in (3, 8, 20):
+        win.views.map.toggle_pin(i)
+    win.morphs.make_analogy()
+    qtbot.waitUntil(lambda: win.views.morph.strip is not None and win.views.morph.strip.method == "analogy",
+                    timeout=20000)
+    result = win.state.z.copy()
+    win.bookmarks.add("analogy result")
+    np.testing.assert_array_equal(win.bookmarks.items[-1].latent, result)
+    win.maps.select(40)
+    qtbot.waitUntil(lambda: win.state.selected == 40, timeout=10000)
+    win.bookmarks.go_to(len(win.bookmarks.items) - 1)
+    np.testing.assert_array_equal(win.state.z, result)
+    with qtbot.waitSignal(win.morphs.stripReady, timeout=20000) as sig:
+        win.morphs.to_current()
+    strip = sig.args[0]
+    np.testing.assert_allclose(strip.latents[0], win.maps.data.mean[40], atol=1e-6)
+    np.testing.assert_allclose(strip.latents[-1], result, atol=1e-6)
+    assert strip.endpoints == (40, None)

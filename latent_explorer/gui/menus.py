@@ -76,6 +76,8 @@ class Menus:
         e.addAction("Reset to &selected image", QKeySequence("Ctrl+R"), c.maps.reset_to_selected)
         e.addAction("Clear &pins", QKeySequence("Escape"), lambda: c.views.built and c.views.map.clear_pins())
         e.addAction("&Analogy A : B :: C : ? (three pinned images)", QKeySequence("Ctrl+K"), c.morphs.make_analogy)
+        e.addAction("&Morph from the selected image to the latent on screen", QKeySequence("Ctrl+M"),
+                    c.morphs.to_current)
 
         v = mb.addMenu("&View")
         for dock in win.docks:

@@ -66,6 +66,19 @@ class MorphController(QObject):
         self.desc = f"{label(a)} → {label(b) if b is not None else end_name}"
         return self.recompute()
 
+    def to_current(self) -> int:
+        """A morph from the selected map image to the latent on screen (an analogy's result, a direction's
+        move, a child, a random sample): the strip of anything the user made, as an endpoint."""
+        maps, state = self.ctx.maps, self.ctx.state
+        if maps.data is None or maps.selected is None or state.z is None:
+            self.ctx.message("select an image on the map first: the morph runs from it to the latent on screen", 5000)
+            return -1
+        if np.array_equal(state.z, maps.data.mean[maps.selected]):
+            self.ctx.message("the latent on screen is the selected image itself: change it first "
+                             "(an analogy, a direction, a sample…)", 5000)
+            return -1
+        return self.make(maps.selected, None, end=state.z.copy(), end_name=state.source or "the latent on screen")
+
     def recompute(self) -> int:
         if self.keys is None or self.ctx.models.is_loading:
             return -1
