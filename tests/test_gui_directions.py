@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import QEvent, QPoint, Qt
 
 from gui_fixtures import qt_leak_guard, send_mouse, view_to_viewport, window_opener  # noqa: F401
+from test_gui_spatial import kl_folder  # noqa: F401  (the tiny diffusers VAE and its images)
 
 
 @pytest.fixture
@@ -148,3 +149,27 @@ def test_directions_export_import_and_survive_a_session(qtbot, open_window, tmp_
     assert restored[0].recipe["from_text"].startswith("label 0")
     assert len(win2.views.user_directions.rows) == 2
     np.testing.assert_allclose(win2.state.z, win.state.z, atol=1e-6)  # the moved latent itself came back
+
+
+
+def test_directions_on_a_spatial_latent_model(qtbot, open_window, kl_folder):  # noqa: F811
+    """A diffusers VAE (tiny, random weights; C×h×w latents): a direction between two groups of pinned
+    images moves the whole spatial latent, and the principal-direction sliders follow it."""
+    win = open_window(model=str(kl_folder / "vae"), images=str(kl_folder / "images"), autosave=False, size=16)
+    qtbot.waitUntil(lambda: bool(win.views.spatial.direction_rows), timeout=30000)
+    c, d, m = win.ctx.directions, win.maps.data, win.views.map
+    for side, pins in (("from", (0, 1, 2)), ("to", (5, 6, 7))):
+        m.clear_pins()
+        for i in pins:
+            m.toggle_pin(i)
+        c.set_group(side, "pins")
+    c.make("mean", "a → b")
+    qtbot.waitUntil(lambda: len(c.directions) == 1, timeout=20000)
+    v = c.directions[0]
+    assert v.latent_shape == (4, 8, 8)
+    np.testing.assert_allclose(v.vector, d.mean[[5, 6, 7]].mean(0) - d.mean[[0, 1, 2]].mean(0), atol=1e-5)
+    win.maps.select(3)
+    qtbot.waitUntil(lambda: win.state.selected == 3, timeout=10000)
+    win.views.user_directions.rows[0].slider.setValue(1.0)
+    np.testing.assert_allclose(win.state.z, d.mean[3] + v.vector, atol=1e-5)
+    np.testing.assert_allclose(win.views.spatial.latent(), win.state.z, atol=1e-5)
