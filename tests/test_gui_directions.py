@@ -54,6 +54,8 @@ def test_a_lasso_drawn_on_the_map_selects_the_points_inside(qtbot, open_window):
 
 
 def test_label_groups_make_a_slider_that_moves_any_image(qtbot, open_window):
+    from latent_explorer.app.jobs import attributes as attr_jobs
+
     win = open_window(map_limit=1200)  # digits 0, 1 and 2
     c, d = win.ctx.directions, win.maps.data
     v = _make(qtbot, win, ("label", 0), ("label", 1))
@@ -65,9 +67,18 @@ def test_label_groups_make_a_slider_that_moves_any_image(qtbot, open_window):
     win.maps.select(zero)
     qtbot.waitUntil(lambda: win.state.selected == zero, timeout=10000)
     base = win.state.z.copy()
+    model = win.worker._model
+    # the row's strip shows the image on screen at strengths −2 … 2 (its middle: the image itself)
+    qtbot.waitUntil(lambda: c._strips_for is not None and np.array_equal(c._strips_for[0], base)
+                    and not win.worker.is_busy("attribute-strips") and not sliders.rows[0].strip.pixmap().isNull(),
+                    timeout=10000)
+    got = []
+    win.worker.submit("attribute-strips", attr_jobs.strips, base, [v.vector], on_result=got.append)
+    qtbot.waitUntil(lambda: bool(got), timeout=10000)
+    np.testing.assert_array_equal(got[0][0, 3], model.decode(base[None])[0])
+    np.testing.assert_array_equal(got[0][0, 5], model.decode((base + v.vector)[None])[0])
     sliders.rows[0].slider.setValue(1.0)
     np.testing.assert_allclose(win.state.z, base + v.vector, atol=1e-5)
-    model = win.worker._model
     want = model.decode((base + v.vector)[None])[0]
     qtbot.waitUntil(lambda: win.views.preview.image is not None and np.array_equal(win.views.preview.image, want),
                     timeout=10000)

@@ -7,6 +7,7 @@
 | hash, warm                             | coalesce                 | no                                 | 4-5  |
 | final (a slow decoder's full decode)   | coalesce                 | yes: read-only (the latent shown)  | 6    |
 | strip, traversal, manifold             | coalesce                 | no                                 | 7-9  |
+| attribute-strips (what each direction does) | coalesce            | no                                 | 8    |
 | theory, posterior, figure (Theory)     | coalesce                 | no                                 | 9    |
 | compare (its own worker and models)    | coalesce                 | no                                 | 13   |
 | export                                 | queue: every one runs    | no; ranks above the map            | 10   |
@@ -58,6 +59,7 @@ def _table() -> dict[str, Rule]:
     rows += [("preview", COALESCE, NESTED, 1), ("sample", COALESCE, NESTED, 2), ("recon", COALESCE, NESTED, 3),
              ("hash", COALESCE, NORMAL, 4), ("warm", COALESCE, NORMAL, 5),
              ("final", COALESCE, NESTED, 6), ("strip", COALESCE, NORMAL, 7), ("traversal", COALESCE, NORMAL, 8),
+             ("attribute-strips", COALESCE, NORMAL, 8),
              ("manifold", COALESCE, NORMAL, 9), ("theory", COALESCE, NORMAL, 9), ("posterior", COALESCE, NORMAL, 9),
              ("figure", COALESCE, NORMAL, 9),
              ("export", QUEUE, NORMAL, 10), ("attribute", QUEUE, NORMAL, 10),

@@ -371,6 +371,7 @@ class MainWindow(QMainWindow):
             self.training.stop()
             self.sessions.autosave.stop()
             self.ctx.sliders.stop()
+            self.ctx.directions.stop()
             self.theory.stop()
             self.lab.stop()
             self.compare.stop()

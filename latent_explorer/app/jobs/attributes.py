@@ -1,8 +1,10 @@
-"""Worker jobs for attribute directions (request kind ``attribute``: queued, every one runs).
+"""Worker jobs for attribute directions.
 
 ``encode_group`` reads a folder (or files) and encodes it to posterior means, in chunks with
-progress and cancellation; ``fit`` takes the direction between two groups of latents. The
-controller keeps the groups; these only compute. No Qt.
+progress and cancellation; ``fit`` takes the direction between two groups of latents (both
+``attribute`` requests: queued, every one runs). ``strips`` decodes what each direction does
+around the image on screen (an ``attribute-strips`` request: coalescing). The controller keeps
+the groups; these only compute. No Qt.
 """
 from __future__ import annotations
 
@@ -57,3 +59,22 @@ def fit(ctx, a: Group, b: Group, method: str, name: str, model_recipe: dict):
     recipe = with_model_hash(ctx.model, model_recipe)
     recipe.update({"from": a.source, "to": b.source, "from_text": a.text, "to_text": b.text})
     return direction_between(a.latents, b.latents, method, name, recipe)
+
+
+STRIP_STRENGTHS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+
+
+def strips(ctx, base: np.ndarray, vectors: list, strengths=STRIP_STRENGTHS) -> np.ndarray:
+    """uint8 D×S×H×W×C: ``base + s·v`` for each direction ``v`` and strength ``s`` (approximate decodes
+    for a slow decoder: a strip is a thumbnail)."""
+    from .spatial import can_approximate
+
+    model = ctx.model
+    fast = can_approximate(model)
+    s = np.asarray(strengths, np.float32).reshape(-1, *([1] * np.ndim(base)))
+    rows = []
+    for v in vectors:
+        ctx.checkpoint()
+        zs = (np.asarray(base, np.float32)[None] + s * np.asarray(v, np.float32)[None]).astype(np.float32)
+        rows.append(model.approx_decode(zs) if fast else model.decode(zs))
+    return np.stack(rows) if rows else np.zeros((0, len(s), *model.image_size, model.channels), np.uint8)

@@ -34,11 +34,16 @@ class DirectionsController(QObject):
         self.groups: dict[str, attr_jobs.Group | None] = {"from": None, "to": None}
         self.panel = self.sliders = self.lasso = None
         self._applying = False
+        self._strips_for = None      # (base, number of directions) the strips on screen show
+        self._strips_later = None
 
     def attach(self, panel) -> None:
         """The panels exist: bind them (called once, by the window)."""
+        from superqt.utils import qdebounced
+
         from ..widgets.map_lasso import MapLasso
 
+        self._strips_later = qdebounced(self.request_strips, 150)
         v = self.ctx.views
         self.panel, self.sliders = panel, v.user_directions
         self.lasso = MapLasso(v.map)
@@ -169,6 +174,29 @@ class DirectionsController(QObject):
     def _show_sliders(self) -> None:
         self.sliders.set_directions([(d.name, _tooltip(d)) for d in self.directions])
         self.sliders.set_strengths(self.strengths)
+        self._strips_for = None
+        self.strips_later()
+
+    # ---- strips: what each direction does to the image on screen ---------------------------------
+    def strips_later(self) -> None:
+        if self._strips_later is not None:
+            self._strips_later()
+
+    def request_strips(self) -> int:
+        base = self.base if self.base is not None else self.ctx.state.z
+        if not self.directions or base is None or self.ctx.closing or self.ctx.models.is_loading:
+            return -1
+        if self._strips_for is not None and self._strips_for[1] == len(self.directions) \
+                and np.array_equal(self._strips_for[0], base):
+            return -1
+        self._strips_for = (base.copy(), len(self.directions))
+        return self.ctx.worker.submit("attribute-strips", attr_jobs.strips, base.copy(),
+                                      [d.vector for d in self.directions], on_result=self.sliders.set_strips)
+
+    def stop(self) -> None:
+        if self._strips_later is not None:
+            self._strips_later.cancel()
+            self._strips_later.flush(restart_timer=False)  # nothing pending now: this just stops its QTimer
 
     def set_strength(self, i: int, s: float) -> None:
         z = self.ctx.state.z
@@ -199,6 +227,8 @@ class DirectionsController(QObject):
         if any(self.strengths):
             self.strengths = [0.0] * len(self.directions)
             self.sliders.set_strengths(self.strengths)
+        if self.directions:
+            self.strips_later()
 
     def _on_action(self, i: int, action: str) -> None:
         if not 0 <= i < len(self.directions):

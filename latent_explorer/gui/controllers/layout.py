@@ -88,6 +88,7 @@ class FitLayout(QObject):
                     self._collapsed = [(k, at) for k, at in self._collapsed if k is not dock] + [(dock, d)]
                     dock.hide()
         v.sliders.set_strips_visible(strip > 0)
+        v.user_directions.set_strips_visible(strip > 0)
         if strip:
             v.sliders.set_strip_width(strip)
         for lab in v.map.control_labels:

@@ -7,11 +7,14 @@ there are no directions.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from ...core.latent.attributes import STRENGTH_LIMIT
-from .spatial_sliders import _set_quietly, _slider
+from .imaging import show_strip
+from .spatial_sliders import STRIP_HEIGHT, _set_quietly, _slider
+
+NAME_WIDTH = 120   # px; a longer name is elided (the whole of it is in the tooltip)
 
 
 class DirectionSliderRow(QWidget):
@@ -21,10 +24,10 @@ class DirectionSliderRow(QWidget):
     def __init__(self, i: int, name: str, tip: str, parent=None):
         super().__init__(parent)
         self.i = i
-        self.name = QLabel(name)
+        self.name = QLabel()
         self.name.setObjectName("DimName")
-        self.name.setMinimumWidth(60)
-        self.name.setMaximumWidth(130)
+        self.name.setFixedWidth(NAME_WIDTH)
+        self.name.setText(self.name.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, NAME_WIDTH - 4))
         self.name.setToolTip(tip)
         self.slider = _slider(-STRENGTH_LIMIT, STRENGTH_LIMIT, 0.0)
         self.slider.setToolTip(f"{name}: strength s adds s × the direction to the latent "
@@ -37,11 +40,15 @@ class DirectionSliderRow(QWidget):
         for text, key in (("Export as JSON…", "export"), ("Rename…", "rename"), ("Remove", "remove")):
             menu.addAction(text, lambda k=key: self.actionRequested.emit(self.i, k))
         self.menu_button.setMenu(menu)
+        self.strip = QLabel()
+        self.strip.setFixedSize(7 * STRIP_HEIGHT + 6, STRIP_HEIGHT)
+        self.strip.setToolTip("what this direction does to the image on screen: strength −2, −1, −½, 0, ½, 1, 2")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(2, 1, 2, 1)
         lay.setSpacing(6)
         lay.addWidget(self.name)
         lay.addWidget(self.slider, 1)
+        lay.addWidget(self.strip)
         lay.addWidget(self.menu_button)
         self.slider.valueChanged.connect(lambda v: self.strengthChanged.emit(self.i, float(v)))
 
@@ -56,6 +63,7 @@ class DirectionSliders(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.rows: list[DirectionSliderRow] = []
+        self.strips_visible = True
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         title = QLabel("Your directions")
@@ -85,6 +93,7 @@ class DirectionSliders(QWidget):
             row = DirectionSliderRow(i, name, tip)
             row.strengthChanged.connect(self.strengthChanged)
             row.actionRequested.connect(self.actionRequested)
+            row.strip.setVisible(self.strips_visible)
             self.body.addWidget(row)
             self.rows.append(row)
         self.setVisible(bool(self.rows))
@@ -93,6 +102,16 @@ class DirectionSliders(QWidget):
         """Move the sliders without emitting anything (a new image, an undo, a session)."""
         for row, s in zip(self.rows, strengths):
             _set_quietly(row.slider, float(s))
+
+    def set_strips(self, strips) -> None:
+        """One strip per row (uint8 D×S×H×W×C), in order."""
+        for row, images in zip(self.rows, strips):
+            show_strip(row.strip, images)
+
+    def set_strips_visible(self, on: bool) -> None:
+        self.strips_visible = on
+        for row in self.rows:
+            row.strip.setVisible(on)
 
     def strengths(self) -> list[float]:
         return [float(r.slider.value()) for r in self.rows]
