@@ -8,6 +8,7 @@
 | final (a slow decoder's full decode)   | coalesce                 | yes: read-only (the latent shown)  | 6    |
 | strip, traversal, manifold             | coalesce                 | no                                 | 7-9  |
 | theory, posterior, figure (Theory)     | coalesce                 | no                                 | 9    |
+| breed (a family tree's thumbnails)     | coalesce                 | no                                 | 9    |
 | compare (its own worker and models)    | coalesce                 | no                                 | 13   |
 | export                                 | queue: every one runs    | no; ranks above the map            | 10   |
 | strip-final, directions                | coalesce                 | no                                 | 11-12|
@@ -59,6 +60,7 @@ def _table() -> dict[str, Rule]:
              ("final", COALESCE, NESTED, 6), ("strip", COALESCE, NORMAL, 7), ("traversal", COALESCE, NORMAL, 8),
              ("manifold", COALESCE, NORMAL, 9), ("theory", COALESCE, NORMAL, 9), ("posterior", COALESCE, NORMAL, 9),
              ("figure", COALESCE, NORMAL, 9),
+             ("breed", COALESCE, NORMAL, 9),
              ("export", QUEUE, NORMAL, 10),
              ("strip-final", COALESCE, NORMAL, 11), ("directions", COALESCE, NORMAL, 12),
              ("map", COALESCE, NORMAL, 13), ("compare", COALESCE, NORMAL, 13)]

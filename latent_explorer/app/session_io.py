@@ -42,6 +42,7 @@ class Snapshot:
     projection: str | None = None
     view: list | None = None
     morph: MorphSpec | None = None
+    family: tuple | None = None      # breeding: (FamilyTree.to_dict(), its latents)
 
 
 def capture(snap: Snapshot) -> Session:
@@ -70,6 +71,8 @@ def capture(snap: Snapshot) -> Session:
         m = snap.morph
         s.morphs = [Morph(m.name or "morph", np.array(m.keys, np.float32), m.method, int(m.frames))]
         s.extra["morph_endpoints"] = [None if e is None else int(e) for e in m.ends]
+    if snap.family is not None:
+        s.family, s.family_latents = snap.family
     return s
 
 
@@ -113,6 +116,7 @@ class RestorePlan:
     history_position: int | None = None
     projection: str | None = None    # project the map this way (it is shown another way now)
     view: list | None = None         # else show this region of it
+    family: object = None            # breeding's FamilyTree
 
 
 def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projection: str | None) -> RestorePlan:
@@ -154,6 +158,14 @@ def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projecti
                           f"this model's is {shape}: kept the model's own")
     plan.latent_source = s.extra.get("latent_source", "restored session")
     plan.history_position = s.extra.get("history_position") if len(plan.history) == len(s.history) else None
+    if s.family:
+        from ..core.latent.breeding import FamilyTree
+
+        tree = FamilyTree.from_dict(s.family, s.family_latents)  # (checked when the file was read)
+        if tree.shape in (None, shape):
+            plan.family = tree
+        else:
+            plan.notes.append("the family tree was bred on another latent shape and was not restored")
     method, view = ms.get("projection"), ms.get("view")
     if map_size is not None and method and method != projection:
         plan.projection = method

@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
         self.ctx = self.state = None
         self.models = self.previews = self.maps = self.morphs = None
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
-        self.compare = self.lab = None
+        self.compare = self.lab = self.breeding = None
         self.shown_at: float | None = None
         self.painted_at: float | None = None
         self._applied = None   # the model summary last applied to the built panels
@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         from ..app.state import LatentState
         from .context import Context
         from .controllers.bookmarks import BookmarkController
+        from .controllers.breeding import BreedController
         from .controllers.compare import CompareController
         from .controllers.lab import LabController
         from .controllers.layout import FitLayout
@@ -176,6 +177,7 @@ class MainWindow(QMainWindow):
         c.theory = self.theory = TheoryController(c)
         c.compare = self.compare = CompareController(c)
         c.lab = self.lab = LabController(c, dock=self.lab_dock)
+        c.breeding = self.breeding = BreedController(c, self.breed_dock)
         side = (self.docks[0], self.views.bookmarks_dock, self.lab_dock)
         self.fit = FitLayout(c, self, side)
         self.presentation = Presentation(c, self.fit)
@@ -248,6 +250,7 @@ class MainWindow(QMainWindow):
         self.morphs.attach()
         self.theory.attach(self.theory_dock)
         self.lab.attach(self.lab_dock.widget())
+        self.breeding.attach()
         v.random_button.clicked.connect(self.previews.random_sample)
         v.reset_button.clicked.connect(self.maps.reset_to_selected)
         v.copy_button.clicked.connect(self.previews.copy_latent)

@@ -76,6 +76,8 @@ class Menus:
         e.addAction("Reset to &selected image", QKeySequence("Ctrl+R"), c.maps.reset_to_selected)
         e.addAction("Clear &pins", QKeySequence("Escape"), lambda: c.views.built and c.views.map.clear_pins())
         e.addAction("&Analogy A : B :: C : ? (three pinned images)", QKeySequence("Ctrl+K"), c.morphs.make_analogy)
+        e.addAction("Undo breeding ste&p (a generation, parents)", QKeySequence("Ctrl+Alt+Z"), c.breeding.undo_step)
+        e.addAction("Redo breeding step", QKeySequence("Ctrl+Alt+Shift+Z"), c.breeding.redo_step)
 
         v = mb.addMenu("&View")
         for dock in win.docks:
@@ -83,6 +85,9 @@ class Menus:
             if dock is win.theory_dock:
                 a.setText("&Theory: the selected image in numbers")
                 a.setShortcut(QKeySequence("Ctrl+E"))
+            elif dock is getattr(win, "breed_dock", None):
+                a.setText("&Breed: children and a family tree")
+                a.setShortcut(QKeySequence("Ctrl+B"))
             v.addAction(a)
         v.addSeparator()
         v.addAction("&Compare models: what β does…", c.compare.open_dialog)

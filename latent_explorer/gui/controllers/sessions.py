@@ -54,6 +54,7 @@ class SessionController(QObject):
                 snap.projection = c.maps.data.projection.method
                 snap.view = list(v.map.visible_range())
             snap.morph = c.morphs.spec()
+            snap.family = c.breeding.snapshot()
         return snap
 
     def save(self, path: str) -> str | None:
@@ -182,6 +183,7 @@ class SessionController(QObject):
         if plan.morph is not None:
             c.morphs.restore(plan.morph)
         c.bookmarks.set(plan.bookmarks)
+        c.breeding.restore(plan.family)
         if plan.latent is not None or plan.history:
             c.state.restore(plan.latent, plan.latent_source, plan.history, plan.history_position)
             c.note(f"restored: {c.state.source}")
