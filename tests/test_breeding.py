@@ -102,3 +102,20 @@ def test_a_latent_of_another_shape_is_refused():
     with pytest.raises(ValueError, match="shape"):
         t.add_root(np.zeros(5, np.float32))
     assert t.add_root(t.nodes[0].latent) == 0  # the same latent again is the same node
+
+
+def test_a_session_keeps_the_tree_and_refuses_a_damaged_one_in_one_line(tmp_path):
+    from latent_explorer.core.errors import UserError
+    from latent_explorer.core.session import Session
+
+    t, _ = _tree()
+    t.breed(3, 0.4, seed=4)
+    meta, lat = t.to_dict()
+    back = Session.load(Session(family=meta, family_latents=lat).save(tmp_path / "s"))
+    tree = FamilyTree.from_dict(back.family, back.family_latents)
+    assert tree.lineage(5) == t.lineage(5)
+    broken = dict(meta, nodes=[dict(meta["nodes"][0], parents=[7], weights=[1.0])] + meta["nodes"][1:])
+    p = Session(family=broken, family_latents=lat).save(tmp_path / "bad")
+    with pytest.raises(UserError, match="family tree") as e:
+        Session.load(p)
+    assert "\n" not in str(e.value)

@@ -12,12 +12,14 @@ whose recipe holds its whole lineage (``breeding_recipe``), which replays to the
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from ...app.jobs import breeding as breed_jobs
 from ...app.jobs import exports as export_jobs
 from ...core.latent.breeding import MAX_PARENTS, FamilyTree, breeding_recipe
 from .. import memory
+
+BREED_HEIGHT = 330  # px: the dock, the first time it opens
 
 
 class BreedController(QObject):
@@ -35,6 +37,9 @@ class BreedController(QObject):
         self.approximate = False     # the thumbnails are a slow decoder's approximate decodes
         self.current: int | None = None   # the node looked at
         self._seed = 0
+        self.summary = ""            # what the last breeding made, in words (the panel's status line)
+        self._sized = False
+        dock.visibilityChanged.connect(self._size_once)
 
     def attach(self) -> None:
         p = self.panel
@@ -56,6 +61,11 @@ class BreedController(QObject):
     def open(self) -> None:
         self.dock.show()
         self.dock.raise_()
+
+    def _size_once(self, visible: bool) -> None:
+        if visible and not self._sized:  # the first time it opens: the map above keeps most of the height
+            self._sized = True
+            self.ctx.window.resizeDocks([self.dock], [BREED_HEIGHT], Qt.Orientation.Vertical)
 
     # ---- parents --------------------------------------------------------------------------
     def _add(self, latents, labels) -> list[int]:
@@ -111,7 +121,8 @@ class BreedController(QObject):
         self.show()
         self._decode_missing()
         names = " × ".join(self.tree.nodes[i].label for i in self.tree.parents)
-        p.status.setText(f"{len(kids)} children of {names} · mutation {mutation:.2f} σ · seeds {seed}…{seed + n - 1}")
+        self.summary = f"{len(kids)} children of {names} · mutation {mutation:.2f} σ · seeds {seed}…{seed + n - 1}"
+        p.set_status(self.summary)
         return kids
 
     def next_generation(self) -> list[int]:
@@ -204,15 +215,15 @@ class BreedController(QObject):
 
     def _on_progress(self, kind, rid, done, total, text) -> None:
         if kind == "breed":
-            self.panel.status.setText(text)
+            self.panel.set_status(text)
 
     def _on_thumbs(self, th) -> None:
         for nid, img in zip(th.ids, th.images):
             if nid in self.tree.nodes:
                 self.thumbs[nid] = img
         self.approximate = th.approximate
-        if th.approximate:
-            self.panel.status.setText("approximate thumbnails (a slow decoder): click a child for its full decode")
+        self.panel.set_status(self.summary + (" · approximate thumbnails (a slow decoder): click a child for its "
+                                                  "full decode" if th.approximate else ""))
         self.show()
         self.thumbnailsShown.emit()
 

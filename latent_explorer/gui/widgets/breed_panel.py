@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem,
-                               QPushButton, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListView, QListWidget,
+                               QListWidgetItem, QPushButton, QScrollArea, QSlider, QSpinBox, QSplitter, QVBoxLayout,
+                               QWidget)
 
 from .family_tree import FamilyTreeView
 from .panels import heading
@@ -42,6 +43,26 @@ def _icon_list(side: int, height: int) -> QListWidget:
     return lst
 
 
+def _column(parts) -> QScrollArea:
+    """Widgets and layouts stacked (a list of icons stretches, else the space below), scrolling when the
+    dock is short."""
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(6, 2, 6, 2)
+    lay.setSpacing(3)
+    grows = not (isinstance(parts[1], QListWidget) and parts[1].maximumHeight() < 1000)
+    for i, p in enumerate(parts):
+        lay.addLayout(p) if isinstance(p, QHBoxLayout) else lay.addWidget(p, 1 if i == 1 and grows else 0)
+    if not grows:
+        lay.addStretch(1)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(w)
+    return scroll
+
+
 class BreedPanel(QWidget):
     addPinned = Signal()
     addBookmarks = Signal()
@@ -64,6 +85,7 @@ class BreedPanel(QWidget):
         self.parents.setFlow(QListView.Flow.LeftToRight)
         self.parents.setWrapping(False)
         self.parents.setMaximumHeight(PARENT + 34)
+        self.parents.setMinimumWidth(4 * (PARENT + 18))
         self.parents.itemClicked.connect(lambda it: self.nodeClicked.emit(int(it.data(Qt.ItemDataRole.UserRole))))
         adders = QHBoxLayout()
         for text, tip, sig in (("+ Pinned", "the images pinned on the map (Ctrl-click them)", self.addPinned),
@@ -76,7 +98,8 @@ class BreedPanel(QWidget):
         self.mutation = QSlider(Qt.Orientation.Horizontal)
         self.mutation.setRange(0, MUTATION_STEPS)
         self.mutation.setValue(20)
-        self.mutation.setToolTip("how far each child strays from its parents' blend: noise of this many σ of the prior")
+        self.mutation.setToolTip("how far each child strays from its parents' blend: noise of this many σ "
+                                 "of the prior")
         self.mutation_label = QLabel()
         self.mutation_label.setMinimumWidth(110)
         self.mutation.valueChanged.connect(self._show_mutation)
@@ -88,10 +111,13 @@ class BreedPanel(QWidget):
         self.breed_button = _button("Breed", "children = random blends of the parents + the mutation",
                                     self.breedRequested)
         self.breed_button.setProperty("role", "primary")
-        knobs = QHBoxLayout()
-        for w in (self.mutation_label, self.mutation, self.count, self.breed_button):
-            knobs.addWidget(w, 1 if w is self.mutation else 0)
-        self.children = _icon_list(CHILD, CHILD + 30)
+        knobs, go = QHBoxLayout(), QHBoxLayout()
+        knobs.addWidget(self.mutation_label)
+        knobs.addWidget(self.mutation, 1)
+        go.addWidget(self.count)
+        go.addWidget(self.breed_button)
+        go.addStretch(1)
+        self.children = _icon_list(CHILD, CHILD // 2 + 16)  # a short dock: the grid scrolls, the buttons stay
         self.children.itemClicked.connect(lambda it: self.nodeClicked.emit(int(it.data(Qt.ItemDataRole.UserRole))))
         self.children.itemChanged.connect(lambda it: self._show_checked())
         self.next_button = _button("Next generation", "breed the ticked children (tick one or more)",
@@ -106,31 +132,21 @@ class BreedPanel(QWidget):
             actions.addStretch(1) if w is None else actions.addWidget(w)
         self.status = QLabel("Pick two to six parents: pin images on the map, then + Pinned.")
         self.status.setProperty("role", "caption")
-        self.status.setWordWrap(True)
-        left = QWidget()
-        lay = QVBoxLayout(left)
-        lay.setContentsMargins(6, 4, 6, 4)
-        lay.setSpacing(4)
-        lay.addWidget(heading("Parents"))
-        lay.addWidget(self.parents)
-        lay.addLayout(adders)
-        lay.addLayout(knobs)
-        lay.addWidget(heading("Children: click to look, tick to breed on"))
-        lay.addWidget(self.children, 1)
-        lay.addLayout(actions)
-        lay.addWidget(self.status)
+        self.status.setMinimumWidth(40)  # one line, cut short when narrow (wrapped, it would make its column scroll)
         self.tree = FamilyTreeView()
         self.tree.nodeClicked.connect(self.treeClicked.emit)
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(6, 4, 6, 4)
-        rl.addWidget(heading("Family tree: click a node to go back to it"))
-        rl.addWidget(self.tree, 1)
+        legend = QLabel("line width = weight · orange: on the preview · blue: next parents")
+        legend.setProperty("role", "caption")
+        legend.setToolTip("one row per generation; each child has a line to each of its parents")
+        # three columns side by side, so a short window (1280 × 720) still shows the children
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        for parts, stretch in (((heading("Parents"), self.parents, adders, knobs, go), 0),
+                               ((heading("Children: click to look, tick to breed on"), self.children, actions,
+                                 self.status), 5),
+                               ((heading("Family tree: click a node to go back to it"), self.tree, legend), 4)):
+            split.addWidget(_column(parts))
+            split.setStretchFactor(split.count() - 1, stretch)
+        split.setSizes([400, 480, 400])
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(split)
@@ -167,9 +183,12 @@ class BreedPanel(QWidget):
             it = QListWidgetItem(label)
             it.setData(Qt.ItemDataRole.UserRole, nid)
             it.setToolTip(tip)
-            if img is not None:
-                it.setIcon(QIcon(to_pixmap(img, side).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                                             Qt.TransformationMode.SmoothTransformation)))
+            if img is not None:  # the same picture when selected (not tinted): the frame says it is
+                pm = to_pixmap(img, side).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                                 Qt.TransformationMode.SmoothTransformation)
+                icon = QIcon(pm)
+                icon.addPixmap(pm, QIcon.Mode.Selected)
+                it.setIcon(icon)
             if checkable:
                 it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 it.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
@@ -186,6 +205,10 @@ class BreedPanel(QWidget):
         """``entries``: (id, label, image or None, tooltip, ticked) for each child of the brood shown."""
         self._fill(self.children, CHILD, entries, True, current)
         self._show_checked()
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
 
     def set_steps(self, can_undo: bool, can_redo: bool) -> None:
         self.undo_button.setEnabled(can_undo)

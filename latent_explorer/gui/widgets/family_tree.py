@@ -6,14 +6,16 @@ The node looked at has the accent frame, the parents chosen for the next breedin
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
 from ..theme import ACCENT, ACCENT2, BASE, MUTED, PANEL, TEXT
 from .imaging import to_pixmap
 
 NODE = 48        # px: a node's thumbnail
-GAP_X, GAP_Y = 10, 34
+LABEL = 15       # px: its name under it (the lines to its children start below the name)
+GAP_X, GAP_Y = 10, 30
+MIN_SCALE = 0.6  # a wide tree is shrunk to fit the view, down to this; then it scrolls
 LEFT = 64        # px: the generation names' column
 
 
@@ -27,7 +29,7 @@ class FamilyTreeView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setBackgroundBrush(QBrush(QColor(BASE)))
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.setMinimumHeight(120)
+        self.setMinimumHeight(60)
         self.positions: dict[int, tuple[float, float]] = {}   # node id -> its thumbnail's top-left
         self._empty()
 
@@ -51,7 +53,7 @@ class FamilyTreeView(QGraphicsView):
         small = QFont()
         small.setPointSizeF(7.5)
         for g, row in sorted(rows.items()):
-            y = 8 + g * (NODE + GAP_Y)
+            y = 8 + g * (NODE + LABEL + GAP_Y)
             name = sc.addText("picked" if g == 0 else f"gen {g}", small)
             name.setDefaultTextColor(QColor(MUTED))
             name.setPos(4, y + NODE / 2 - 10)
@@ -65,16 +67,32 @@ class FamilyTreeView(QGraphicsView):
                     px, py = self.positions[p]
                     col = QColor(ACCENT2)
                     col.setAlphaF(0.25 + 0.6 * float(w))
-                    line = sc.addLine(x + NODE / 2, y, px + NODE / 2, py + NODE, QPen(col, 0.8 + 3.5 * float(w)))
+                    line = sc.addLine(x + NODE / 2, y - 2, px + NODE / 2, py + NODE + LABEL,
+                                      QPen(col, 0.8 + 3.5 * float(w)))
                     line.setZValue(-1)
         for nid, (x, y) in self.positions.items():
             n = by_id[nid]
             frame = ACCENT if nid == current else ACCENT2 if nid in chosen else None
             self._node(n, thumbs.get(nid), x, y, frame, small)
         sc.setSceneRect(sc.itemsBoundingRect().adjusted(-4, -4, 8, 8))
+        self._fit()
         if current in self.positions:
             x, y = self.positions[current]
             self.ensureVisible(QRectF(x, y, NODE, NODE), 20, 20)
+
+    def _fit(self) -> None:
+        """Shrink a tree wider or taller than the view to fit it (never below ``MIN_SCALE``)."""
+        r, vp = self.sceneRect(), self.viewport().size()
+        if r.width() <= 0 or vp.width() <= 0:
+            return
+        s = max(MIN_SCALE, min(1.0, vp.width() / r.width(), vp.height() / r.height()))
+        self.resetTransform()
+        self.scale(s, s)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if self.positions:
+            self._fit()
 
     def _node(self, n, img, x: float, y: float, frame: str | None, font) -> None:
         sc = self.scene()
@@ -90,9 +108,10 @@ class FamilyTreeView(QGraphicsView):
         box.setPen(QPen(QColor(frame), 3) if frame else QPen(Qt.PenStyle.NoPen))
         box.setBrush(QBrush(Qt.BrushStyle.NoBrush))
         sc.addItem(box)
-        label = sc.addText(n.label, font)
+        label = sc.addText(QFontMetrics(font).elidedText(n.label, Qt.TextElideMode.ElideRight, NODE + GAP_X - 2),
+                           font)
         label.setDefaultTextColor(QColor(TEXT if frame else MUTED))
-        label.setPos(x + NODE / 2 - label.boundingRect().width() / 2, y + NODE - 2)
+        label.setPos(x + NODE / 2 - label.boundingRect().width() / 2, y + NODE - 1)
         tip = n.label if not n.parents else (f"{n.label}: " + " + ".join(
             f"{w:.2f}·{p}" for p, w in zip(n.parents, n.weights)) + f" + {n.mutation:.2f}·ε (seed {n.seed})")
         for it in (item, box, label):
