@@ -146,24 +146,22 @@ class FamilyTree:
 
     def undo(self) -> str | None:
         """Take back the last breeding step (a generation made, parents chosen); its name, or None."""
-        if not self._undo:
-            return None
-        change = self._undo.pop()
-        self._redo.append(change)
-        if change[0] == "breed":
-            for n in change[3]:
-                self.nodes.pop(n.id, None)
-        self.parents, self.children = (list(v) for v in change[1])
-        return change[0]
+        return self._move(self._undo, self._redo, back=True)
 
     def redo(self) -> str | None:
-        if not self._redo:
+        return self._move(self._redo, self._undo, back=False)
+
+    def _move(self, source: list, target: list, back: bool) -> str | None:
+        if not source:
             return None
-        change = self._redo.pop()
-        self._undo.append(change)
-        if change[0] == "breed":
+        change = source.pop()
+        target.append(change)
+        if change[0] == "breed" and back:  # its children leave the tree
+            for n in change[3]:
+                del self.nodes[n.id]
+        elif change[0] == "breed":  # and come back
             self.nodes.update((n.id, n) for n in change[3])
-        self.parents, self.children = (list(v) for v in change[2])
+        self.parents, self.children = (list(v) for v in change[1 if back else 2])
         return change[0]
 
     def go_to(self, nid: int) -> None:
