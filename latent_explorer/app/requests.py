@@ -8,11 +8,11 @@
 | final (a slow decoder's full decode)   | coalesce                 | yes: read-only (the latent shown)  | 6    |
 | strip, traversal, manifold             | coalesce                 | no                                 | 7-9  |
 | theory, posterior, figure (Theory)     | coalesce                 | no                                 | 9    |
-| breed (a family tree's thumbnails)     | coalesce                 | no                                 | 9    |
 | compare (its own worker and models)    | coalesce                 | no                                 | 13   |
 | export                                 | queue: every one runs    | no; ranks above the map            | 10   |
 | strip-final, directions                | coalesce                 | no                                 | 11-12|
 | map                                    | coalesce + generation    | no                                 | 13   |
+| breed (a family tree's thumbnails)     | coalesce                 | no                                 | 9    |
 
 - **coalesce**: a newer request replaces the pending one of its kind and asks a running one to
   stop at its next checkpoint; only the newest result of a kind is delivered.
@@ -60,10 +60,10 @@ def _table() -> dict[str, Rule]:
              ("final", COALESCE, NESTED, 6), ("strip", COALESCE, NORMAL, 7), ("traversal", COALESCE, NORMAL, 8),
              ("manifold", COALESCE, NORMAL, 9), ("theory", COALESCE, NORMAL, 9), ("posterior", COALESCE, NORMAL, 9),
              ("figure", COALESCE, NORMAL, 9),
-             ("breed", COALESCE, NORMAL, 9),
              ("export", QUEUE, NORMAL, 10),
              ("strip-final", COALESCE, NORMAL, 11), ("directions", COALESCE, NORMAL, 12),
              ("map", COALESCE, NORMAL, 13), ("compare", COALESCE, NORMAL, 13)]
+    rows.append(("breed", COALESCE, NORMAL, 9))  # breeding's thumbnails
     return {k: Rule(k, p, n, r) for k, p, n, r in rows}
 
 

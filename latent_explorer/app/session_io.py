@@ -38,11 +38,11 @@ class Snapshot:
     history_position: int = -1
     image_size: tuple | None = None  # a resizable (Stable Diffusion-style) VAE's working size
     temperature: float | None = None
+    family: tuple | None = None      # breeding: (FamilyTree.to_dict(), its latents)
     color_by: str | None = None
     projection: str | None = None
     view: list | None = None
     morph: MorphSpec | None = None
-    family: tuple | None = None      # breeding: (FamilyTree.to_dict(), its latents)
 
 
 def capture(snap: Snapshot) -> Session:
@@ -55,6 +55,8 @@ def capture(snap: Snapshot) -> Session:
                 history=[np.array(z, np.float32) for z, _ in snap.history])
     s.extra = {"latent_source": snap.latent_source, "history_sources": [src for _, src in snap.history],
                "history_position": snap.history_position}
+    if snap.family is not None:
+        s.family, s.family_latents = snap.family
     if isinstance(images, (list, tuple)):
         s.extra["image_files"] = [str(p) for p in images]
     if snap.image_size:
@@ -71,8 +73,6 @@ def capture(snap: Snapshot) -> Session:
         m = snap.morph
         s.morphs = [Morph(m.name or "morph", np.array(m.keys, np.float32), m.method, int(m.frames))]
         s.extra["morph_endpoints"] = [None if e is None else int(e) for e in m.ends]
-    if snap.family is not None:
-        s.family, s.family_latents = snap.family
     return s
 
 
@@ -114,9 +114,9 @@ class RestorePlan:
     latent_source: str = "restored session"
     history: list = field(default_factory=list)
     history_position: int | None = None
+    family: object = None            # breeding's FamilyTree
     projection: str | None = None    # project the map this way (it is shown another way now)
     view: list | None = None         # else show this region of it
-    family: object = None            # breeding's FamilyTree
 
 
 def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projection: str | None) -> RestorePlan:

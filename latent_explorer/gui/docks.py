@@ -1,13 +1,12 @@
 """The window's docks: History and Bookmarks and the Lab (tabbed, right), the Theory panel and the
 skipped-files report (bottom, on demand). ``build_docks(win, history_panel)`` makes them and sets
-``win.docks`` (the View menu's toggles), ``win.theory_dock``, ``win.lab_dock`` and ``win.breed_dock``."""
+``win.docks`` (the View menu's toggles), ``win.theory_dock`` and ``win.lab_dock``."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 
 from .widgets.bookmarks import BookmarksPanel
-from .widgets.breed_panel import BreedPanel
 from .widgets.lab_panel import LabPanel
 from .widgets.panels import placeholder
 from .widgets.skipped import SkippedFilesPanel
@@ -52,7 +51,5 @@ def build_docks(win, history_panel) -> None:
             win.resizeDocks([win.theory_dock], [THEORY_HEIGHT], Qt.Orientation.Vertical)
 
     win.theory_dock.visibilityChanged.connect(size_theory)
-    win.breed_dock = dock(win, "Breed: children and their family tree", "BreedDock", BreedPanel(), BOTTOM)
-    win.breed_dock.hide()  # View → Breed (Ctrl+B)
-    win.docks = (history, v.bookmarks_dock, win.theory_dock, v.skipped_dock, win.lab_dock, win.breed_dock)
+    win.docks = (history, v.bookmarks_dock, win.theory_dock, v.skipped_dock, win.lab_dock)
     win.resizeDocks([history], [185], Qt.Orientation.Horizontal)

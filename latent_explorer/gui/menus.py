@@ -68,6 +68,8 @@ class Menus:
         self.redo.triggered.connect(c.previews.redo)
         e.addAction(self.undo)
         e.addAction(self.redo)
+        e.addAction("Undo breeding ste&p (a generation, parents)", QKeySequence("Ctrl+Alt+Z"), c.breeding.undo_step)
+        e.addAction("Redo breeding step", QKeySequence("Ctrl+Alt+Shift+Z"), c.breeding.redo_step)
         e.addSeparator()
         self.copy_image = e.addAction("Copy &image", QKeySequence.StandardKey.Copy, c.previews.copy_image)
         e.addAction("&Copy latent as text", QKeySequence("Ctrl+Shift+C"), c.previews.copy_latent)
@@ -76,8 +78,6 @@ class Menus:
         e.addAction("Reset to &selected image", QKeySequence("Ctrl+R"), c.maps.reset_to_selected)
         e.addAction("Clear &pins", QKeySequence("Escape"), lambda: c.views.built and c.views.map.clear_pins())
         e.addAction("&Analogy A : B :: C : ? (three pinned images)", QKeySequence("Ctrl+K"), c.morphs.make_analogy)
-        e.addAction("Undo breeding ste&p (a generation, parents)", QKeySequence("Ctrl+Alt+Z"), c.breeding.undo_step)
-        e.addAction("Redo breeding step", QKeySequence("Ctrl+Alt+Shift+Z"), c.breeding.redo_step)
 
         v = mb.addMenu("&View")
         for dock in win.docks:
@@ -85,11 +85,9 @@ class Menus:
             if dock is win.theory_dock:
                 a.setText("&Theory: the selected image in numbers")
                 a.setShortcut(QKeySequence("Ctrl+E"))
-            elif dock is getattr(win, "breed_dock", None):
-                a.setText("&Breed: children and a family tree")
-                a.setShortcut(QKeySequence("Ctrl+B"))
             v.addAction(a)
         v.addSeparator()
+        v.addAction(c.breeding.toggle_action())
         v.addAction("&Compare models: what β does…", c.compare.open_dialog)
         self.presentation = QAction("&Presentation mode (larger type)", win, checkable=True)
         self.presentation.setShortcut(QKeySequence("F5"))

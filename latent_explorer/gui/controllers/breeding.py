@@ -28,10 +28,15 @@ class BreedController(QObject):
     #: thumbnails arrived (after the panel shows them)
     thumbnailsShown = Signal()
 
-    def __init__(self, ctx, dock):
+    def __init__(self, ctx):
+        from ..docks import BOTTOM, dock
+        from ..widgets.breed_panel import BreedPanel
+
         super().__init__(ctx)
-        self.ctx, self.dock = ctx, dock
-        self.panel = dock.widget()
+        self.ctx = ctx
+        self.panel = BreedPanel()
+        self.dock = dock(ctx.window, "Breed: children and their family tree", "BreedDock", self.panel, BOTTOM)
+        self.dock.hide()
         self.tree = FamilyTree()
         self.thumbs: dict[int, np.ndarray] = {}
         self.approximate = False     # the thumbnails are a slow decoder's approximate decodes
@@ -39,7 +44,7 @@ class BreedController(QObject):
         self._seed = 0
         self.summary = ""            # what the last breeding made, in words (the panel's status line)
         self._sized = False
-        dock.visibilityChanged.connect(self._size_once)
+        self.dock.visibilityChanged.connect(self._size_once)
 
     def attach(self) -> None:
         p = self.panel
@@ -57,6 +62,15 @@ class BreedController(QObject):
         self.ctx.models.loaded.connect(self._on_loaded)
         self.ctx.state.connect(self._on_state)
         self.ctx.worker.progress.connect(self._on_progress)
+
+    def toggle_action(self):
+        """View → Breed (Ctrl+B): shows or hides the dock."""
+        from PySide6.QtGui import QKeySequence
+
+        a = self.dock.toggleViewAction()
+        a.setText("&Breed: children and a family tree")
+        a.setShortcut(QKeySequence("Ctrl+B"))
+        return a
 
     def open(self) -> None:
         self.dock.show()

@@ -46,6 +46,7 @@ class SessionController(QObject):
             latent=None if c.state.z is None else c.state.z.copy(), latent_source=c.state.source,
             selected=c.maps.selected, bookmarks=list(c.bookmarks.items), history=h.entries(),
             history_position=h.position, image_size=tuple(s.image_size) if s.resizable else None)
+        snap.family = c.breeding.snapshot()
         v = c.views
         if v.built:
             snap.temperature = float(v.temperature.value())
@@ -54,7 +55,6 @@ class SessionController(QObject):
                 snap.projection = c.maps.data.projection.method
                 snap.view = list(v.map.visible_range())
             snap.morph = c.morphs.spec()
-            snap.family = c.breeding.snapshot()
         return snap
 
     def save(self, path: str) -> str | None:
@@ -183,7 +183,6 @@ class SessionController(QObject):
         if plan.morph is not None:
             c.morphs.restore(plan.morph)
         c.bookmarks.set(plan.bookmarks)
-        c.breeding.restore(plan.family)
         if plan.latent is not None or plan.history:
             c.state.restore(plan.latent, plan.latent_source, plan.history, plan.history_position)
             c.note(f"restored: {c.state.source}")
@@ -191,6 +190,7 @@ class SessionController(QObject):
             c.maps.set_projection(plan.projection)
         elif plan.view:
             v.map.vb.setRange(xRange=plan.view[:2], yRange=plan.view[2:], padding=0.0)
+        c.breeding.restore(plan.family)
 
     def _report(self, notes: list[str]) -> None:
         if notes:
