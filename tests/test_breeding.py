@@ -119,3 +119,13 @@ def test_a_session_keeps_the_tree_and_refuses_a_damaged_one_in_one_line(tmp_path
     with pytest.raises(UserError, match="family tree") as e:
         Session.load(p)
     assert "\n" not in str(e.value)
+
+
+def test_a_root_latent_survives_the_recipe_json_to_the_bit():
+    rng = np.random.default_rng(3)
+    z = (rng.standard_normal(500) * 10.0 ** rng.integers(-30, 30, 500)).astype(np.float32)
+    z[:3] = [np.float32(1e-45), -0.0, np.finfo(np.float32).max]
+    t = FamilyTree()
+    nid = t.add_root(z)
+    back = replay(json.loads(json.dumps(t.lineage(nid))))
+    assert back.tobytes() == z.tobytes()

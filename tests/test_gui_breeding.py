@@ -26,7 +26,11 @@ def _click_item(qtbot, lst, nid):
 
 def _two_generations(qtbot, win):
     b, p = win.breeding, win.breeding.panel
-    b.open()
+    view = next(m for m in win.menuBar().actions() if m.text() == "&View").menu()
+    toggle = next(a for a in view.actions() if a.text().startswith("&Breed"))
+    assert toggle.shortcut().toString() == "Ctrl+B" and not b.dock.isVisible()
+    toggle.trigger()  # View → Breed
+    assert b.dock.isVisible()
     for i in (3, 8, 20):
         win.views.map.toggle_pin(i)
     qtbot.mouseClick(next(w for w in p.findChildren(type(p.breed_button)) if w.text() == "+ Pinned"),
@@ -70,7 +74,8 @@ def test_breed_two_generations_look_go_back_and_undo(qtbot, open_window):
     assert b.current == gen2[2] and b.tree.children == gen2
     # a generation undone, then redone: the same children
     b.tree.go_to(gen2[0])
-    p.undo_button.click()
+    undo = next(a for a in win.menuBar().actions()[1].menu().actions() if a.shortcut().toString() == "Ctrl+Alt+Z")
+    undo.trigger()  # Edit → Undo breeding step
     assert not set(gen2) & set(b.tree.nodes) and b.tree.children == gen1 and p.children.count() == 6
     p.redo_button.click()
     assert b.tree.children == gen2

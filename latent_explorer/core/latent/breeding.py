@@ -195,7 +195,7 @@ class FamilyTree:
                 steps.append({"id": i, "parents": list(n.parents), "weights": list(n.weights), "seed": n.seed,
                               "mutation": n.mutation, "generation": n.generation, "label": n.label})
             else:
-                roots[str(i)] = {"label": n.label, "latent": n.latent.astype(np.float64).ravel().tolist()}
+                roots[str(i)] = {"label": n.label, "latent": _exact_floats(n.latent)}
         return {"node": int(nid), "shape": list(self.nodes[nid].latent.shape), "roots": roots, "steps": steps}
 
     # ---- sessions ----------------------------------------------------------------------
@@ -234,6 +234,11 @@ class FamilyTree:
                 raise ValueError(f"the family tree's {key} are not a list of its node ids")
             setattr(tree, key, list(ids)[:MAX_PARENTS] if key == "parents" else list(ids))
         return tree
+
+
+def _exact_floats(z: np.ndarray) -> list[float]:
+    """A float32 latent as the shortest decimals that read back (as float32) to the same bits."""
+    return [float(str(v)) for v in np.asarray(z, np.float32).ravel()]
 
 
 def _int(v) -> bool:
