@@ -14,6 +14,7 @@
 | attribute (a group's encode, a direction) | queue: every one runs | no                                 | 10   |
 | strip-final, directions                | coalesce                 | no                                 | 11-12|
 | map                                    | coalesce + generation    | no                                 | 13   |
+| breed (a family tree's thumbnails)     | coalesce                 | no                                 | 9    |
 
 - **coalesce**: a newer request replaces the pending one of its kind and asks a running one to
   stop at its next checkpoint; only the newest result of a kind is delivered.
@@ -65,6 +66,7 @@ def _table() -> dict[str, Rule]:
              ("export", QUEUE, NORMAL, 10), ("attribute", QUEUE, NORMAL, 10),
              ("strip-final", COALESCE, NORMAL, 11), ("directions", COALESCE, NORMAL, 12),
              ("map", COALESCE, NORMAL, 13), ("compare", COALESCE, NORMAL, 13)]
+    rows.append(("breed", COALESCE, NORMAL, 9))  # breeding's thumbnails
     return {k: Rule(k, p, n, r) for k, p, n, r in rows}
 
 

@@ -38,6 +38,7 @@ class Snapshot:
     history_position: int = -1
     image_size: tuple | None = None  # a resizable (Stable Diffusion-style) VAE's working size
     temperature: float | None = None
+    family: tuple | None = None      # breeding: (FamilyTree.to_dict(), its latents)
     color_by: str | None = None
     projection: str | None = None
     view: list | None = None
@@ -55,6 +56,8 @@ def capture(snap: Snapshot) -> Session:
                 history=[np.array(z, np.float32) for z, _ in snap.history])
     s.extra = {"latent_source": snap.latent_source, "history_sources": [src for _, src in snap.history],
                "history_position": snap.history_position}
+    if snap.family is not None:
+        s.family, s.family_latents = snap.family
     if isinstance(images, (list, tuple)):
         s.extra["image_files"] = [str(p) for p in images]
     if snap.image_size:
@@ -143,6 +146,7 @@ class RestorePlan:
     latent_source: str = "restored session"
     history: list = field(default_factory=list)
     history_position: int | None = None
+    family: object = None            # breeding's FamilyTree
     projection: str | None = None    # project the map this way (it is shown another way now)
     view: list | None = None         # else show this region of it
     directions: list = field(default_factory=list)   # core.latent.attributes.Direction
@@ -189,6 +193,14 @@ def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projecti
                           f"this model's is {shape}: kept the model's own")
     plan.latent_source = s.extra.get("latent_source", "restored session")
     plan.history_position = s.extra.get("history_position") if len(plan.history) == len(s.history) else None
+    if s.family:
+        from ..core.latent.breeding import FamilyTree
+
+        tree = FamilyTree.from_dict(s.family, s.family_latents)  # (checked when the file was read)
+        if tree.shape in (None, shape):
+            plan.family = tree
+        else:
+            plan.notes.append("the family tree was bred on another latent shape and was not restored")
     method, view = ms.get("projection"), ms.get("view")
     if map_size is not None and method and method != projection:
         plan.projection = method

@@ -144,6 +144,7 @@ _FIELDS = {
     "history": (lambda v: _is_int(v) and 0 <= v <= MAX_ITEMS, 0, f"a whole number from 0 to {MAX_ITEMS}"),
     "bookmarks": _LIST, "morphs": _LIST,
     "directions": (lambda v: _LIST[0](v) and all(map(_str, v)), [], "a list of names (strings)"),
+    "family": (lambda v: isinstance(v, dict), {}, "an object"),   # breeding's family tree
 }
 
 
@@ -177,6 +178,20 @@ def _check_meta(meta, source: str) -> dict:
     return out
 
 
+def _family_latents(family: dict, a: _Arrays, source: str) -> np.ndarray | None:
+    """The family tree's latents, the tree checked node by node (``FamilyTree.from_dict``)."""
+    from .latent.breeding import FamilyTree
+
+    if not family:
+        return None
+    lat = a.get("family_latents", 2) if a.has("family_latents") else None
+    try:
+        FamilyTree.from_dict(family, lat)
+    except ValueError as e:
+        raise _err(source, f"session.json family tree: {e}") from None
+    return lat
+
+
 @dataclass
 class Bookmark:
     name: str
@@ -207,6 +222,9 @@ class Session:
     directions: dict[str, np.ndarray] = field(default_factory=dict)
     history: list[np.ndarray] = field(default_factory=list)  # undo stack of latents, oldest first
     extra: dict = field(default_factory=dict)
+    #: breeding's family tree: ``FamilyTree.to_dict()`` (its nodes) and the nodes' latents, N×*shape
+    family: dict = field(default_factory=dict)
+    family_latents: np.ndarray | None = None
 
     # -- writing ------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -229,6 +247,10 @@ class Session:
             arrays[f"direction_{name}"] = np.asarray(d, np.float32)
         for i, h in enumerate(self.history):
             arrays[f"history_{i}"] = np.asarray(h, np.float32)
+        if self.family:
+            meta["family"] = self.family
+            if self.family_latents is not None:
+                arrays["family_latents"] = np.asarray(self.family_latents, np.float32)
         npz = io.BytesIO()
         np.savez_compressed(npz, **arrays)
         out = io.BytesIO()
@@ -266,7 +288,8 @@ class Session:
                     morphs=[Morph(n, a.get(f"morph_{i}", 2), method, frames)
                             for i, (n, method, frames) in enumerate(m["morphs"])],
                     directions={n: a.get(f"direction_{n}") for n in m["directions"]},
-                    history=[a.get(f"history_{i}") for i in range(m["history"])])
+                    history=[a.get(f"history_{i}") for i in range(m["history"])], family=m["family"],
+                    family_latents=_family_latents(m["family"], a, source))
         except UserError:
             raise
         except _READ_ERRORS as e:

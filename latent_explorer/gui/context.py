@@ -67,6 +67,7 @@ class Context(QObject):
         # the controllers (set by the window once they exist)
         self.models = self.previews = self.sliders = self.maps = self.morphs = None
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
+        self.breeding = None      # the Breed dock (controllers/breeding.py)
         self.compare = None
         self.lab = None           # the guided lab (controllers/lab.py)
         self.directions = None    # attribute directions (controllers/directions.py)

@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
         self.ctx = self.state = None
         self.models = self.previews = self.maps = self.morphs = None
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
-        self.compare = self.lab = None
+        self.compare = self.lab = self.breeding = None
         self.shown_at: float | None = None
         self.painted_at: float | None = None
         self._applied = None   # the model summary last applied to the built panels
@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         from ..app.state import LatentState
         from .context import Context
         from .controllers.bookmarks import BookmarkController
+        from .controllers.breeding import BreedController
         from .controllers.compare import CompareController
         from .controllers.directions import DirectionsController
         from .controllers.lab import LabController
@@ -174,6 +175,7 @@ class MainWindow(QMainWindow):
         c.sessions = self.sessions = SessionController(c)
         c.training = self.training = TrainingController(c)
         c.readiness = self.readiness = Readiness(c)
+        c.breeding = self.breeding = BreedController(c)  # (its dock: View → Breed)
         c.theory = self.theory = TheoryController(c)
         c.compare = self.compare = CompareController(c)
         c.lab = self.lab = LabController(c, dock=self.lab_dock)
@@ -256,6 +258,7 @@ class MainWindow(QMainWindow):
         v.reset_button.clicked.connect(self.maps.reset_to_selected)
         v.copy_button.clicked.connect(self.previews.copy_latent)
         v.morph.exportRequested.connect(self.exports.export_morph_dialog)
+        self.breeding.attach()
         v.built = True
         self.fit.apply(force=True)
         c.sliders.set_enabled(False)

@@ -46,6 +46,7 @@ class SessionController(QObject):
             latent=None if c.state.z is None else c.state.z.copy(), latent_source=c.state.source,
             selected=c.maps.selected, bookmarks=list(c.bookmarks.items), history=h.entries(),
             history_position=h.position, image_size=tuple(s.image_size) if s.resizable else None)
+        snap.family = c.breeding.snapshot()
         v = c.views
         if v.built:
             snap.temperature = float(v.temperature.value())
@@ -191,6 +192,7 @@ class SessionController(QObject):
             c.maps.set_projection(plan.projection)
         elif plan.view:
             v.map.vb.setRange(xRange=plan.view[:2], yRange=plan.view[2:], padding=0.0)
+        c.breeding.restore(plan.family)
 
     def _report(self, notes: list[str]) -> None:
         if notes:
