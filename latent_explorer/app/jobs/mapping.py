@@ -14,6 +14,9 @@ MAP_CHUNK = 250
 
 MAX_MAP_POINTS = 5000
 
+#: a click's Delaunay blend over a larger map is triangulated over a random sample this large
+INTERPOLATOR_POINTS = 20_000
+
 
 #: a slow model (the SD VAE on a CPU encodes ~1 image/s) maps at most this many images
 SLOW_MAP_POINTS = 500
@@ -198,6 +201,9 @@ def _interpolator(xy: np.ndarray, mean: np.ndarray):
 
     if len(xy) < 4:
         return None
+    if len(xy) > INTERPOLATOR_POINTS:  # a collection: the blend is triangulated over a sample
+        keep = np.sort(np.random.default_rng(0).choice(len(xy), INTERPOLATOR_POINTS, replace=False))
+        xy, mean = xy[keep], mean[keep]
     try:
         return MapInterpolator(xy, mean)
     except Exception:  # qhull refuses degenerate layouts (all points on a line)
