@@ -130,6 +130,10 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
         limit = min(limit, SLOW_MAP_POINTS)
     if not images_dir:  # the model's own images: a model trained on a folder remembers it
         images_dir = own_folder(model)
+    from .collection_map import is_collection, map_collection
+
+    if is_collection(images_dir):  # encoded before: read, not encoded again
+        return map_collection(ctx, images_dir)
     if images_dir:
         res = read_images(ctx, images_dir, model.image_size, model.channels, limit)
         ctx.checkpoint()
