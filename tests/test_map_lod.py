@@ -42,7 +42,7 @@ def test_density_raster_colours_by_majority():
     xy = np.array([[0.1, 0.1]] * 5 + [[0.1, 0.1]] * 2 + [[0.9, 0.9]], np.float32)
     codes = np.array([1] * 5 + [0] * 2 + [0])
     colors = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)
-    img = density_rgba(xy, codes, colors, (0, 1, 0, 1), (2, 2))
+    img = density_rgba(xy, codes, colors, (0, 1, 0, 1), (2, 2), blur=0)
     assert tuple(img[0, 0, :3]) == (0, 0, 255) and tuple(img[1, 1, :3]) == (255, 0, 0)
     assert img[0, 0, 3] > img[1, 1, 3] > 0 and img[0, 1, 3] == 0
 

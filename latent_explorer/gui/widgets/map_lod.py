@@ -81,9 +81,12 @@ def stratified_sample(xy_by_priority: np.ndarray, rect, budget: int, cells: int 
     return np.union1d(pos[:budget], first[first >= 0]), len(pos)
 
 
-def density_rgba(xy: np.ndarray, codes: np.ndarray, colors: np.ndarray, rect, shape) -> np.ndarray:
+def density_rgba(xy: np.ndarray, codes: np.ndarray, colors: np.ndarray, rect, shape, blur: float = 0.8) -> np.ndarray:
     """An RGBA raster (rows × cols = ``shape``, row 0 at y0) of the points in ``rect``: alpha the log
-    of each bin's count, colour its points' majority category or mean ramp colour."""
+    of each bin's count, colour its points' majority category or mean ramp colour; the counts are
+    smoothed over ``blur`` bins (a Gaussian), so a sparse region reads as a soft cloud, not specks."""
+    from scipy.ndimage import gaussian_filter
+
     x0, x1, y0, y1 = rect
     rows, cols = shape
     xs, ys = xy[:, 0], xy[:, 1]
@@ -95,17 +98,23 @@ def density_rgba(xy: np.ndarray, codes: np.ndarray, colors: np.ndarray, rect, sh
     iy = ((ys[inside] - y0) * (rows / (y1 - y0))).astype(np.int64).clip(0, rows - 1)
     b = iy * cols + ix
     nb = rows * cols
-    count = np.bincount(b, minlength=nb)
+
+    def smooth(a, sigma):
+        return gaussian_filter(a.astype(np.float32), sigma) if blur > 0 else a.astype(np.float32)
+
+    count = smooth(np.bincount(b, minlength=nb).reshape(rows, cols), blur)
     c = codes[inside]
     k = len(colors)
     if k == RAMP_STEPS:  # a ramp: the mean step in each bin
-        mean = np.bincount(b, weights=c, minlength=nb) / np.maximum(count, 1)
+        mean = smooth(np.bincount(b, weights=c, minlength=nb).reshape(rows, cols), blur) / np.maximum(count, 1e-6)
         rgb = colors[np.clip(mean.round().astype(np.int64), 0, k - 1)]
     else:  # categories: the most frequent in each bin
-        rgb = colors[np.bincount(b * k + c, minlength=nb * k).reshape(nb, k).argmax(1)]
-    alpha = np.where(count > 0, 60 + 195 * np.log1p(count) / np.log1p(count.max()), 0)
-    out[..., :3] = rgb.reshape(rows, cols, 3)
-    out[..., 3] = alpha.reshape(rows, cols).astype(np.uint8)
+        per = smooth(np.bincount(b * k + c, minlength=nb * k).reshape(rows, cols, k), (blur, blur, 0))
+        rgb = colors[per.argmax(2)]
+    seen = count > 0.02
+    alpha = np.where(seen, 50 + 205 * np.log1p(count) / np.log1p(count.max()), 0)
+    out[..., :3] = rgb
+    out[..., 3] = alpha.astype(np.uint8)
     return out
 
 
