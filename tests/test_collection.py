@@ -85,6 +85,8 @@ def test_cli_encode_to_a_collection_and_bad_collections(capsys, folder, tmp_path
     err = capsys.readouterr().err
     assert "broken.png: not an image" in err
     assert json.loads((out / "manifest.json").read_text())["images"] == N_IMAGES
+    assert main(["encode", "--model", "digits", "--images", str(folder), "--out", str(out), "--address", "h:1"]) == 2
+    assert "use it with --engine ray" in capsys.readouterr().err
     assert main(["gui", "--collection", str(folder)]) == 2
     assert "not a collection" in capsys.readouterr().err
     (tmp_path / "bad").mkdir()
@@ -141,6 +143,12 @@ def test_ray_engine_writes_the_local_engines_shards(local_ray, digits, folder, t
     np.testing.assert_allclose(la, lb, atol=1e-5)
     assert [s["skipped"] for s in a.manifest["shards"]] == [s["skipped"] for s in b.manifest["shards"]]
     np.testing.assert_array_equal(a.images()[7], b.images()[7])
+    # an address where no cluster answers: one line at once (Ray itself would retry for minutes)
+    from latent_explorer.core.data.collection_ray import _reachable
+    from latent_explorer.core.errors import UserError
+
+    with pytest.raises(UserError, match="no Ray cluster answers"):
+        _reachable("127.0.0.1:1")
     # a second run keeps every shard
     seen = []
     encode_collection_ray(dict(spec="digits", device="cpu"), folder, tmp_path / "ray", shard_size=8,

@@ -30,6 +30,21 @@ def start_local_ray(num_cpus: int | None = None) -> None:
              runtime_env={"env_vars": {"PYTHONPATH": _package_root()}})
 
 
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) address must accept a connection: Ray itself retries for minutes."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    if address == "auto" or ":" not in hostport:
+        return
+    host, _, port = hostport.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as e:
+        raise UserError(f"--address {address}: no Ray cluster answers there ({getattr(e, 'strerror', None) or e})"
+                        ) from None
+
+
 class ShardEncoder:
     """A Ray actor: the model, loaded once; each batch of shard descriptors is encoded and written."""
 
@@ -75,6 +90,7 @@ def encode_collection_ray(load: dict, folder: str | Path, out: str | Path, shard
     reused = len(plan) - len(todo)
     started = not ray.is_initialized()
     if started and address:
+        _reachable(address)
         try:
             ray.init(address=address, log_to_driver=False)
         except Exception as e:  # an unreachable or refused cluster: one line
@@ -87,7 +103,9 @@ def encode_collection_ray(load: dict, folder: str | Path, out: str | Path, shard
         if todo:
             pool = actors or max(1, min(len(todo), gpus or cpus))
             ds = ray.data.from_items([{"shard": k, "files": chunk} for k, chunk in todo])
-            ds = ds.map_batches(ShardEncoder, batch_size=1, concurrency=pool, num_gpus=1 if gpus else 0,
+            ray.data.DataContext.get_current().enable_progress_bars = False  # the command shows its own
+            ds = ds.map_batches(ShardEncoder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool),
+                                num_gpus=1 if gpus else 0,
                                 num_cpus=0 if gpus else 1, fn_constructor_kwargs=dict(load=load, folder=folder,
                                                                                        out=out, hash_=hash_))
             for done, row in enumerate(ds.iter_rows(), 1):
