@@ -181,6 +181,8 @@ def main() -> int:
         app.processEvents()
 
         if a.screenshot:
+            w.card.hide_card()  # shown by the pan's mouse moves
+            app.processEvents()
             w.grab().save(os.path.join(a.screenshot, f"map-{n // 1000}k.png"))
         rng = np.random.default_rng(1)
         hover_ms, pick_ms, hits = [], [], 0

@@ -87,6 +87,8 @@ def test_cli_encode_to_a_collection_and_bad_collections(capsys, folder, tmp_path
     assert json.loads((out / "manifest.json").read_text())["images"] == N_IMAGES
     assert main(["encode", "--model", "digits", "--images", str(folder), "--out", str(out), "--address", "h:1"]) == 2
     assert "use it with --engine ray" in capsys.readouterr().err
+    assert main(["encode", "--model", "digits", "--images", str(folder), "--out", str(folder / "sub")]) == 2
+    assert "holds other files and no collection" in capsys.readouterr().err
     assert main(["gui", "--collection", str(folder)]) == 2
     assert "not a collection" in capsys.readouterr().err
     (tmp_path / "bad").mkdir()

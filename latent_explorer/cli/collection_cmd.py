@@ -20,6 +20,8 @@ def collection_out(value: str) -> Path:
     if out.suffix and not out.is_dir():
         raise UserError(f"--out {value}: give a .npz file, or a folder (a name without an extension) for a "
                         "collection")
+    if out.is_dir() and not (out / "manifest.json").exists() and any(out.iterdir()):
+        raise UserError(f"--out {value}: this folder holds other files and no collection; give a new or empty folder")
     return paths.output_folder("--out", value)
 
 

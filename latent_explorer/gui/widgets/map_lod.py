@@ -111,8 +111,8 @@ def density_rgba(xy: np.ndarray, codes: np.ndarray, colors: np.ndarray, rect, sh
     else:  # categories: the most frequent in each bin
         per = smooth(np.bincount(b * k + c, minlength=nb * k).reshape(rows, cols, k), (blur, blur, 0))
         rgb = colors[per.argmax(2)]
-    seen = count > 0.02
-    alpha = np.where(seen, 50 + 205 * np.log1p(count) / np.log1p(count.max()), 0)
+    # a floor that fades in over the first point's worth of count: sparse regions show, with soft edges
+    alpha = 70 * np.minimum(count / 0.25, 1.0) + 185 * np.log1p(count) / np.log1p(count.max())
     out[..., :3] = rgb
     out[..., 3] = alpha.astype(np.uint8)
     return out
