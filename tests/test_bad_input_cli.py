@@ -47,7 +47,8 @@ TABLE = {
         **MODEL, **EXPORT, "--out": ["", "{file}", "{file}/sub", "{file}/a/b"]}),
     "encode": (["--model", "digits", "--images", "{dir}", "--out", "{tmp}/z.npz"], {
         **MODEL, "--images": ["", "/no/such/folder", "{file}"],
-        "--out": ["", "z.png", "{dir}.npz", "{file}/z.npz", "{tmp}/nope/z.npz"]}),
+        "--out": ["", "z.png", "{dir}.npz", "{file}/z.npz", "{tmp}/nope/z.npz", "{file}", "{file}/coll"],
+        "--shard-size": NOT_WHOLE + ["0", "15", "65537"], "--engine": ["", "spark"], "--address": [""]}),
     "evaluate": (["--model", "digits"], {**MODEL, "--data": ["", "nothing-here", "{file}", "/no/such/dir"]}),
     "explain": (["--model", "digits", "{png}", "--samples", "2", "--out", "{tmp}/ex"], {
         **MODEL, "--samples": NOT_WHOLE + ["0", "-1", "257", str(10**9)], "--seed": SEEDS,
@@ -68,7 +69,7 @@ TABLE = {
         "--limit": NOT_WHOLE + ["0", "-5"], "--decoder": ["", "unet"], "--device": DEVICES}),
     "gui": (["--model", "digits"], {
         "--device": DEVICES, "--precision": ["fp8"], "--size": SIZES, "--config": ["", "/no/such/config"],
-        "--images": ["", "/no/such/folder", "{file}"],
+        "--images": ["", "/no/such/folder", "{file}"], "--collection": ["", "/no/such/folder", "{file}", "{dir}"],
         "--screenshot": ["", "{dir}", "{tmp}/nope/shot.png", "{file}/shot.png"]}),
     "install-launcher": ([], {"--remove": ["x", "", "{file}", "--bogus"]}),
 }

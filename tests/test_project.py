@@ -157,3 +157,19 @@ def test_point_density_is_higher_in_a_cluster(rng):
     d = point_density(xy)
     assert d.shape == (220,) and d.max() == pytest.approx(1.0) and d.min() >= 0
     assert d[:200].mean() > d[200:].mean() * 3
+
+
+def test_large_maps_pca_incrementally_and_tsne_on_a_sample(rng, monkeypatch):
+    from latent_explorer.core.latent import project
+
+    z = (rng.normal(size=(1700, 6)) * [5, 3, 1, 1, 1, 1]).astype(np.float32)
+    monkeypatch.setattr(project, "PCA_BATCH", 500)
+    inc = fit_projection(z, "pca").xy
+    for k in range(2):  # the incremental axes are PCA's (up to sign)
+        assert abs(np.corrcoef(inc[:, k], (z - z.mean(0)) @ np.eye(6)[k])[0, 1]) > 0.98
+    monkeypatch.setattr(project, "FIT_POINTS", {"tsne": 150})
+    p = fit_projection(z[:400], "tsne")
+    fit = p.extra["fit"]
+    assert p.xy.shape == (400, 2) and len(fit) == 150 and np.isfinite(p.xy).all()
+    rest = np.setdiff1d(np.arange(400), fit)
+    np.testing.assert_allclose(p.locate(z[rest[:5]]), p.xy[rest[:5]], atol=1e-3)  # placed by the same neighbours

@@ -116,6 +116,10 @@ def cmd_encode(a) -> int:
     from ..core.data.images import load_folder
     from ..core.paths import atomic_write
 
+    if not a.out.lower().endswith(".npz"):  # a folder: a collection (Parquet shards, resumable)
+        from .collection_cmd import cmd_encode_collection
+
+        return cmd_encode_collection(a)
     out = paths.output_file("--out", a.out, (".npz",))
     folder = paths.input_folder("--images", a.images)
     m = _load(a)

@@ -170,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gui", help="open the desktop explorer (the default)")
     _add_model(g, required=False)
     g.add_argument("--images", type=text, help="a folder of images to encode into the map")
+    g.add_argument("--collection", type=text, metavar="DIR", help="an encoded collection (latent-explorer encode "
+                   "--out DIR) to map without encoding again")
     g.add_argument("--screenshot", type=text, help="save a PNG of the window once ready, then exit")
     g.add_argument("--window-size", type=window_size, metavar="WxH",
                    help="open the window at this size (e.g. 1280x720: screenshots of a laptop screen)")
@@ -217,10 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from the kept (best) epoch in --out")
     t.add_argument("--overwrite", action="store_true", help="replace the model already in --out")
 
-    e = sub.add_parser("encode", help="encode a folder of images to an .npz of latents")
+    e = sub.add_parser("encode", help="encode a folder of images to an .npz of latents, or to a collection folder")
     _add_model(e)
     e.add_argument("--images", type=text, required=True)
-    e.add_argument("--out", type=text, required=True)
+    e.add_argument("--out", type=text, required=True,
+                   help="FILE.npz, or a FOLDER: a collection (Parquet shards + manifest; a re-run resumes)")
+    e.add_argument("--shard-size", type=whole(16, 65_536), default=1024, metavar="N",
+                   help="a collection's images per shard (at most one shard's images are in memory)")
+    e.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="ray: encode a collection on Ray Data (pip install -e '.[cluster]')")
+    e.add_argument("--address", type=text, default=None, metavar="ADDR",
+                   help="with --engine ray: join this Ray cluster (default: start a local Ray)")
 
     s = sub.add_parser("sample", help="decode random latents from the prior into a PNG grid")
     _add_model(s)

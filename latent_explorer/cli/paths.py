@@ -105,6 +105,13 @@ def check_gui(a) -> None:
     images, screenshot = getattr(a, "images", None), getattr(a, "screenshot", None)
     if images is not None:
         input_folder("--images", images)
+    coll = getattr(a, "collection", None)
+    if coll is not None:
+        if images is not None:
+            raise UserError("give --images or --collection, not both")
+        from ..core.data.collection import Collection
+
+        Collection(input_folder("--collection", coll))  # a clear line when it is not one
     if screenshot is not None:
         shot = Path(screenshot).expanduser()
         if _os_errors(lambda o, v: shot.is_dir())("--screenshot", screenshot):

@@ -42,7 +42,7 @@ def options_from_args(args):
 
     return LaunchOptions(
         model=getattr(args, "model", None) or "digits",
-        images=getattr(args, "images", None),
+        images=getattr(args, "collection", None) or getattr(args, "images", None),  # a collection maps as a folder
         device=getattr(args, "device", None) or "auto",
         precision=getattr(args, "precision", None) or "auto",
         size=getattr(args, "size", None),

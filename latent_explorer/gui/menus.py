@@ -41,6 +41,7 @@ class Menus:
         f.addSeparator()
         f.addAction("Open &images folder for the map…", QKeySequence("Ctrl+I"), c.maps.open_folder_dialog)
         f.addAction("Open image fi&les for the map…", c.maps.open_files_dialog)
+        f.addAction("Open an encoded &collection…", c.maps.open_collection_dialog)
         f.addAction("Show this &model's own images", c.maps.show_own_images)
         f.addAction("&Train a VAE on your images…", QKeySequence("Ctrl+T"), c.training.open_dialog)
         f.addSeparator()

@@ -14,6 +14,9 @@ MAP_CHUNK = 250
 
 MAX_MAP_POINTS = 5000
 
+#: a click's Delaunay blend over a larger map is triangulated over a random sample this large
+INTERPOLATOR_POINTS = 20_000
+
 
 #: a slow model (the SD VAE on a CPU encodes ~1 image/s) maps at most this many images
 SLOW_MAP_POINTS = 500
@@ -127,6 +130,10 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
         limit = min(limit, SLOW_MAP_POINTS)
     if not images_dir:  # the model's own images: a model trained on a folder remembers it
         images_dir = own_folder(model)
+    from .collection_map import is_collection, map_collection
+
+    if is_collection(images_dir):  # encoded before: read, not encoded again
+        return map_collection(ctx, images_dir)
     if images_dir:
         res = read_images(ctx, images_dir, model.image_size, model.channels, limit)
         ctx.checkpoint()
@@ -198,6 +205,9 @@ def _interpolator(xy: np.ndarray, mean: np.ndarray):
 
     if len(xy) < 4:
         return None
+    if len(xy) > INTERPOLATOR_POINTS:  # a collection: the blend is triangulated over a sample
+        keep = np.sort(np.random.default_rng(0).choice(len(xy), INTERPOLATOR_POINTS, replace=False))
+        xy, mean = xy[keep], mean[keep]
     try:
         return MapInterpolator(xy, mean)
     except Exception:  # qhull refuses degenerate layouts (all points on a line)

@@ -5,6 +5,8 @@ PCA (the default), t-SNE (scikit-learn) or UMAP (only when umap-learn is install
 latent is its own map (``method="identity"``). The returned ``Projection`` places any new
 latent on the map (``locate``): exactly for PCA and the identity, and by inverse-distance
 weighting of the nearest encoded points for t-SNE / UMAP, which have no transform of their own.
+At scale PCA is fitted incrementally, and t-SNE / UMAP on a random sample (``FIT_POINTS``), the
+rest placed by UMAP's transform or, for t-SNE, by the sample's nearest neighbours.
 
 ``MapInterpolator`` goes the other way: the latent at a map point is the barycentric blend
 of the latents at the corners of the Delaunay triangle around it, so a click decodes
@@ -65,14 +67,10 @@ class Projection:
             out = z[:, :2].astype(np.float32)
         elif self.method == "pca":
             out = ((z - self.mean) @ self.components.T).astype(np.float32)
-        else:  # inverse-distance weighting over the k nearest fitted latents
-            d2 = ((z[:, None, :] - self.latents[None, :, :]) ** 2).sum(-1)
-            k = min(k, len(self.latents))
-            idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
-            dk = np.take_along_axis(d2, idx, 1)
-            w = 1.0 / (np.sqrt(dk) + 1e-6)
-            w /= w.sum(1, keepdims=True)
-            out = (w[:, :, None] * self.xy[idx]).sum(1).astype(np.float32)
+        else:  # inverse-distance weighting over the k nearest fitted latents (a large map's sample)
+            fit = self.extra.get("fit")
+            out = place_by_neighbours(z, self.latents if fit is None else self.latents[fit],
+                                      self.xy if fit is None else self.xy[fit], k)
         return out[0] if single else out
 
     def inverse(self, xy: np.ndarray) -> np.ndarray:
@@ -106,13 +104,28 @@ def fit_projection(latents: np.ndarray, method: str = "pca", seed: int = 0,
     if n < 3:
         raise ValueError(f"a map needs at least 3 points, got {n}")
     if method == "pca":
-        from sklearn.decomposition import PCA
+        from sklearn.decomposition import PCA, IncrementalPCA
 
-        pca = PCA(n_components=2, random_state=seed).fit(z)
-        xy = pca.transform(z).astype(np.float32)
+        if n > PCA_BATCH:  # a collection: in batches, never a copy of all the latents at once
+            pca = IncrementalPCA(n_components=2, batch_size=PCA_BATCH)
+            for part in np.array_split(np.arange(n), -(-n // PCA_BATCH)):  # equal batches, none tiny
+                pca.partial_fit(z[part[0]:part[-1] + 1])
+        else:
+            pca = PCA(n_components=2, random_state=seed).fit(z)
+        xy = np.concatenate([pca.transform(z[i:i + PCA_BATCH]) for i in range(0, n, PCA_BATCH)]).astype(np.float32)
         return Projection("pca", xy, z, mean=pca.mean_.astype(np.float32),
                           components=pca.components_.astype(np.float32),
                           explained=tuple(float(v) for v in pca.explained_variance_ratio_))
+    fit = fit_sample(n, method, seed)
+    if fit is not None:  # fitted on a sample, the rest placed by the projection's transform or neighbours
+        part = fit_projection(z[fit], method, seed)
+        if method == "umap":
+            xy = np.concatenate([part.extra["model"].transform(z[i:i + 50_000]) for i in range(0, n, 50_000)])
+        else:
+            xy = place_by_neighbours(z, z[fit], part.xy)
+        xy = xy.astype(np.float32)
+        xy[fit] = part.xy
+        return Projection(method, xy, z, extra={"fit": fit})
     if method == "tsne":
         from sklearn.manifold import TSNE
 
@@ -124,8 +137,45 @@ def fit_projection(latents: np.ndarray, method: str = "pca", seed: int = 0,
         raise ValueError("UMAP needs the optional package umap-learn (pip install umap-learn)")
     import umap
 
-    xy = umap.UMAP(n_components=2, random_state=seed).fit_transform(z).astype(np.float32)
-    return Projection("umap", xy, z)
+    model = umap.UMAP(n_components=2, random_state=seed)
+    xy = model.fit_transform(z).astype(np.float32)
+    return Projection("umap", xy, z, extra={"model": model})
+
+
+#: PCA over more points than this is fitted incrementally, in batches of this many
+PCA_BATCH = 100_000
+#: t-SNE / UMAP over more points than this are fitted on a random sample of this many
+FIT_POINTS = {"tsne": 5_000, "umap": 20_000}
+
+
+def fit_sample(n: int, method: str, seed: int = 0) -> np.ndarray | None:
+    """The sorted indices t-SNE / UMAP are fitted on for ``n`` points (None: all of them)."""
+    most = FIT_POINTS.get(method)
+    if most is None or n <= most:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, most, replace=False))
+
+
+def place_by_neighbours(z: np.ndarray, latents: np.ndarray, xy: np.ndarray, k: int = 6) -> np.ndarray:
+    """Map positions of latents ``z`` (M×D): inverse-distance weights over their ``k`` nearest
+    ``latents`` (whose positions are ``xy``), in batches."""
+    k = min(k, len(latents))
+    if len(z) * len(latents) <= 2_000_000:  # a marker: plain numpy, no index to build
+        d2 = ((z[:, None, :] - latents[None, :, :]) ** 2).sum(-1)
+        idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        w = 1.0 / (np.sqrt(np.take_along_axis(d2, idx, 1)) + 1e-6)
+        w /= w.sum(1, keepdims=True)
+        return (w[:, :, None] * xy[idx]).sum(1).astype(np.float32)
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=k).fit(latents)
+    out = np.empty((len(z), 2), np.float32)
+    for i in range(0, len(z), 20_000):
+        dist, idx = nn.kneighbors(z[i:i + 20_000])
+        w = 1.0 / (dist + 1e-6)
+        w /= w.sum(1, keepdims=True)
+        out[i:i + 20_000] = (w[:, :, None] * xy[idx]).sum(1)
+    return out
 
 
 _CHILD_THREADS = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -159,7 +209,8 @@ def _fit_in_child(latents: np.ndarray, method: str, seed: int, poll: Callable[[]
             last = err.splitlines()[-1] if err else f"exit code {proc.returncode}"
             raise RuntimeError(f"{METHOD_LABELS[method]} failed: {last}")
         xy = np.load(dst).astype(np.float32)
-    return Projection(method, xy, z)
+    fit = fit_sample(len(z), method, seed)
+    return Projection(method, xy, z, extra={} if fit is None else {"fit": fit})
 
 
 def _child_main(argv: list[str]) -> int:

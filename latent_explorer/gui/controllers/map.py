@@ -322,6 +322,17 @@ class MapController(QObject):
         if d:
             self.open_images(d)
 
+    def open_collection_dialog(self) -> None:
+        """File → Open an encoded collection: its map from the shards, nothing encoded again."""
+        from ...app.jobs.collection_map import is_collection
+
+        d = memory.open_folder(self.ctx.window, "Open a collection (made by latent-explorer encode --out FOLDER)")
+        if d and not is_collection(d):
+            self.ctx.message(f"{Path(d).name} is not a collection (no manifest.json): make one with "
+                             "latent-explorer encode --images DIR --out FOLDER", 8000)
+        elif d:
+            self.open_images(d)
+
     def open_files_dialog(self) -> None:
         from ...core.data.images import IMAGE_EXTENSIONS
 

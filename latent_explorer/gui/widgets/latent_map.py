@@ -7,7 +7,8 @@
 * drag on empty space pans, the wheel zooms (pyqtgraph's own handling).
 
 The widget only reports intentions (signals); the main window decides what to decode. The
-graphics items and hit-testing are in ``map_items.py``, the colours and legend in ``map_colors.py``.
+graphics items and hit-testing are in ``map_items.py``, the colours and legend in ``map_colors.py``,
+the level of detail (a density raster and a sample for large maps, KD-tree picking) in ``map_lod.py``.
 """
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout,
 
 from .. import theme
 from .imaging import for_display
-from .map_colors import MapLegend, color_modes, point_brushes
+from .map_colors import MapLegend, color_modes, point_colors
+from .map_lod import DetailLayer
 from .map_thumbs import ThumbnailLayer
-from .map_items import (HoverCard, MapViewBox, PassiveScatter, _short_name, convex_hull, hull_contains, map_plot,
-                        nearest_point)
+from .map_items import (HoverCard, MapViewBox, PassiveScatter, _short_name, axis_names, convex_hull, hull_contains,
+                        map_plot)
 
 __all__ = ["HIT_RADIUS_PX", "HINT", "POINT_SIZE", "HoverCard", "LatentMapWidget", "MapLegend",
            "MapViewBox", "PassiveScatter", "convex_hull"]
@@ -124,6 +126,7 @@ class LatentMapWidget(QWidget):
         self.plot.addItem(self.selected_mark, ignoreBounds=True)
         self.selected_mark.setZValue(9)
         self.thumbs = ThumbnailLayer(self.plot, self.vb)  # the images as the points, when few are in view
+        self.lod = DetailLayer(self.plot, self.vb, self.scatter, self.thumbs, POINT_SIZE)
         self.current_mark = PassiveScatter(size=20, symbol="o", pen=pg.mkPen(theme.ACCENT, width=3),
                                                brush=pg.mkBrush(255, 179, 71, 60))
         self.current_mark.setZValue(10)
@@ -208,19 +211,13 @@ class LatentMapWidget(QWidget):
             self.color_mode = modes[0]
         self.color_box.setCurrentIndex(modes.index(self.color_mode))
         self.color_box.blockSignals(False)
-        self.scatter.setData(x=self.xy[:, 0], y=self.xy[:, 1], brush=self._brushes(), size=POINT_SIZE, pen=None)
+        self.lod.set_data(self.xy, *self._colors())
         is_latent = data.projection.method == "identity"
         self.manifold_check.setVisible(is_latent)
         self.manifold.setVisible(is_latent and self.manifold_check.isChecked())
         if not is_latent:
             self.manifold.clear()
-        proj = data.projection
-        # a 2-d latent's axes have the names its sliders, exports and the Theory panel use
-        axes = ("z0", "z1") if is_latent else (f"{proj.method.upper()} 1", f"{proj.method.upper()} 2")
-        if proj.method == "pca" and proj.explained:
-            axes = tuple(f"PC{i + 1} ({v * 100:.0f}% var.)" for i, v in enumerate(proj.explained))
-        if proj.method == "tsne":
-            axes = ("t-SNE 1", "t-SNE 2")
+        axes = axis_names(data.projection)
         self.plot.setLabel("bottom", axes[0])
         self.plot.setLabel("left", axes[1])
         # the title stays short (the header is crowded in a narrow window); what is mapped leads the caption
@@ -228,18 +225,20 @@ class LatentMapWidget(QWidget):
         self.title.setToolTip(f"{len(self.xy):,} images from {data.name}")
         self.hint.setText(f"<b>{len(self.xy):,} images from {html.escape(str(data.name))}</b> · {HINT}")
         if not keep_view:
-            self.vb.autoRange(padding=0.04)
+            self.lod.fit_view(padding=0.04)
+        elif self.lod.large:
+            self.lod.refresh()
         self.show_message("")
 
-    def _brushes(self):
-        brushes = point_brushes(self.data, self.color_mode, self.legend)
+    def _colors(self):
+        codes, colors = point_colors(self.data, self.color_mode, self.legend)
         self._place_overlays()
-        return brushes
+        return codes, colors
 
     def set_color_mode(self, mode: str) -> None:
         self.color_mode = mode
         if self.data is not None:
-            self.scatter.setBrush(self._brushes())
+            self.lod.set_colors(*self._colors())
         i = self.color_box.findData(mode)
         if i >= 0 and i != self.color_box.currentIndex():
             self.color_box.blockSignals(True)
@@ -302,13 +301,16 @@ class LatentMapWidget(QWidget):
 
     # ---- hit testing ------------------------------------------------------------------
     def point_at(self, p: QPointF, radius_px: float = HIT_RADIUS_PX) -> int | None:
-        return nearest_point(self.xy, p, self.vb.viewPixelSize() if len(self.xy) else (0, 0), radius_px)
+        """The point under ``p`` (exact over all points, drawn or not, by the level of detail's KD-tree)."""
+        return self.lod.index.nearest(p, self.vb.viewPixelSize() if len(self.xy) else (0, 0), radius_px)
 
     def _in_hull(self, p: QPointF) -> bool:
         return len(self.pins) >= 3 and hull_contains(self.xy[self.pins], p)
 
     def _drag_mode_at(self, p: QPointF):
         i = self.point_at(p)
+        if i is not None and i not in self.pins and not self.lod.is_drawn(i):
+            i = None  # a large map: a drag morphs from a point that is drawn, else it pans
         if self._in_hull(p) and (i is None or i not in self.pins):
             return "blend"  # inside the pins' hull a drag blends them (from a pin it still morphs)
         return "morph" if i is not None else None

@@ -92,17 +92,17 @@ def color_modes(data) -> list[tuple[str, str]]:
     return modes + [("density", "density")]
 
 
-def _categories(values: np.ndarray, names, title: str, legend: MapLegend) -> list:
-    palette = [pg.mkBrush(c) for c in theme.LABEL_COLORS]
-    uniq = np.unique(values)
-    lut = {int(u): palette[i % len(palette)] for i, u in enumerate(uniq)}
+def _categories(values: np.ndarray, names, title: str, legend: MapLegend) -> tuple[np.ndarray, list]:
+    uniq, codes = np.unique(np.asarray(values), return_inverse=True)
     text = [names[int(u)] if names and 0 <= int(u) < len(names) else str(int(u)) for u in uniq]
+    colors = [QColor(theme.LABEL_COLORS[i % len(theme.LABEL_COLORS)]) for i in range(len(uniq))]
     legend.set_labels(title, [(s, QColor(theme.LABEL_COLORS[i % 10])) for i, s in enumerate(text)])
-    return [lut[int(v)] for v in values]
+    return codes.reshape(-1), colors
 
 
-def point_brushes(data, mode: str, legend: MapLegend) -> list:
-    """One brush per point of ``data`` (a MapData) for colour mode ``mode``; ``legend`` is set to match.
+def point_colors(data, mode: str, legend: MapLegend) -> tuple[np.ndarray, list]:
+    """(codes, colours): each point of ``data`` (a MapData) coloured ``colours[codes[i]]`` for colour
+    mode ``mode``, vectorised for a million points; ``legend`` is set to match.
 
     "label" without labels, and "error" on a map without reconstruction errors (a slow decoder's),
     fall back to a ramp: of the errors, then of the density."""
@@ -122,15 +122,21 @@ def point_brushes(data, mode: str, legend: MapLegend) -> list:
     if mode == "error" and not np.isfinite(values).all():  # a slow decoder's map: errors not computed
         mode, values = "density", data.density
     cmap = pg.colormap.get("viridis")
-    colors = cmap.getLookupTable(nPts=64, mode=pg.ColorMap.QCOLOR)
-    brushes = [pg.mkBrush(c) for c in colors]
+    colors = list(cmap.getLookupTable(nPts=64, mode=pg.ColorMap.QCOLOR))
     lo, hi = np.percentile(values, [2, 98]) if len(values) else (0.0, 1.0)
     hi = hi if hi > lo else lo + 1e-9
     q = np.clip(((values - lo) / (hi - lo) * 63).round().astype(int), 0, 63)
     if mode == "factor":
-        legend.set_bar(legend_title, list(colors), f"{lo:g}", f"{hi:g}")
+        legend.set_bar(legend_title, colors, f"{lo:g}", f"{hi:g}")
     elif mode == "error":
-        legend.set_bar("reconstruction error (MSE)", list(colors), f"{lo:.3f}", f"{hi:.3f}")
+        legend.set_bar("reconstruction error (MSE)", colors, f"{lo:.3f}", f"{hi:.3f}")
     else:
-        legend.set_bar("density of points", list(colors), "sparse", "dense")
-    return [brushes[i] for i in q]
+        legend.set_bar("density of points", colors, "sparse", "dense")
+    return q, colors
+
+
+def point_brushes(data, mode: str, legend: MapLegend) -> list:
+    """One brush per point of ``data`` for colour mode ``mode`` (see ``point_colors``)."""
+    codes, colors = point_colors(data, mode, legend)
+    brushes = [pg.mkBrush(c) for c in colors]
+    return [brushes[i] for i in codes]

@@ -39,17 +39,16 @@ def convex_hull(pts: np.ndarray) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1], int)
 
 
-def nearest_point(xy: np.ndarray, p: QPointF, pixel_size, radius_px: float) -> int | None:
-    """The index of the point of ``xy`` nearest to ``p``, measured in screen pixels (``pixel_size``
-    is the view's (x, y) size of one pixel), if it lies within ``radius_px``; else None."""
-    px, py = pixel_size
-    if len(xy) == 0 or not px or not py:
-        return None
-    dx = (xy[:, 0] - p.x()) / px
-    dy = (xy[:, 1] - p.y()) / py
-    d2 = dx * dx + dy * dy
-    i = int(np.argmin(d2))
-    return i if d2[i] <= radius_px * radius_px else None
+def axis_names(proj) -> tuple[str, str]:
+    """The map's axis titles for a projection; a 2-d latent's are the names its sliders, exports and
+    the Theory panel use."""
+    if proj.method == "identity":
+        return "z0", "z1"
+    if proj.method == "pca" and proj.explained:
+        return tuple(f"PC{i + 1} ({v * 100:.0f}% var.)" for i, v in enumerate(proj.explained))
+    if proj.method == "tsne":
+        return "t-SNE 1", "t-SNE 2"
+    return f"{proj.method.upper()} 1", f"{proj.method.upper()} 2"
 
 
 def hull_contains(pts: np.ndarray, p: QPointF) -> bool:

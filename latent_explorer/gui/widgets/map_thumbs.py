@@ -3,6 +3,9 @@
 When few points are in view (a small folder, or a large map zoomed in far enough), each is drawn
 as its own thumbnail (``THUMB_PX`` on screen, whatever the zoom), centred on its point; further
 out the coloured dots stand alone. The selection and current-latent rings stay above the pictures.
+The map's level of detail (``map_lod.DetailLayer``) calls ``update_view`` when the view changes
+(a large map: once panning or zooming stops). ``images`` may be lazy (a collection's thumbnails,
+read from its shards): only the few shown are indexed.
 """
 from __future__ import annotations
 
@@ -22,7 +25,6 @@ class ThumbnailLayer:
         self.pool: list[pg.ImageItem] = []
         self.shown: list[int] = []   # the data indices drawn now
         self.enabled = True
-        view_box.sigRangeChanged.connect(lambda *a: self.update_view())
 
     def set_data(self, xy: np.ndarray, images: np.ndarray | None) -> None:
         self.xy = np.asarray(xy, np.float32)

@@ -1,0 +1,265 @@
+"""Collections: a folder of any size encoded once into Parquet shards, streamed and resumable.
+
+``encode_collection(model, folder, out)`` lists the image files (paths only), cuts the sorted
+list into shards of ``shard_size`` files and encodes one shard at a time (at most one shard's
+images in memory), writing ``out/shard-00000.parquet``, … and ``out/manifest.json``. A row holds
+the image's path relative to the folder, its posterior mean and log-variance (flattened), a
+small PNG thumbnail and the model's hash. Each shard is written atomically and names its own
+files, skipped files and model in its Parquet metadata, so a re-run (after Ctrl-C or a kill)
+keeps every finished shard whose files are still the same and encodes only the rest.
+A file that cannot be read is skipped with its reason, as a folder import does.
+
+``Collection(out)`` reads one back: the latents (a column read per shard) and the thumbnails
+lazily, a row group at a time, for the map's hover card. The Ray engine (``collection_ray.py``)
+writes the same shards through ``encode_shard``. Needs pyarrow. No Qt.
+"""
+from __future__ import annotations
+
+import io
+import json
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import UserError
+
+FORMAT = "latent-explorer-collection"
+SHARD_SIZE = 1024
+ROW_GROUP = 128
+THUMB_PX = 64
+ENCODE_BATCH = 64
+
+
+def list_files(folder: str | Path) -> list[str]:
+    """Every image file under ``folder``, as sorted relative paths (strings, not images)."""
+    from .images import iter_image_files
+
+    folder = Path(folder)
+    return [p.relative_to(folder).as_posix() for p in iter_image_files(folder)]
+
+
+def shard_name(k: int) -> str:
+    return f"shard-{k:05d}.parquet"
+
+
+def plan_shards(files: list[str], shard_size: int) -> list[tuple[int, list[str]]]:
+    return [(k, files[i:i + shard_size]) for k, i in enumerate(range(0, len(files), shard_size))]
+
+
+def model_hash(model) -> str:
+    return model.weights_hash() if hasattr(model, "weights_hash") else str(model.spec or model.name)
+
+
+def _thumb_png(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    img = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+    if max(img.size) > THUMB_PX:
+        img.thumbnail((THUMB_PX, THUMB_PX), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def encode_shard(model, folder: str | Path, out: str | Path, k: int, files: list[str], hash_: str) -> dict:
+    """Encode shard ``k`` (``files``, relative to ``folder``) and write it atomically; its manifest entry."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..paths import atomic_write
+    from .images import load_files
+
+    folder = Path(folder)
+    res = load_files([folder / f for f in files], model.image_size, model.channels)
+    kept = [Path(p).relative_to(folder).as_posix() for p in res.paths]
+    skipped = [[Path(p).relative_to(folder).as_posix(), why] for p, why in res.skipped]
+    means, logvars = [], []
+    for i in range(0, len(res.images), ENCODE_BATCH):
+        mu, lv = model.encode(res.images[i:i + ENCODE_BATCH])
+        means.append(np.asarray(mu, np.float32).reshape(len(mu), -1))
+        logvars.append(None if lv is None else np.asarray(lv, np.float32).reshape(len(lv), -1))
+    d = int(np.prod(model.latent_shape))
+    mean = np.concatenate(means) if means else np.zeros((0, d), np.float32)
+    has_lv = bool(logvars) and logvars[0] is not None
+    cols = {"path": pa.array(kept, pa.string()),
+            "mean": pa.FixedSizeListArray.from_arrays(pa.array(mean.reshape(-1), pa.float32()), d)}
+    if has_lv:
+        cols["logvar"] = pa.FixedSizeListArray.from_arrays(pa.array(np.concatenate(logvars).reshape(-1)), d)
+    cols["thumb"] = pa.array([_thumb_png(im) for im in res.images], pa.binary())
+    cols["model_hash"] = pa.array([hash_] * len(kept), pa.string())
+    entry = {"name": shard_name(k), "rows": len(kept), "files": len(files), "first": files[0], "last": files[-1],
+             "model_hash": hash_, "skipped": skipped}
+    table = pa.table(cols).replace_schema_metadata({"latent-explorer": json.dumps(entry)})
+    with atomic_write(Path(out) / shard_name(k)) as f:
+        pq.write_table(table, f, row_group_size=ROW_GROUP)
+    return entry
+
+
+def finished_shard(out: str | Path, k: int, files: list[str], hash_: str) -> dict | None:
+    """Shard ``k``'s entry when it is on disk, whole, for these same files and this model; else None."""
+    import pyarrow.parquet as pq
+
+    path = Path(out) / shard_name(k)
+    if not path.is_file():
+        return None
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        entry = json.loads(meta.get(b"latent-explorer", b"{}"))
+    except Exception:  # a damaged shard is encoded again
+        return None
+    same = entry.get("files") == len(files) and entry.get("first") == files[0] and entry.get("last") == files[-1]
+    return entry if same and entry.get("model_hash") == hash_ else None
+
+
+def _manifest(model, folder, hash_: str, shard_size: int, n_files: int, entries: list[dict]) -> dict:
+    return {"format": FORMAT, "version": 1, "model": str(model.spec or model.name), "model_hash": hash_,
+            "latent_shape": list(model.latent_shape), "image_size": list(model.image_size),
+            "channels": int(model.channels), "source": str(Path(folder).resolve()), "shard_size": shard_size,
+            "files": n_files, "images": sum(e["rows"] for e in entries), "complete": len(entries) ==
+            -(-n_files // shard_size), "shards": entries}
+
+
+def write_manifest(out: str | Path, manifest: dict) -> None:
+    from ..paths import atomic_write_text
+
+    atomic_write_text(Path(out) / "manifest.json", json.dumps(manifest, indent=1))
+
+
+def check_resumable(out: str | Path, hash_: str) -> None:
+    """Refuse to mix models in one collection."""
+    path = Path(out) / "manifest.json"
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if old.get("model_hash") not in (None, hash_):
+            raise UserError(f"{out}: this collection was encoded with another model (hash {old.get('model_hash')}); "
+                            "give a new --out folder")
+
+
+def encode_collection(model, folder: str | Path, out: str | Path, shard_size: int = SHARD_SIZE,
+                      progress: Callable[[int, int, int], None] | None = None) -> dict:
+    """Encode ``folder`` into the collection ``out`` (resuming); the manifest. ``progress(done, total,
+    reused)`` counts shards."""
+    files = list_files(folder)
+    if not files:
+        raise UserError(f"{folder}: no image files in this folder")
+    hash_ = model_hash(model)
+    check_resumable(out, hash_)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    entries, reused = [], 0
+    plan = plan_shards(files, shard_size)
+    for k, chunk in plan:
+        entry = finished_shard(out, k, chunk, hash_)
+        reused += entry is not None
+        entries.append(entry or encode_shard(model, folder, out, k, chunk, hash_))
+        write_manifest(out, _manifest(model, folder, hash_, shard_size, len(files), entries))
+        if progress:
+            progress(k + 1, len(plan), reused)
+    return _manifest(model, folder, hash_, shard_size, len(files), entries)
+
+
+class CollectionImages:
+    """A collection's thumbnails as a lazy array of images (``images[i]``, ``images[[i, j]]``, ``len``):
+    a row group is read on first use and a few are kept. Thumbnails smaller than the model's
+    images (a large model) are scaled up to its size, so they stand in wherever an image is shown."""
+
+    def __init__(self, collection: "Collection", keep: int = 16):
+        self.c, self.keep = collection, keep
+        self._cache: OrderedDict = OrderedDict()
+        self.shape = (len(collection), *collection.image_size, collection.channels)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _group(self, shard: int, group: int) -> list:
+        key = (shard, group)
+        if key not in self._cache:
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(self.c.root / self.c.shards[shard]["name"])
+            self._cache[key] = pf.read_row_group(group, columns=["thumb"]).column("thumb").to_pylist()
+            while len(self._cache) > self.keep:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        return self._cache[key]
+
+    def _one(self, i: int) -> np.ndarray:
+        from PIL import Image
+
+        s = int(np.searchsorted(self.c.offsets, i, side="right") - 1)
+        row = i - int(self.c.offsets[s])
+        png = self._group(s, row // ROW_GROUP)[row % ROW_GROUP]
+        img = Image.open(io.BytesIO(png))
+        h, w = self.shape[1:3]
+        if img.size != (w, h):
+            img = img.resize((w, h), Image.Resampling.BICUBIC)
+        a = np.asarray(img, np.uint8)
+        return a[..., None] if a.ndim == 2 else a
+
+    def __getitem__(self, i):
+        if np.ndim(i) == 0:
+            i = int(i)
+            if not -len(self) <= i < len(self):
+                raise IndexError(i)
+            return self._one(i % len(self))
+        return np.stack([self._one(int(j)) for j in np.arange(len(self))[i]])
+
+
+class Collection:
+    """An encoded collection on disk (see the module's docstring)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        path = self.root / "manifest.json"
+        try:
+            m = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UserError(f"{root}: not a collection (no manifest.json; make one with latent-explorer encode "
+                            "--images DIR --out FOLDER)") from None
+        except (OSError, ValueError) as e:
+            raise UserError(f"{path}: damaged manifest ({e})") from None
+        if not isinstance(m, dict) or m.get("format") != FORMAT or not isinstance(m.get("shards"), list):
+            raise UserError(f"{path}: not a latent-explorer collection manifest")
+        self.manifest = m
+        self.shards = [s for s in m["shards"] if s.get("rows")]
+        self.offsets = np.cumsum([0] + [int(s["rows"]) for s in self.shards])
+        self.image_size = tuple(m["image_size"])
+        self.channels = int(m["channels"])
+        self.latent_shape = tuple(m["latent_shape"])
+        self.model_hash = m.get("model_hash")
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(str(Path(self.manifest.get("source", ".")) / p), why)
+                for s in self.manifest["shards"] for p, why in s.get("skipped", [])]
+
+    def latents(self, should_stop: Callable[[], None] | None = None):
+        """(relative paths, means N×latent_shape, log-variances or None), read shard by shard."""
+        import pyarrow.parquet as pq
+
+        n, d = len(self), int(np.prod(self.latent_shape))
+        mean = np.empty((n, d), np.float32)
+        logvar, paths = None, []
+        for s, start in zip(self.shards, self.offsets):
+            if should_stop:
+                should_stop()
+            t = pq.read_table(self.root / s["name"], columns=None if "logvar" in pq.read_schema(
+                self.root / s["name"]).names else ["path", "mean"])
+            rows = t.num_rows
+            paths += t.column("path").to_pylist()
+            mean[start:start + rows] = t.column("mean").combine_chunks().flatten().to_numpy().reshape(rows, d)
+            if "logvar" in t.column_names:
+                logvar = np.empty((n, d), np.float32) if logvar is None else logvar
+                logvar[start:start + rows] = t.column("logvar").combine_chunks().flatten().to_numpy().reshape(rows, d)
+        shape = (n, *self.latent_shape)
+        return paths, mean.reshape(shape), None if logvar is None else logvar.reshape(shape)
+
+    def images(self) -> CollectionImages:
+        return CollectionImages(self)
