@@ -184,3 +184,47 @@ def test_directions_on_a_spatial_latent_model(qtbot, open_window, kl_folder):  #
     win.views.user_directions.rows[0].slider.setValue(1.0)
     np.testing.assert_allclose(win.state.z, d.mean[3] + v.vector, atol=1e-5)
     np.testing.assert_allclose(win.views.spatial.latent(), win.state.z, atol=1e-5)
+
+
+def test_stale_groups_lassos_and_directions_are_refused(qtbot, open_window, tmp_path):
+    """A lasso on other images, a bookmark or a direction of another model's shape, a direction asked
+    for while a model loads: each is left out or refused in words, never applied."""
+    from PIL import Image
+
+    from latent_explorer.core.latent.attributes import Direction
+
+    win = open_window(map_limit=300)
+    c = win.ctx.directions
+    c.lasso.select([0, 1, 2, 3])
+    win.maps.set_projection("identity" if win.maps.data.mean.shape[1] == 2 else "pca")
+    # the same images: the lasso stays; another folder's images: it is cleared
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for k in range(5):
+        Image.fromarray(np.full((28, 28), 40 * k, np.uint8)).save(folder / f"{k}.png")
+    kinds = []
+    win.worker.progress.connect(lambda kind, *a: kinds.append(kind))
+    c.set_group("from", "folder", str(folder))
+    qtbot.waitUntil(lambda: c.groups["from"] is not None, timeout=20000)
+    assert "attribute" in kinds  # the folder's encode reported its progress
+    before = win.maps.data
+    win.maps.open_images(str(folder))
+    qtbot.waitUntil(lambda: win.maps.data is not before and win.maps.data is not None, timeout=20000)
+    assert c.lasso.indices == [] and c.panel.lasso_count == 0
+    # counts are fresh whenever a "Set from" menu opens
+    win.bookmarks.add("one")
+    c.panel.groups["to"]._fill_menu()
+    bookmarks = [a for a in c.panel.groups["to"].menu.actions() if a.text().startswith("Bookmarks")][0]
+    assert bookmarks.text() == "Bookmarks (1)" and bookmarks.isEnabled()
+    # a direction of another shape is left out; so is a bookmark of another model
+    c.add(Direction("elsewhere", np.ones(2, np.float32)))
+    assert not c.directions and "left out" in c.panel.status.text()
+    win.bookmarks.items.append(type(win.bookmarks.items[0])("2-d", np.zeros(2, np.float32)))
+    c.set_group("to", "bookmarks")
+    assert len(c.groups["to"]) == 1
+    # while a model loads, nothing is made
+    win.models.load("digits-2d")
+    assert c.make() == -1 and "loading" in c.panel.status.text()
+    assert c.set_group("from", "pins") == 0 and "loading" in c.panel.status.text()
+    qtbot.waitUntil(lambda: not win.models.is_loading and win.models.summary.spec == "digits-2d", timeout=30000)
+    assert c.groups == {"from": None, "to": None} and not c.directions

@@ -191,6 +191,7 @@ def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projecti
     if s.current_latent is not None and plan.latent is None:
         plan.notes.append(f"the saved latent has shape {tuple(np.shape(s.current_latent))}, "
                           f"this model's is {shape}: kept the model's own")
+    plan.notes += list(getattr(s, "read_notes", []))
     plan.latent_source = s.extra.get("latent_source", "restored session")
     plan.history_position = s.extra.get("history_position") if len(plan.history) == len(s.history) else None
     if s.family:

@@ -178,18 +178,19 @@ def _check_meta(meta, source: str) -> dict:
     return out
 
 
-def _family_latents(family: dict, a: _Arrays, source: str) -> np.ndarray | None:
-    """The family tree's latents, the tree checked node by node (``FamilyTree.from_dict``)."""
+def _family(family: dict, a: _Arrays) -> tuple[dict, np.ndarray | None, str]:
+    """The family tree and its latents, checked node by node (``FamilyTree.from_dict``). A damaged tree
+    is left out with a note (the rest of the session still opens)."""
     from .latent.breeding import FamilyTree
 
     if not family:
-        return None
-    lat = a.get("family_latents", 2) if a.has("family_latents") else None
+        return {}, None, ""
     try:
+        lat = a.get("family_latents", 2) if a.has("family_latents") else None
         FamilyTree.from_dict(family, lat)
-    except ValueError as e:
-        raise _err(source, f"session.json family tree: {e}") from None
-    return lat
+    except (ValueError, UserError) as e:
+        return {}, None, f"the family tree was damaged and was left out ({_first_line(e)})"
+    return family, lat, ""
 
 
 @dataclass
@@ -225,6 +226,8 @@ class Session:
     #: breeding's family tree: ``FamilyTree.to_dict()`` (its nodes) and the nodes' latents, N×*shape
     family: dict = field(default_factory=dict)
     family_latents: np.ndarray | None = None
+    #: what was left out when the file was read (not saved): said when the session is opened
+    read_notes: list = field(default_factory=list)
 
     # -- writing ------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -280,6 +283,7 @@ class Session:
                     raise _err(source, f"session.json is not valid JSON ({_first_line(e)})") from None
                 m = _check_meta(meta, source)
                 a = _Arrays(_read_member(z, "arrays.npz", MAX_ARRAY_BYTES, source, "arrays.npz"), source)
+                family, family_latents, family_note = _family(m["family"], a)
                 return cls(
                     model_spec=m["model_spec"], model_hash=m["model_hash"], images_dir=m["images_dir"],
                     map_settings=m["map_settings"], selected_index=m["selected_index"], extra=m["extra"],
@@ -288,8 +292,8 @@ class Session:
                     morphs=[Morph(n, a.get(f"morph_{i}", 2), method, frames)
                             for i, (n, method, frames) in enumerate(m["morphs"])],
                     directions={n: a.get(f"direction_{n}") for n in m["directions"]},
-                    history=[a.get(f"history_{i}") for i in range(m["history"])], family=m["family"],
-                    family_latents=_family_latents(m["family"], a, source))
+                    history=[a.get(f"history_{i}") for i in range(m["history"])], family=family,
+                    family_latents=family_latents, read_notes=[family_note] if family_note else [])
         except UserError:
             raise
         except _READ_ERRORS as e:

@@ -21,6 +21,7 @@ MAX_PARENTS = 6
 MAX_CHILDREN = 16
 MAX_MUTATION = 2.0
 MAX_NODES = 5000
+MAX_LABEL = 200
 MAX_SEED = 2 ** 63 - 1
 
 
@@ -62,6 +63,7 @@ class FamilyTree:
         self.children: list[int] = []   # the last breeding's children (the grid)
         self._undo: list[tuple] = []
         self._redo: list[tuple] = []
+        self._next_id = 0   # ids are never reused, not even after an undo (a picture cached by id stays true)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -70,8 +72,13 @@ class FamilyTree:
     def shape(self) -> tuple | None:
         return next((tuple(n.latent.shape) for n in self.nodes.values()), None)
 
-    def _new_id(self) -> int:
-        return max(self.nodes, default=-1) + 1
+    def _new_id(self, n: int = 1) -> int:
+        """The first of ``n`` fresh ids."""
+        first = max(self._next_id, max(self.nodes, default=-1) + 1)
+        if len(self.nodes) + n > MAX_NODES or first + n > 10 * MAX_NODES:
+            raise ValueError(f"the family tree is full ({MAX_NODES} nodes at most): start a new one")
+        self._next_id = first + n
+        return first
 
     def _step(self, change: tuple) -> None:
         """Record a breeding step (``(what, before, after)``) for undo; a new step drops the redo ones."""
@@ -92,7 +99,7 @@ class FamilyTree:
             return same
         nid = self._new_id()
         self._redo.clear()  # a redone breeding would reuse this id
-        self.nodes[nid] = Node(nid, z, label=label or f"root {nid}")
+        self.nodes[nid] = Node(nid, z, label=(label or f"root {nid}")[:MAX_LABEL])
         return nid
 
     def find(self, latent) -> int | None:
@@ -124,7 +131,7 @@ class FamilyTree:
         before = (list(self.parents), list(self.children))
         gen = 1 + max(self.nodes[i].generation for i in ids)
         zs, made = [self.nodes[i].latent for i in ids], []
-        first = self._new_id()
+        first = self._new_id(int(n_children))
         for k in range(int(n_children)):
             z, w = child_latent(zs, int(seed) + k, float(mutation))
             nid = first + k
@@ -252,7 +259,7 @@ def _check_node(d, k: int, earlier: dict) -> int:
     nid, parents, weights = d.get("id"), d.get("parents"), d.get("weights")
     ok = (_int(nid) and 0 <= nid <= 10 * MAX_NODES and nid not in earlier and _int(d.get("generation"))
           and 0 <= d["generation"] <= MAX_NODES and _int(d.get("seed")) and 0 <= d["seed"] <= MAX_SEED
-          and isinstance(d.get("label"), str) and len(d["label"]) <= 200
+          and isinstance(d.get("label"), str) and len(d["label"]) <= MAX_LABEL
           and _int(d.get("brood", -1)) and d.get("brood", -1) >= -1
           and isinstance(d.get("mutation"), (int, float)) and not isinstance(d.get("mutation"), bool)
           and math.isfinite(d["mutation"]) and 0 <= d["mutation"] <= MAX_MUTATION

@@ -84,6 +84,12 @@ class BreedController(QObject):
     # ---- parents --------------------------------------------------------------------------
     def _add(self, latents, labels) -> list[int]:
         ids = []
+        s = self.ctx.models.summary
+        if s is not None:  # (bookmarks outlive a model change: one of another latent shape is no parent here)
+            keep = [(z, lab) for z, lab in zip(latents, labels) if tuple(np.shape(z)) == tuple(s.latent_shape)]
+            if len(keep) < len(latents):
+                self.ctx.message(f"left out {len(latents) - len(keep)} latent(s) of another model's shape", 5000)
+            latents, labels = [z for z, _ in keep], [lab for _, lab in keep]
         for z, label in zip(latents, labels):
             try:
                 ids.append(self.tree.add_root(z, label))
@@ -145,6 +151,9 @@ class BreedController(QObject):
         if not picked:
             self.ctx.message("tick one or more children to breed on", 4000)
             return []
+        if len(picked) > MAX_PARENTS:
+            self.ctx.message(f"at most {MAX_PARENTS} parents: bred the first {MAX_PARENTS} ticked "
+                             f"of {len(picked)}", 6000)
         self.tree.set_parents(picked[:MAX_PARENTS])
         return self.breed()
 
@@ -202,6 +211,7 @@ class BreedController(QObject):
     def _after_step(self) -> None:
         if self.current not in self.tree.nodes:
             self.current = None
+        self.thumbs = {i: im for i, im in self.thumbs.items() if i in self.tree.nodes}
         self.show()
         self._decode_missing()
 
@@ -267,14 +277,14 @@ class BreedController(QObject):
             self.ctx.message("look at a child first (click it), then Export child…", 4000)
             return -1
         recipe = self.ctx.exports.recipe(**breeding_recipe(self.tree, nid), method=self.describe(nid))
-        return self.ctx.exports._submit(path, export_jobs.save_final_preview, self.tree.nodes[nid].latent,
+        return self.ctx.exports.submit(path, export_jobs.save_final_preview, self.tree.nodes[nid].latent,
                                         recipe, settings)
 
     def export_dialog(self) -> None:
         if self.current is None:
             self.ctx.message("look at a child first (click it), then Export child…", 4000)
             return
-        chosen = self.ctx.exports._options("Export the child")
+        chosen = self.ctx.exports.choose_options("Export the child")
         label = self.tree.nodes[self.current].label.replace("·", "-")
         path = chosen and memory.save_path(self.ctx.window, "Export child", f"child-{label}.png", "PNG image (*.png)")
         if path:

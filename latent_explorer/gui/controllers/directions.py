@@ -35,6 +35,7 @@ class DirectionsController(QObject):
         self.panel = self.sliders = self.lasso = None
         self._applying = False
         self._strips_for = None      # (base, number of directions) the strips on screen show
+        self._lasso_images = None    # the images the lasso's indices refer to (the map's)
         self._strips_later = None
 
     def attach(self, panel) -> None:
@@ -56,6 +57,9 @@ class DirectionsController(QObject):
         self.sliders.actionRequested.connect(self._on_action)
         self.sliders.resetRequested.connect(self.reset_strengths)
         v.map.pinsChanged.connect(lambda _: self._update_counts())
+        panel.menuOpening.connect(self._update_counts)
+        self.ctx.worker.progress.connect(self._on_progress)
+        v.status.cancel.clicked.connect(self.cancel)
         self.ctx.state.connect(self._on_state_changed)
         self.ctx.models.loaded.connect(self._on_model)
         self.ctx.maps.ready.connect(self._on_map)
@@ -64,8 +68,10 @@ class DirectionsController(QObject):
     def set_group(self, side: str, source: str, value=None) -> int:
         """Make one side's group from the map's lasso / pins / a label / a factor, the bookmarks, or
         a folder (encoded on the worker). Returns the request id of a folder's encode, else 0."""
-        d, maps = self.ctx.maps.data, self.ctx.maps
+        d = self.ctx.maps.data
         try:
+            if self.ctx.models.is_loading or self.ctx.models.summary is None:
+                raise UserError("a model is loading: make the groups once it is there")
             if source == "folder":
                 folder = value or memory.open_folder(self.ctx.window, "A folder of images for the group")
                 if not folder:
@@ -74,11 +80,12 @@ class DirectionsController(QObject):
                 self.panel.status.setText(f"encoding {name}…")
                 return self.ctx.worker.submit(
                     "attribute", attr_jobs.encode_group, folder, f"folder {name}", str(folder),
-                    on_result=lambda g: self._set(side, g), on_error=self._failed)
+                    on_result=lambda g: self._encoded(side, g), on_error=self._failed)
             if source == "bookmarks":
-                items = self.ctx.bookmarks.items
+                shape = tuple(self.ctx.models.summary.latent_shape)
+                items = [b for b in self.ctx.bookmarks.items if tuple(np.shape(b.latent)) == shape]
                 if not items:
-                    raise UserError("there are no bookmarks yet (Ctrl+D keeps the current latent)")
+                    raise UserError("there are no bookmarks of this model yet (Ctrl+D keeps the current latent)")
                 names = ", ".join(b.name for b in items[:3]) + ("…" if len(items) > 3 else "")
                 group = attr_jobs.Group(np.stack([b.latent for b in items]), f"{len(items)} bookmarks: {names}",
                                         "bookmarks: " + ", ".join(b.name for b in items))
@@ -143,7 +150,28 @@ class DirectionsController(QObject):
             self.panel.name.setPlaceholderText(f"{_short(a.text)} → {_short(b.text)}")
         self.panel.status.setText("now Make direction" if ready else f"{side}: {group.text}; now set the other group")
 
+    def _encoded(self, side: str, group) -> None:
+        self.ctx.views.status.set_progress(None)
+        s = self.ctx.models.summary
+        if s is None or tuple(group.latents.shape[1:]) != tuple(s.latent_shape):
+            self.panel.status.setText("the folder was encoded by another model: set the group again")
+            return
+        self._set(side, group)
+
+    def _on_progress(self, kind, rid, done, total, text) -> None:
+        if kind == "attribute":
+            self.panel.status.setText(text)
+            self.ctx.views.status.set_progress(text, done, total, cancellable=True)
+
+    def cancel(self) -> None:
+        """The status bar's Cancel: stop encoding a group's folder (a direction's fit is quick)."""
+        if self.ctx.worker.is_busy("attribute"):
+            self.ctx.worker.cancel("attribute")
+            self.ctx.views.status.set_progress(None)
+            self.panel.status.setText("cancelled")
+
     def _failed(self, failure) -> None:
+        self.ctx.views.status.set_progress(None)
         failure.handled = True
         self.panel.status.setText(f"could not: {failure.message}")
         self.ctx.error(f"Directions: {failure.message}")
@@ -158,6 +186,9 @@ class DirectionsController(QObject):
         if a is None or b is None:
             self.panel.status.setText("set both groups first")
             return -1
+        if self.ctx.models.is_loading:
+            self.panel.status.setText("a model is loading: make the direction once it is there")
+            return -1
         name = name or f"{_short(a.text)} → {_short(b.text)}"
         recipe = {"model": self.ctx.models.summary.spec}
         self.panel.status.setText(f"making {name!r}…")
@@ -165,6 +196,11 @@ class DirectionsController(QObject):
                                       on_result=self.add, on_error=self._failed)
 
     def add(self, direction: Direction) -> None:
+        s = self.ctx.models.summary
+        if s is None or direction.latent_shape != tuple(s.latent_shape):
+            self.panel.status.setText(f"{direction.name!r} was made for latents of shape {direction.latent_shape}, "
+                                      "not this model's: left out")
+            return
         self.directions.append(direction)
         self.strengths.append(0.0)
         self._show_sliders()
@@ -294,8 +330,11 @@ class DirectionsController(QObject):
 
     def _on_map(self, data) -> None:
         if self.lasso is not None:
-            kept = [i for i in self.lasso.indices if i < len(data.mean)]
-            self.lasso.select(kept)  # (the same images re-projected: the rings follow)
+            if data.images is self._lasso_images:
+                self.lasso.select(self.lasso.indices)  # the same images re-projected: the rings follow
+            else:
+                self.lasso.clear()   # other images: the indices would pick the wrong ones
+            self._lasso_images = data.images
         labels = []
         if data.labels is not None:
             names = data.label_names

@@ -33,7 +33,7 @@ class ExportController(QObject):
         r.update(kw)
         return r
 
-    def _submit(self, path: str, fn, *args) -> int:
+    def submit(self, path: str, fn, *args) -> int:
         if self.ctx.models.is_loading:  # it would be made with the model being loaded, not this one
             self.ctx.error(f"Not exported: a model is loading; export {path} once it is there")
             return -1
@@ -57,8 +57,8 @@ class ExportController(QObject):
             return -1
         recipe = self.recipe(kind="preview", latent=state.z, method=state.source, image_size=list(img.shape[:2]))
         if self.ctx.models.slow and v.tier_badge.final is not True:  # never save the approximate preview
-            return self._submit(path, export_jobs.save_final_preview, state.z, recipe, settings)
-        return self._submit(path, export_jobs.save_preview, img, recipe, settings)
+            return self.submit(path, export_jobs.save_final_preview, state.z, recipe, settings)
+        return self.submit(path, export_jobs.save_preview, img, recipe, settings)
 
     def export_morph(self, path: str, fps: int = 12, settings=None, close: bool = False,
                      through_pins: bool = False) -> int:
@@ -88,7 +88,7 @@ class ExportController(QObject):
                 keys = np.concatenate([keys, keys[:1]])
             if keys is not None and (through_pins or close):
                 recipe["images"] = [maps.label(i) for i in pins] if through_pins else recipe["images"]
-        return self._submit(path, export_jobs.export_morph, s.frames, None if settings else fps, recipe, settings,
+        return self.submit(path, export_jobs.export_morph, s.frames, None if settings else fps, recipe, settings,
                             keys, s.method)
 
     def export_traversal(self, path: str, steps: int = 9, value_range: float = 3.0, max_rows: int = 16,
@@ -101,13 +101,13 @@ class ExportController(QObject):
             recipe = self.recipe(method="each row moves the latent along one principal direction of the mapped "
                                         "images, over ±3 std of the images along it")
             self.ctx.message("exporting the direction grid (full decodes)…", 4000)
-            return self._submit(path, spatial_jobs.export_direction_grid, z, v.spatial.directions, steps,
+            return self.submit(path, spatial_jobs.export_direction_grid, z, v.spatial.directions, steps,
                                 min(max_rows, 8), recipe, settings)
         dims = list(v.sliders.order[:max_rows]) or list(range(min(max_rows, z.size)))
         recipe = self.recipe(method="each row sets one dimension to evenly spaced values, the rest as the latent")
         kl = self.ctx.maps.data.kl_per_dim if self.ctx.maps.data is not None else None
         labels = [f"z{d}" + ("" if kl is None else f" · KL {kl[d]:.2f}") for d in dims]
-        return self._submit(path, export_jobs.export_traversal_grid, z, dims, steps, value_range, recipe, labels,
+        return self.submit(path, export_jobs.export_traversal_grid, z, dims, steps, value_range, recipe, labels,
                             settings)
 
     def export_samples(self, path: str, n: int = 64, seed: int | None = None, settings=None) -> int:
@@ -115,14 +115,14 @@ class ExportController(QObject):
             return -1
         seed = self.ctx.previews.seed + 1000 if seed is None else seed
         recipe = self.recipe(method="z ~ N(0, T²·I), decoded")
-        return self._submit(path, export_jobs.export_sample_grid, n, seed, self.ctx.views.temperature.value(), recipe,
+        return self.submit(path, export_jobs.export_sample_grid, n, seed, self.ctx.views.temperature.value(), recipe,
                             settings)
 
     # ---- dialogs -------------------------------------------------------------------------
     def _ask(self, title: str, name: str, filters: str) -> str:
         return memory.save_path(self.ctx.window, title, name, filters)
 
-    def _options(self, title: str, animated: bool = False):
+    def choose_options(self, title: str, animated: bool = False):
         from ..dialogs.export_options import ask
 
         v = self.ctx.views
@@ -132,7 +132,7 @@ class ExportController(QObject):
 
     def save_preview_dialog(self) -> None:
         if self.ctx.views.preview is not None and self.ctx.views.preview.image is not None:
-            chosen = self._options("Save the preview")
+            chosen = self.choose_options("Save the preview")
             path = chosen and self._ask("Save preview", "preview.png", "PNG image (*.png)")
             if path:
                 self.save_preview(path, chosen[0])
@@ -141,7 +141,7 @@ class ExportController(QObject):
         if self.ctx.views.morph is None or self.ctx.views.morph.strip is None:
             self.ctx.message("make a morph first: drag from one point to another on the map", 4000)
             return
-        chosen = self._options("Export the morph", animated=True)
+        chosen = self.choose_options("Export the morph", animated=True)
         path = chosen and self._ask("Export morph", "morph.gif",
                                     "GIF animation (*.gif);;MP4 video (*.mp4);;PNG strip (*.png)")
         if path:
@@ -150,14 +150,14 @@ class ExportController(QObject):
 
     def export_traversal_dialog(self) -> None:
         if self.ctx.state.z is not None:
-            chosen = self._options("Export the traversal grid")
+            chosen = self.choose_options("Export the traversal grid")
             path = chosen and self._ask("Export traversal grid", "traversal.png", "PNG image (*.png)")
             if path:
                 self.export_traversal(path, settings=chosen[0])
 
     def export_samples_dialog(self) -> None:
         if self.ctx.models.summary is not None:
-            chosen = self._options("Export a grid of samples")
+            chosen = self.choose_options("Export a grid of samples")
             path = chosen and self._ask("Export sample grid", "samples.png", "PNG image (*.png)")
             if path:
                 self.export_samples(path, settings=chosen[0])

@@ -91,6 +91,7 @@ class FitLayout(QObject):
         v.user_directions.set_strips_visible(strip > 0)
         if strip:
             v.sliders.set_strip_width(strip)
+            v.user_directions.set_strip_width(strip)
         for lab in v.map.control_labels:
             lab.setVisible(d != TIGHT)
         v.copy_button.setVisible(d != TIGHT)

@@ -1,20 +1,20 @@
 """The user's attribute directions as sliders, above the latent dimensions in the sliders column.
 
-One row per direction: its name, a strength slider (−4 … 4; 1 is one whole group-to-group step,
-0 the image as it is), and a menu (export as JSON, rename, remove). Several can be moved at once:
+One row per direction: its name (elided when long; the whole in its tooltip) and a menu (export
+as JSON, rename, remove), then a strength slider (−4 … 4; 1 is one whole group-to-group step, 0 the
+image as it is) and a strip of what it does to the image on screen. Several can be moved at once:
 the controller adds ``Σ sᵢ·vᵢ`` to the latent they started from. The section hides itself while
 there are no directions.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from ...core.latent.attributes import STRENGTH_LIMIT
 from .imaging import show_strip
 from .spatial_sliders import STRIP_HEIGHT, _set_quietly, _slider
-
-NAME_WIDTH = 120   # px; a longer name is elided (the whole of it is in the tooltip)
 
 
 class DirectionSliderRow(QWidget):
@@ -24,10 +24,11 @@ class DirectionSliderRow(QWidget):
     def __init__(self, i: int, name: str, tip: str, parent=None):
         super().__init__(parent)
         self.i = i
-        self.name = QLabel()
+        self.full_name = name
+        self.name = QLabel(name)
         self.name.setObjectName("DimName")
-        self.name.setFixedWidth(NAME_WIDTH)
-        self.name.setText(self.name.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, NAME_WIDTH - 4))
+        self.name.setMinimumWidth(40)
+        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # elided, never wider
         self.name.setToolTip(tip)
         self.slider = _slider(-STRENGTH_LIMIT, STRENGTH_LIMIT, 0.0)
         self.slider.setToolTip(f"{name}: strength s adds s × the direction to the latent "
@@ -43,14 +44,22 @@ class DirectionSliderRow(QWidget):
         self.strip = QLabel()
         self.strip.setFixedSize(7 * STRIP_HEIGHT + 6, STRIP_HEIGHT)
         self.strip.setToolTip("what this direction does to the image on screen: strength −2, −1, −½, 0, ½, 1, 2")
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(2, 1, 2, 1)
-        lay.setSpacing(6)
-        lay.addWidget(self.name)
-        lay.addWidget(self.slider, 1)
-        lay.addWidget(self.strip)
-        lay.addWidget(self.menu_button)
+        # two lines, so a narrow column clips nothing: the name and its menu, then the slider and the strip
+        lay = QGridLayout(self)
+        lay.setContentsMargins(2, 1, 2, 3)
+        lay.setHorizontalSpacing(6)
+        lay.setVerticalSpacing(1)
+        lay.addWidget(self.name, 0, 0, 1, 2)
+        lay.addWidget(self.menu_button, 0, 2)
+        lay.addWidget(self.slider, 1, 0)
+        lay.addWidget(self.strip, 1, 1, 1, 2, Qt.AlignmentFlag.AlignRight)
+        lay.setColumnStretch(0, 1)
         self.slider.valueChanged.connect(lambda v: self.strengthChanged.emit(self.i, float(v)))
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        self.name.setText(self.name.fontMetrics().elidedText(self.full_name, Qt.TextElideMode.ElideRight,
+                                                             max(20, self.name.width() - 4)))
 
 
 class DirectionSliders(QWidget):
@@ -64,6 +73,7 @@ class DirectionSliders(QWidget):
         super().__init__(parent)
         self.rows: list[DirectionSliderRow] = []
         self.strips_visible = True
+        self.strip_width = 0      # 0: the rows' own default
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         title = QLabel("Your directions")
@@ -94,6 +104,8 @@ class DirectionSliders(QWidget):
             row.strengthChanged.connect(self.strengthChanged)
             row.actionRequested.connect(self.actionRequested)
             row.strip.setVisible(self.strips_visible)
+            if self.strip_width:
+                row.strip.setFixedSize(self.strip_width, max(8, round((self.strip_width - 6) / 7)))
             self.body.addWidget(row)
             self.rows.append(row)
         self.setVisible(bool(self.rows))
@@ -107,6 +119,12 @@ class DirectionSliders(QWidget):
         """One strip per row (uint8 D×S×H×W×C), in order."""
         for row, images in zip(self.rows, strips):
             show_strip(row.strip, images)
+
+    def set_strip_width(self, px: int) -> None:
+        """The strips as wide as the dimensions' (the layout's choice for the window's size)."""
+        self.strip_width = px
+        for row in self.rows:
+            row.strip.setFixedSize(px, max(8, round((px - 6) / 7)))
 
     def set_strips_visible(self, on: bool) -> None:
         self.strips_visible = on

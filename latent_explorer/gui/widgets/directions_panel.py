@@ -47,6 +47,7 @@ class GroupBox(QWidget):
         lay.setColumnStretch(0, 1)
 
     def _fill_menu(self) -> None:
+        self.panel.menuOpening.emit()  # (the counts are brought up to date first)
         m, p, ask = self.menu, self.panel, self.panel.groupRequested.emit
         m.clear()
         a = m.addAction(f"Lasso selection on the map ({p.lasso_count})", lambda: ask(self.side, "lasso", None))
@@ -83,6 +84,7 @@ class DirectionsPanel(QWidget):
     makeRequested = Signal(str, str)            # method, name
     importRequested = Signal()
     lassoArmed = Signal(bool)
+    menuOpening = Signal()                      # a "Set from" menu is about to show
 
     def __init__(self, parent=None):
         super().__init__(parent)

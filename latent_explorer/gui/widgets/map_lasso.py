@@ -4,7 +4,7 @@ Shift+drag from anywhere on the map draws a lasso; so does a plain drag while th
 (the Directions panel's "Lasso" button). The lassoed points get a ring; ``selected(list)`` carries
 their indices into the map's data. It wraps the map's ``drag_mode_at`` so the map's own gestures
 (morph from a point, blend inside the pins' hull, pan elsewhere) are untouched when no lasso is
-wanted. New map data clears the lasso.
+wanted. The directions controller clears it when the map shows other images.
 """
 from __future__ import annotations
 
