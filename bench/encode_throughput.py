@@ -71,12 +71,12 @@ def main() -> int:
             encode_collection_ray(dict(spec=a.model, device="cpu"), folder, tmp / "ray", a.shard_size)
             ray_s = time.perf_counter() - t
             ray.shutdown()
-            pl, ml, _ = Collection(tmp / "local").latents()
-            pr, mr, _ = Collection(tmp / "ray").latents()
+            pl, ml, _, _ = Collection(tmp / "local").latents()
+            pr, mr, _, _ = Collection(tmp / "ray").latents()
             result.update(ray_local_images_per_s=round(a.images / ray_s, 1), ray_s=round(ray_s, 2),
                           ray_start_s=round(start_s, 2),
                           ray_with_start_images_per_s=round(a.images / (ray_s + start_s), 1), ray_cpus=a.cpus,
-                          same_shards=bool(pl == pr and np.allclose(ml, mr, atol=1e-5)))
+                          same_shards=bool(pl.equals(pr) and np.allclose(ml, mr, atol=1e-5)))
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result))
     return 0

@@ -50,8 +50,12 @@ def test_encode_streams_shards_and_reads_back(digits, folder, tmp_path):
     assert man["complete"] and man["images"] == N_IMAGES and len(man["shards"]) == 3  # 22 files, 8 a shard
     assert seen[-1] == (3, 3, 0)
     c = Collection(out)
-    paths, mean, logvar = c.latents()
+    paths, mean, logvar, kl = c.latents()
+    paths = paths.to_pylist()
     assert len(c) == N_IMAGES and mean.shape == (N_IMAGES, 16) and logvar.shape == (N_IMAGES, 16)
+    from latent_explorer.core.metrics import kl_per_dim_from_posteriors
+
+    np.testing.assert_allclose(kl, kl_per_dim_from_posteriors(mean, logvar), rtol=1e-5)  # summed shard by shard
     assert "sub/d00.png" in paths and "broken.png" not in paths
     mu, lv = _encode_directly(digits, folder, paths)
     np.testing.assert_allclose(mean, mu, atol=1e-5)
@@ -77,6 +81,74 @@ def test_a_rerun_keeps_finished_shards_and_redoes_a_missing_one(digits, folder, 
 
     with pytest.raises(UserError, match="another model"):
         encode_collection(load_model("digits-2d", device="cpu"), folder, out, shard_size=8)
+
+
+def test_a_rerun_redoes_a_shard_whose_files_changed_and_refuses_another_folder(digits, folder, tmp_path):
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(folder, src)
+    out = tmp_path / "coll"
+    encode_collection(digits, src, out, shard_size=8)
+    before = Collection(out).latents()[1].copy()
+    first = sorted(p.relative_to(src).as_posix() for p in src.rglob("d*.png"))[0]
+    Image.fromarray(np.full((28, 28), 255, np.uint8)).save(src / first)   # one image changed in place
+    os.utime(src / first, ns=(1, 1))                                      # (its time too, whatever the clock)
+    seen = []
+    encode_collection(digits, src, out, shard_size=8, progress=lambda d, t, r: seen.append(r))
+    assert seen[-1] == 2  # the other two shards were kept; the changed file's shard was encoded again
+    paths, after, _, _ = Collection(out).latents()
+    k = paths.to_pylist().index(first)
+    assert not np.allclose(after[k], before[k]) and np.allclose(np.delete(after, k, 0), np.delete(before, k, 0))
+    other = tmp_path / "other"
+    shutil.copytree(src, other)  # the same file names in another folder: never mixed into this collection
+    from latent_explorer.core.errors import UserError
+
+    with pytest.raises(UserError, match="holds the images of"):
+        encode_collection(digits, other, out, shard_size=8)
+
+
+def test_damaged_collections_and_partial_ones_are_said_in_one_line(digits, folder, tmp_path, capsys):
+    from latent_explorer.app.jobs.collection_map import map_collection
+    from latent_explorer.core.errors import UserError
+
+    out = tmp_path / "coll"
+    encode_collection(digits, folder, out, shard_size=8)
+    good = json.loads((out / "manifest.json").read_text())
+    for change in ({"image_size": None}, {"rows": "many"}, {"shards": [7]}, {"latent_shape": "x"}):
+        broken = dict(good, **{k: v for k, v in change.items() if k != "rows"})
+        if "rows" in change:
+            broken["shards"] = [dict(good["shards"][0], rows="many")]
+        (out / "manifest.json").write_text(json.dumps(broken))
+        with pytest.raises(UserError, match="damaged manifest"):
+            Collection(out)
+        assert main(["gui", "--collection", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    (out / "manifest.json").write_text(json.dumps(good))
+    (out / "shard-00001.parquet").write_bytes(b"garbage")
+    with pytest.raises(UserError, match="missing or damaged"):
+        Collection(out).latents()
+    images = Collection(out).images()
+    assert images[10].max() == 0  # a thumbnail from a damaged shard is a blank tile, never a crash
+
+    class Ctx:
+        model, cancelled = digits, False
+        checkpoint = staticmethod(lambda: None)
+        progress = staticmethod(lambda *a: None)
+
+    (out / "shard-00001.parquet").unlink()
+    partial = dict(good, complete=False, shards=good["shards"][:1])
+    (out / "manifest.json").write_text(json.dumps(partial))
+    d = map_collection(Ctx(), out)
+    assert len(d.mean) == good["shards"][0]["rows"] and "1 of 3 shards encoded: run encode again" in d.name
+
+
+def test_npz_output_refuses_collection_options(capsys, folder, tmp_path):
+    for extra in (["--engine", "ray"], ["--shard-size", "16"], ["--address", "h:1"]):
+        assert main(["encode", "--model", "digits", "--images", str(folder), "--out", str(tmp_path / "z.npz"),
+                     *extra]) == 2
+        assert "apply to a collection" in capsys.readouterr().err
 
 
 def test_cli_encode_to_a_collection_and_bad_collections(capsys, folder, tmp_path):
@@ -120,7 +192,7 @@ def test_the_app_maps_a_collection_without_encoding_and_hovers_lazily(qtbot, qt_
         close_windows([win])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # (Ray's processes stop after this file, not at the end of the suite)
 def local_ray():
     ray = pytest.importorskip("ray", reason="the Ray engine needs the optional extra 'cluster' (ray[data])")
     from latent_explorer.core.data.collection_ray import start_local_ray
@@ -138,9 +210,9 @@ def test_ray_engine_writes_the_local_engines_shards(local_ray, digits, folder, t
     man = encode_collection_ray(dict(spec="digits", device="cpu"), folder, tmp_path / "ray", shard_size=8)
     assert man["complete"] and man["images"] == N_IMAGES
     a, b = Collection(tmp_path / "local"), Collection(tmp_path / "ray")
-    pa_, ma, la = a.latents()
-    pb, mb, lb = b.latents()
-    assert pa_ == pb
+    pa_, ma, la, _ = a.latents()
+    pb, mb, lb, _ = b.latents()
+    assert pa_.to_pylist() == pb.to_pylist()
     np.testing.assert_allclose(ma, mb, atol=1e-5)
     np.testing.assert_allclose(la, lb, atol=1e-5)
     assert [s["skipped"] for s in a.manifest["shards"]] == [s["skipped"] for s in b.manifest["shards"]]

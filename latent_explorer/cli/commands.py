@@ -120,6 +120,11 @@ def cmd_encode(a) -> int:
         from .collection_cmd import cmd_encode_collection
 
         return cmd_encode_collection(a)
+    from ..core.data.collection import SHARD_SIZE
+
+    if a.engine != "local" or a.address or a.shard_size != SHARD_SIZE:
+        raise UserError("--engine, --address and --shard-size apply to a collection (--out FOLDER), "
+                        "not to a .npz file")
     out = paths.output_file("--out", a.out, (".npz",))
     folder = paths.input_folder("--images", a.images)
     m = _load(a)

@@ -32,7 +32,6 @@ class CollectionPaths:
 
 
 def map_collection(ctx, folder) -> "MapData":
-    import pyarrow as pa
 
     from ...core.data.collection import Collection
     from ...core.errors import UserError
@@ -60,23 +59,22 @@ def map_collection(ctx, folder) -> "MapData":
                                                     f"{len(c.shards):,}")
         shards["done"] += 1
 
-    import pyarrow.parquet as pq
-
-    _, mean, logvar = c.latents(should_stop=step)
-    relative = pa.concat_arrays([pq.read_table(c.root / s["name"], columns=["path"]).column("path").combine_chunks()
-                                 for s in c.shards])
+    relative, mean, logvar, kl = c.latents(should_stop=step)
     ctx.progress(n, n, f"projecting {n:,} points with PCA…")
     d = int(np.prod(mean.shape[1:]))
     proj = fit_projection(mean, "identity" if d == 2 else "pca")
     ctx.checkpoint()
-    kl = active = None
-    if logvar is not None:
-        from ...core.metrics import ACTIVE_KL_THRESHOLD, kl_per_dim_from_posteriors
+    active = None
+    if kl is not None:
+        from ...core.metrics import ACTIVE_KL_THRESHOLD
 
-        kl = kl_per_dim_from_posteriors(mean.reshape(n, -1), logvar.reshape(n, -1)).astype(np.float32)
         active = kl > ACTIVE_KL_THRESHOLD
     source = c.manifest.get("source", str(folder))
     interp = _interpolator(proj.xy, mean) if proj.method != "identity" else None
-    return MapData(Path(folder).name, c.images(), None, mean, logvar, np.full(n, np.nan, np.float32), proj, interp,
+    name = Path(folder).name
+    if not c.complete:  # a run stopped part way (Ctrl-C, a kill): say so where the map's name is shown
+        total = -(-int(c.manifest.get("files", 0)) // max(1, int(c.manifest.get("shard_size", 1))))
+        name += f" · {len(c.manifest['shards'])} of {total} shards encoded: run encode again to finish"
+    return MapData(name, c.images(), None, mean, logvar, np.full(n, np.nan, np.float32), proj, interp,
                    point_density(proj.xy), kl, active, [(Path(p), why) for p, why in c.skipped],
                    time.perf_counter() - t0, CollectionPaths(source, relative), str(folder))

@@ -52,6 +52,22 @@ def model_hash(model) -> str:
     return model.weights_hash() if hasattr(model, "weights_hash") else str(model.spec or model.name)
 
 
+def fingerprint(folder: str | Path, files: list[str]) -> str:
+    """A shard's files as they are on disk (names, sizes, modification times): a re-run keeps a shard
+    only when its files are still exactly these."""
+    import hashlib
+    import os
+
+    h = hashlib.sha1()
+    for f in files:
+        try:
+            st = os.stat(Path(folder) / f)
+            h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        except OSError:
+            h.update(f"{f}\0missing\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
 def _thumb_png(image: np.ndarray) -> bytes:
     from PIL import Image
 
@@ -90,15 +106,16 @@ def encode_shard(model, folder: str | Path, out: str | Path, k: int, files: list
     cols["thumb"] = pa.array([_thumb_png(im) for im in res.images], pa.binary())
     cols["model_hash"] = pa.array([hash_] * len(kept), pa.string())
     entry = {"name": shard_name(k), "rows": len(kept), "files": len(files), "first": files[0], "last": files[-1],
-             "model_hash": hash_, "skipped": skipped}
+             "model_hash": hash_, "skipped": skipped, "fingerprint": fingerprint(folder, files)}
     table = pa.table(cols).replace_schema_metadata({"latent-explorer": json.dumps(entry)})
     with atomic_write(Path(out) / shard_name(k)) as f:
         pq.write_table(table, f, row_group_size=ROW_GROUP)
     return entry
 
 
-def finished_shard(out: str | Path, k: int, files: list[str], hash_: str) -> dict | None:
-    """Shard ``k``'s entry when it is on disk, whole, for these same files and this model; else None."""
+def finished_shard(out: str | Path, k: int, files: list[str], hash_: str, folder: str | Path) -> dict | None:
+    """Shard ``k``'s entry when it is on disk, whole, for these same files (unchanged since: the same
+    sizes and modification times) and this model; else None."""
     import pyarrow.parquet as pq
 
     path = Path(out) / shard_name(k)
@@ -110,7 +127,9 @@ def finished_shard(out: str | Path, k: int, files: list[str], hash_: str) -> dic
     except Exception:  # a damaged shard is encoded again
         return None
     same = entry.get("files") == len(files) and entry.get("first") == files[0] and entry.get("last") == files[-1]
-    return entry if same and entry.get("model_hash") == hash_ else None
+    if not same or entry.get("model_hash") != hash_:
+        return None
+    return entry if entry.get("fingerprint") == fingerprint(folder, files) else None
 
 
 def _manifest(model, folder, hash_: str, shard_size: int, n_files: int, entries: list[dict]) -> dict:
@@ -127,8 +146,8 @@ def write_manifest(out: str | Path, manifest: dict) -> None:
     atomic_write_text(Path(out) / "manifest.json", json.dumps(manifest, indent=1))
 
 
-def check_resumable(out: str | Path, hash_: str) -> None:
-    """Refuse to mix models in one collection."""
+def check_resumable(out: str | Path, hash_: str, folder: str | Path | None = None) -> None:
+    """Refuse to mix models, or source folders, in one collection."""
     path = Path(out) / "manifest.json"
     if path.is_file():
         try:
@@ -138,6 +157,9 @@ def check_resumable(out: str | Path, hash_: str) -> None:
         if old.get("model_hash") not in (None, hash_):
             raise UserError(f"{out}: this collection was encoded with another model (hash {old.get('model_hash')}); "
                             "give a new --out folder")
+        if folder is not None and old.get("source") not in (None, str(Path(folder).resolve())):
+            raise UserError(f"{out}: this collection holds the images of {old.get('source')}, not "
+                            f"{Path(folder).resolve()}; give a new --out folder")
 
 
 def encode_collection(model, folder: str | Path, out: str | Path, shard_size: int = SHARD_SIZE,
@@ -148,12 +170,12 @@ def encode_collection(model, folder: str | Path, out: str | Path, shard_size: in
     if not files:
         raise UserError(f"{folder}: no image files in this folder")
     hash_ = model_hash(model)
-    check_resumable(out, hash_)
+    check_resumable(out, hash_, folder)
     Path(out).mkdir(parents=True, exist_ok=True)
     entries, reused = [], 0
     plan = plan_shards(files, shard_size)
     for k, chunk in plan:
-        entry = finished_shard(out, k, chunk, hash_)
+        entry = finished_shard(out, k, chunk, hash_, folder)
         reused += entry is not None
         entries.append(entry or encode_shard(model, folder, out, k, chunk, hash_))
         write_manifest(out, _manifest(model, folder, hash_, shard_size, len(files), entries))
@@ -180,8 +202,13 @@ class CollectionImages:
         if key not in self._cache:
             import pyarrow.parquet as pq
 
-            pf = pq.ParquetFile(self.c.root / self.c.shards[shard]["name"])
-            self._cache[key] = pf.read_row_group(group, columns=["thumb"]).column("thumb").to_pylist()
+            import pyarrow as pa
+
+            try:
+                pf = pq.ParquetFile(self.c.root / self.c.shards[shard]["name"])
+                self._cache[key] = pf.read_row_group(group, columns=["thumb"]).column("thumb").to_pylist()
+            except (OSError, pa.ArrowException):  # the shard went missing since: blank tiles, never a crash
+                self._cache[key] = [None] * ROW_GROUP
             while len(self._cache) > self.keep:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)
@@ -193,8 +220,10 @@ class CollectionImages:
         s = int(np.searchsorted(self.c.offsets, i, side="right") - 1)
         row = i - int(self.c.offsets[s])
         png = self._group(s, row // ROW_GROUP)[row % ROW_GROUP]
-        img = Image.open(io.BytesIO(png))
         h, w = self.shape[1:3]
+        if png is None:
+            return np.zeros((h, w, self.shape[3]), np.uint8)
+        img = Image.open(io.BytesIO(png))
         if img.size != (w, h):
             img = img.resize((w, h), Image.Resampling.BICUBIC)
         a = np.asarray(img, np.uint8)
@@ -225,12 +254,19 @@ class Collection:
         if not isinstance(m, dict) or m.get("format") != FORMAT or not isinstance(m.get("shards"), list):
             raise UserError(f"{path}: not a latent-explorer collection manifest")
         self.manifest = m
-        self.shards = [s for s in m["shards"] if s.get("rows")]
-        self.offsets = np.cumsum([0] + [int(s["rows"]) for s in self.shards])
-        self.image_size = tuple(m["image_size"])
-        self.channels = int(m["channels"])
-        self.latent_shape = tuple(m["latent_shape"])
+        try:
+            self.shards = [s for s in m["shards"] if s.get("rows")]
+            self.offsets = np.cumsum([0] + [int(s["rows"]) for s in self.shards])
+            self.image_size = tuple(int(v) for v in m["image_size"])
+            self.channels = int(m["channels"])
+            self.latent_shape = tuple(int(v) for v in m["latent_shape"])
+            for s in self.shards:
+                if not isinstance(s["name"], str) or "/" in s["name"] or "\\" in s["name"]:
+                    raise ValueError(f"bad shard name {s['name']!r}")
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise UserError(f"{path}: damaged manifest ({type(e).__name__}: {e})") from None
         self.model_hash = m.get("model_hash")
+        self.complete = bool(m.get("complete", True))
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -240,26 +276,51 @@ class Collection:
         return [(str(Path(self.manifest.get("source", ".")) / p), why)
                 for s in self.manifest["shards"] for p, why in s.get("skipped", [])]
 
-    def latents(self, should_stop: Callable[[], None] | None = None):
-        """(relative paths, means N×latent_shape, log-variances or None), read shard by shard."""
+    def _read(self, s: dict, columns: list[str] | None = None):
+        """One shard's table, or one line saying it is missing or damaged."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
+
+        path = self.root / s["name"]
+        try:
+            if columns is not None:
+                names = pq.read_schema(path).names
+                columns = [c for c in columns if c in names]
+            t = pq.read_table(path, columns=columns)
+        except (OSError, pa.ArrowException) as e:
+            raise UserError(f"{path}: missing or damaged ({str(e).splitlines()[0][:120]}); "
+                            "run latent-explorer encode again to redo it") from None
+        if t.num_rows != int(s["rows"]):
+            raise UserError(f"{path}: {t.num_rows} rows where the manifest says {s['rows']}; run encode again")
+        return t
+
+    def latents(self, should_stop: Callable[[], None] | None = None):
+        """(the relative paths as one Arrow string array, means N×latent_shape, log-variances or None, KL per
+        dimension in nats or None), read shard by shard: the KL is summed as the shards come in, so no
+        temporary as large as the latents is made for it."""
+        import pyarrow as pa
 
         n, d = len(self), int(np.prod(self.latent_shape))
         mean = np.empty((n, d), np.float32)
-        logvar, paths = None, []
+        logvar, kl_sum, paths = None, None, []
         for s, start in zip(self.shards, self.offsets):
             if should_stop:
                 should_stop()
-            t = pq.read_table(self.root / s["name"], columns=None if "logvar" in pq.read_schema(
-                self.root / s["name"]).names else ["path", "mean"])
+            t = self._read(s, ["path", "mean", "logvar"])
             rows = t.num_rows
-            paths += t.column("path").to_pylist()
-            mean[start:start + rows] = t.column("mean").combine_chunks().flatten().to_numpy().reshape(rows, d)
+            paths.append(t.column("path").combine_chunks())
+            mu = t.column("mean").combine_chunks().flatten().to_numpy().reshape(rows, d)
+            mean[start:start + rows] = mu
             if "logvar" in t.column_names:
+                lv = t.column("logvar").combine_chunks().flatten().to_numpy().reshape(rows, d)
                 logvar = np.empty((n, d), np.float32) if logvar is None else logvar
-                logvar[start:start + rows] = t.column("logvar").combine_chunks().flatten().to_numpy().reshape(rows, d)
+                logvar[start:start + rows] = lv
+                part = (-0.5 * (1.0 + lv - mu.astype(np.float64) ** 2 - np.exp(lv))).sum(0)
+                kl_sum = part if kl_sum is None else kl_sum + part
         shape = (n, *self.latent_shape)
-        return paths, mean.reshape(shape), None if logvar is None else logvar.reshape(shape)
+        kl = None if kl_sum is None else (kl_sum / max(n, 1)).astype(np.float32)
+        paths = pa.concat_arrays(paths) if paths else pa.array([], pa.string())
+        return paths, mean.reshape(shape), None if logvar is None else logvar.reshape(shape), kl
 
     def images(self) -> CollectionImages:
         return CollectionImages(self)

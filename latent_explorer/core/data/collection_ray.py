@@ -82,10 +82,10 @@ def encode_collection_ray(load: dict, folder: str | Path, out: str | Path, shard
         raise UserError(f"{folder}: no image files in this folder")
     model = load_model(**load)  # for its hash and shapes; the actors load their own
     hash_ = col.model_hash(model)
-    col.check_resumable(out, hash_)
+    col.check_resumable(out, hash_, folder)
     Path(out).mkdir(parents=True, exist_ok=True)
     plan = col.plan_shards(files, shard_size)
-    entries = {k: col.finished_shard(out, k, chunk, hash_) for k, chunk in plan}
+    entries = {k: col.finished_shard(out, k, chunk, hash_, folder) for k, chunk in plan}
     todo = [(k, chunk) for k, chunk in plan if entries[k] is None]
     reused = len(plan) - len(todo)
     started = not ray.is_initialized()

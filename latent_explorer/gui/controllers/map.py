@@ -371,5 +371,7 @@ class MapController(QObject):
             if t is not None:
                 t.cancel()
                 t.flush(restart_timer=False)
+        if self.ctx.views.map is not None:
+            self.ctx.views.map.lod.stop()
         if self.projector is not None:
             self.projector.stop(200)

@@ -327,7 +327,7 @@ class LatentMapWidget(QWidget):
         lab = "" if self.labels is None else f"{self.data.label_name} {self.data.label_text(i)} · "
         paths = getattr(self.data, "paths", None)
         name = _short_name(paths[i]) if paths else f"#{i}"
-        text = f"{lab}{name}\nerror {self.data.recon_error[i]:.4f}"
+        text = f"{lab}{name}" + (f"\nerror {e:.4f}" if np.isfinite(e := self.data.recon_error[i]) else "")
         at = self.plot.mapFromScene(scene_pos)
         self.card.show_point(i, self.data.images[i], text, QPoint(int(at.x()), int(at.y())))
 

@@ -137,7 +137,7 @@ class DetailLayer:
         self.in_view = 0                     # points in the drawn region at the last refresh
         self.sampled = False                 # the raster + a sample (rather than every point)
         self.refreshes = 0
-        self._timer = QTimer()
+        self._timer = QTimer(view_box)   # (goes with the view: it never fires into a deleted map)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.refresh)
