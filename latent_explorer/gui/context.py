@@ -68,6 +68,7 @@ class Context(QObject):
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
         self.compare = None
         self.lab = None           # the guided lab (controllers/lab.py)
+        self.learned = None       # the learned approximate preview (controllers/learned.py)
 
     def error(self, message: str, dialog: bool = False) -> None:
         """Say what went wrong: in the banner, and in a dialog when the user must see it now."""

@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         from .controllers.bookmarks import BookmarkController
         from .controllers.compare import CompareController
         from .controllers.lab import LabController
+        from .controllers.learned import LearnedPreviewController
         from .controllers.layout import FitLayout
         from .controllers.exports import ExportController
         from .controllers.map import MapController
@@ -166,6 +167,7 @@ class MainWindow(QMainWindow):
         c.models = self.models = ModelController(c)
         c.maps = self.maps = MapController(c)
         c.previews = self.previews = PreviewController(c)
+        c.learned = LearnedPreviewController(c)
         c.sliders = SliderController(c)
         c.morphs = self.morphs = MorphController(c)
         c.exports = self.exports = ExportController(c)
