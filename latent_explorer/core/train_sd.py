@@ -136,7 +136,7 @@ def train(out: Path, steps: int, minutes: float, batch: int, lr: float, seed: in
 def _write_metrics(out, command, best, history, seconds, steps, done, batch, size, seed) -> None:
     cfg = json.loads((out / "config.json").read_text())
     metrics = {
-        "command": command, "data": "photos",
+        "command": command, "data": "photo-crops",
         "photos": {"train": list(photos.TRAIN_PHOTOS), "test": list(photos.TEST_PHOTOS),
                    "folder": "resources/data/photos (credits: CREDITS.md there)"},
         "architecture": f"diffusers AutoencoderKL, block_out_channels {cfg['block_out_channels']}, "

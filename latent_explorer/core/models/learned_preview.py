@@ -32,7 +32,7 @@ FORMAT = "latent-explorer learned preview 1"
 class PreviewNet(nn.Module):
     """latents N×C×h×w -> RGB N×3×(h·f)×(w·f) in [0, 1] (unclamped): linear base + learned detail."""
 
-    def __init__(self, channels: int, factor: int, width: int = 32, depth: int = 2):
+    def __init__(self, channels: int, factor: int, width: int = 64, depth: int = 2):
         super().__init__()
         self.channels, self.factor, self.width, self.depth = int(channels), int(factor), int(width), int(depth)
         self.linear = nn.Conv2d(channels, 3, 1)
@@ -112,7 +112,10 @@ class LearnedPreview:
                 state = {k: f.get_tensor(k) for k in f.keys()}
             if meta.get("format") != FORMAT:
                 raise ValueError("not a learned preview")
-            net = PreviewNet(int(meta["channels"]), int(meta["factor"]), int(meta["width"]), int(meta["depth"]))
+            sizes = [int(meta[k]) for k in ("channels", "factor", "width", "depth")]
+            if not (0 < sizes[0] <= 64 and 0 < sizes[1] <= 64 and 0 < sizes[2] <= 1024 and 0 <= sizes[3] <= 16):
+                raise ValueError("sizes out of range")
+            net = PreviewNet(*sizes)
             net.load_state_dict(state, strict=True)
         except Exception as e:  # a corrupt file, another format, mismatched tensors
             raise ValueError(f"{path}: not a usable learned preview ({type(e).__name__})") from None
@@ -139,7 +142,7 @@ class PreviewFitter:
     """
 
     def __init__(self, latents: np.ndarray, images: np.ndarray, factor: int, linear: Callable | None = None,
-                 steps: int = 1200, width: int = 32, depth: int = 2, batch: int = 16, window: int = 12,
+                 steps: int = 1200, width: int = 64, depth: int = 2, batch: int = 16, window: int = 12,
                  holdout: float = 0.15, lr: float = 3e-3, seed: int = 0):
         latents = np.asarray(latents, np.float32)
         images = np.asarray(images, np.uint8)

@@ -95,6 +95,8 @@ class LearnedPreviewController(QObject):
             s = self.ctx.models.summary
             s.tiers = r.tiers
             self.ctx.models.tiersChanged.emit(s)  # the preview is redone with it; menus and caption say so
+            if self.ctx.sliders is not None:
+                self.ctx.sliders.refresh_traversal()  # the direction strips are approximate decodes too
             how = "from the cache" if r.cached else f"fitted in {r.seconds:.0f} s"
             self.ctx.message(f"approximate previews now learned ({how}): {r.psnr:.1f} dB against "
                              f"{r.linear_psnr:.1f} dB for the linear map on held-out images", 6000)

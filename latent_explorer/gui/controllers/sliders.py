@@ -121,6 +121,11 @@ class SliderController(QObject):
             self.ctx.worker.submit("traversal", decode_jobs.traversal, z, TRAVERSAL_STEPS, 3.0,
                                    on_result=self._on_strips)
 
+    def refresh_traversal(self) -> None:
+        """Sweep the strips again for the same latent (the approximate decoder that draws them changed)."""
+        self._last_traversal_z = None
+        self.request_traversal()
+
     def _on_strips(self, strips) -> None:
         v = self.ctx.views
         (v.spatial if self.ctx.models.spatial else v.sliders).set_traversals(strips)

@@ -45,7 +45,13 @@ class TierBadge(QLabel):
 
     def set_tier(self, final: bool, seconds: float, pending: bool = False, preview: str = "") -> None:
         self.final = final
-        text = tier_text(final, seconds, preview) + (" · full decode when you pause" if pending and not final else "")
+        text = tier_text(final, seconds, preview)
+        host = self.parentWidget()
+        if pending and not final:
+            longer = text + " · full decode when you pause"
+            # the hint only where it fits over the preview (a narrow window keeps the tier and the time)
+            if host is None or self.fontMetrics().horizontalAdvance(longer) + 32 <= host.width():
+                text = longer
         self.setText(text)
         fg, bg = ("#10131a", "rgba(126, 217, 140, 220)") if final else ("#10131a", "rgba(255, 179, 71, 220)")
         self.setStyleSheet(f"QLabel#TierBadge {{ color: {fg}; background: {bg}; border-radius: 3px;"
