@@ -25,7 +25,7 @@ BUNDLED_MODELS = {
     # digits-2d at other KL weights (a slimmer network, same data and augmentation): what β does
     "digits-2d-ae": "plain autoencoder (β = 0), 2-d latent, mnist-5k: holes the prior covers but no digit reaches",
     "digits-2d-beta8": "β-VAE (β = 8), 2-d latent, mnist-5k: less KL, blurrier digits, a map that fills the prior",
-    "photos-sd": "a small Stable Diffusion-style VAE (diffusers AutoencoderKL, 4×h/4×w/4 latents) trained on photos",
+    "photos-sd": "a small Stable Diffusion-style VAE (diffusers AutoencoderKL, 4-channel latents at 1/4 the image size) trained on photo crops",
 }
 DEFAULT_MODEL = "digits"
 BUNDLED_SD_SIZE = 128  # photos-sd's working size unless one is asked for
