@@ -144,11 +144,11 @@ class SliderController(QObject):
                 on_error=lambda f: self.ctx.views.spatial.summary.setText(f"no principal directions: {f.message}"))
 
     def _on_directions(self, result) -> None:
-        dirs, scales = result
+        dirs, scales, centres = result
         v = self.ctx.views
         v.spatial.set_directions(dirs)
         v.spatial.set_latent(self.ctx.state.z)
-        v.channels.set_scales(scales)
+        v.channels.set_scales(scales, centres)
         self._last_traversal_z = None
         self.traversal_ready = False
         self.request_traversal()
