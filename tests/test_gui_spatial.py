@@ -101,7 +101,7 @@ def test_spatial_model_gets_direction_sliders_channels_and_tiered_previews(qtbot
     row.slider.setValue(target)
     assert win.views.spatial.directions.coords(win.state.z)[0] == pytest.approx(target, abs=0.02)
     qtbot.waitUntil(lambda: any(f for f, _, _ in frames), timeout=20000)
-    assert frames[0][0] is False and frames[0][2].startswith("approximate · ")  # first frame: approximate
+    assert frames[0][0] is False and frames[0][2].startswith("approximate: linear · ")  # first frame: approximate
     assert not np.array_equal(frames[0][1], before)
     final = [img for f, img, _ in frames if f]
     assert len(final) == 1 and win.views.tier_badge.text().startswith("final · ")

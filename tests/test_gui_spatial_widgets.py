@@ -56,6 +56,11 @@ def test_channel_view_shows_one_tile_per_channel(qtbot, qt_leak_guard):
     v.set_scales(np.ones(16))
     img = colorize(np.array([[-1.0, 0.0, 1.0]]), 1.0)
     assert img.shape == (1, 3, 3) and img[0, 2, 0] > img[0, 2, 2] and img[0, 0, 2] > img[0, 0, 0]
+    # drawn around each channel's centre (its mean over the mapped images): at the centre, the dark grey
+    v.set_scales(np.ones(16), np.full(16, 2.0))
+    v.set_latent(np.full((16, 8, 8), 2.0, np.float32))
+    dark = colorize(np.zeros((1, 1)), 1.0)[0, 0]
+    assert v._images[0].pixelColor(0, 0).getRgb()[:3] == tuple(int(c) for c in dark)
     v.set_latent(np.zeros(16))
     assert v.count == 0
 

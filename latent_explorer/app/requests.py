@@ -15,6 +15,7 @@
 | strip-final, directions                | coalesce                 | no                                 | 11-12|
 | map                                    | coalesce + generation    | no                                 | 13   |
 | breed (a family tree's thumbnails)     | coalesce                 | no                                 | 9    |
+| learn-preview (short chunks)           | coalesce                 | no; previews nest inside it        | 14   |
 
 - **coalesce**: a newer request replaces the pending one of its kind and asks a running one to
   stop at its next checkpoint; only the newest result of a kind is delivered.
@@ -29,7 +30,9 @@
   with the model it was made with).
 - **generation** (maps): ``MapGenerations`` in ``app/map_generations.py``: a result from an
   older map job never replaces a newer map.
-When several requests wait, the lowest rank runs first (then the oldest).
+When several requests wait, the lowest rank runs first (then the oldest). ``learn-preview``
+(``app/jobs/learned.py``) fits a learned preview in quarter-second chunks at the lowest rank:
+whatever else waits runs between two chunks, and previews run nested inside one.
 """
 from __future__ import annotations
 
@@ -65,7 +68,8 @@ def _table() -> dict[str, Rule]:
              ("figure", COALESCE, NORMAL, 9),
              ("export", QUEUE, NORMAL, 10), ("attribute", QUEUE, NORMAL, 10),
              ("strip-final", COALESCE, NORMAL, 11), ("directions", COALESCE, NORMAL, 12),
-             ("map", COALESCE, NORMAL, 13), ("compare", COALESCE, NORMAL, 13)]
+             ("map", COALESCE, NORMAL, 13), ("compare", COALESCE, NORMAL, 13),
+             ("learn-preview", COALESCE, NORMAL, 14)]
     rows.append(("breed", COALESCE, NORMAL, 9))  # breeding's thumbnails
     return {k: Rule(k, p, n, r) for k, p, n, r in rows}
 

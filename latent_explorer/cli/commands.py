@@ -82,6 +82,8 @@ def cmd_models(a) -> int:
                 parts.append(f"{m['active_dims']} active dims")
             if "mig" in m:
                 parts.append(f"MIG {m['mig']:.3f}")
+            if "psnr_db" in m:
+                parts.append(f"held-out PSNR {m['psnr_db']:.1f} dB at {m.get('image_size', '?')} px")
             line += "\n" + " " * 17 + ", ".join(parts)
         elif not (folders[name] / "model.safetensors").exists():
             line += "  (missing)"

@@ -129,8 +129,8 @@ def _add_model(p, required=True):
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow .pt/.ckpt/.bin checkpoints (tensors only, weights_only=True)")
     p.add_argument("--size", type=size, default=None, metavar="PIXELS",
-                   help="working image size for Stable Diffusion-style VAEs: 256 or HxW (default 256; a multiple "
-                        "of the model's downsampling factor, 8 for the SD VAE)")
+                   help="working image size for Stable Diffusion-style VAEs: 256 or HxW (default 256, photos-sd "
+                        "128; a multiple of the model's downsampling factor, 8 for the SD VAE)")
     p.add_argument("--config", type=text, default=None, metavar="FOLDER",
                    help="folder with the config.json of a single-file VAE (default: inferred from the weights)")
 

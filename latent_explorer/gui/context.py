@@ -71,6 +71,7 @@ class Context(QObject):
         self.compare = None
         self.lab = None           # the guided lab (controllers/lab.py)
         self.directions = None    # attribute directions (controllers/directions.py)
+        self.learned = None       # the learned approximate preview (controllers/learned.py)
 
     def error(self, message: str, dialog: bool = False) -> None:
         """Say what went wrong: in the banner, and in a dialog when the user must see it now."""

@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         from .controllers.compare import CompareController
         from .controllers.directions import DirectionsController
         from .controllers.lab import LabController
+        from .controllers.learned import LearnedPreviewController
         from .controllers.layout import FitLayout
         from .controllers.exports import ExportController
         from .controllers.map import MapController
@@ -168,6 +169,7 @@ class MainWindow(QMainWindow):
         c.models = self.models = ModelController(c)
         c.maps = self.maps = MapController(c)
         c.previews = self.previews = PreviewController(c)
+        c.learned = LearnedPreviewController(c)
         c.sliders = SliderController(c)
         c.morphs = self.morphs = MorphController(c)
         c.exports = self.exports = ExportController(c)

@@ -82,6 +82,8 @@ def _dataset_for(model):
         return load_dataset("mnist-5k", "all")
     if data == "shapes":
         return load_dataset("shapes", "test", limit=MAX_MAP_POINTS)
+    if data == "photo-crops":  # crops of the bundled photographs, at the working size
+        return load_dataset("photo-crops", "all", image_size=max(model.image_size))
     return None
 
 

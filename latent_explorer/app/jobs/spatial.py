@@ -19,6 +19,13 @@ def sample_latent(ctx, seed: int, temperature: float) -> np.ndarray:
     return ctx.model.sample_prior(1, seed=seed, temperature=temperature)[0]
 
 
+def channel_centres(latents: np.ndarray) -> np.ndarray:
+    """Per channel, the value shown as the channel view's neutral dark: its mean over the images
+    (trained VAEs' channels are not centred on 0: photos-sd's tiles were each one flat tint)."""
+    lat = np.asarray(latents, np.float32)
+    return lat.mean(axis=(0,) + tuple(range(2, lat.ndim))).astype(np.float32)
+
+
 def channel_scales(latents: np.ndarray) -> np.ndarray:
     """Per channel, the value shown at full colour in the channel view: 3 std over the images."""
     lat = np.asarray(latents, np.float32)
@@ -45,10 +52,11 @@ def direction_strips(ctx, z: np.ndarray, dirs, steps: int = 7, max_rows: int = 3
 
 
 def directions_and_scales(ctx, latents: np.ndarray, k: int | None = None):
-    """The sliders' principal directions and the channel view's per-channel scales, from the map's latents."""
+    """The sliders' principal directions and the channel view's per-channel scales and centres, from the
+    map's latents."""
     lat = np.asarray(latents, np.float32)
     ctx.progress(0, 0, f"fitting principal directions on {len(lat):,} latents…")
-    return directions(ctx, lat, k), channel_scales(lat)
+    return directions(ctx, lat, k), channel_scales(lat), channel_centres(lat)
 
 
 def export_direction_grid(ctx, path: str, z: np.ndarray, dirs, steps: int, rows: int, recipe: dict,

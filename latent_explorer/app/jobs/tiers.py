@@ -32,7 +32,7 @@ class DecodeTiers:
     """How the loaded model decodes, for the GUI (tier labels, settings, banner)."""
 
     slow: bool = False            # the full decode takes seconds: use approximate previews
-    preview: str = "none"         # "linear", "taesd" or "none"
+    preview: str = "none"         # "linear", "learned", "taesd" or "none"
     spatial: bool = False         # latents are C×h×w
     precision: str = "fp32"       # the full decode's precision now
     dtype: str = "float32"
@@ -183,7 +183,8 @@ def approx(ctx, z: np.ndarray, extra: dict | None = None) -> Decoded:
     t0 = time.perf_counter()
     z = np.asarray(z, np.float32)
     img = ctx.model.approx_decode(z[None])[0]
-    return Decoded(z, img, time.perf_counter() - t0, dict(extra or {}, final=False))
+    kind = str(getattr(ctx.model, "preview_kind", ""))
+    return Decoded(z, img, time.perf_counter() - t0, dict(extra or {}, final=False, preview=kind))
 
 
 def final(ctx, z: np.ndarray, extra: dict | None = None) -> Decoded:

@@ -4,6 +4,9 @@
   Fixed split: per class, the first 400 train and the last 100 test (4,000 / 1,000).
 * ``shapes``: procedural 64×64 shapes with known factors (see ``shapes.py``); the train
   split is 60,000 images from seed 0, the test split 10,000 from seed 1.
+* ``photo-crops``: square crops of the bundled colour photographs (``photos.py``), 256 px unless a
+  size is asked for, labelled by photograph; 240 crops drawn from seed 0 (the test split: only the
+  held-out photographs).
 * a folder: every readable image under it, resized and centre-cropped.
 """
 from __future__ import annotations
@@ -20,7 +23,9 @@ from . import shapes as shapes_mod
 BUNDLED = {
     "mnist-5k": "5,000 MNIST digits, 28×28 grey, labels 0–9 (split 4,000 / 1,000)",
     "shapes": "procedural 64×64 shapes with 7 known factors (train 60,000 / test 10,000)",
+    "photo-crops": "crops of 11 colour photographs from scikit-image and scikit-learn (2 held out for testing)",
 }
+PHOTOS_N = 240
 SHAPES_TRAIN_N = 60_000
 SHAPES_TEST_N = 10_000
 
@@ -85,12 +90,25 @@ def load_shapes(split: str = "train", n: int | None = None) -> Dataset:
                    value_names={"shape": list(shapes_mod.SHAPE_NAMES)})
 
 
+def load_photos(split: str = "all", n: int = PHOTOS_N, size: int = 256, seed: int = 0) -> Dataset:
+    from . import photos
+
+    if split not in photos.SPLITS:
+        raise UserError(f"unknown split {split!r}: use train, test or all")
+    sources: list = []
+    images = photos.crops(split, n, size, seed=seed, augment=False, sources=sources)
+    return Dataset(f"photo-crops[{split}]", images, np.asarray(sources, np.int64),
+                   value_names={"label": [p.replace("_", " ") for p in photos.photo_names(split)]})
+
+
 def load_dataset(name_or_dir: str, split: str = "all", image_size: int | None = None,
                  channels: int | None = None, limit: int | None = None, progress=None,
                  should_stop=None) -> Dataset:
     """A bundled dataset by name, or a folder of images (folders have no split)."""
     if name_or_dir == "mnist-5k":
         ds = load_mnist_5k(split)
+    elif name_or_dir == "photo-crops":
+        ds = load_photos(split, n=limit or PHOTOS_N, size=image_size or 256)
     elif name_or_dir == "shapes":
         ds = load_shapes(split, n=limit)
     else:

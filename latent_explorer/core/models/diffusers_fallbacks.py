@@ -2,7 +2,9 @@
 
 ``DecodeFallbacks`` is mixed into ``DiffusersVAEModel`` and holds its decode ladder:
 
-* images larger than ``TILE_ABOVE`` pixels (either side) are decoded in ``TILE_SIZE`` tiles;
+* images larger than ``TILE_ABOVE`` pixels (either side) are decoded in ``TILE_SIZE`` tiles (a
+  model may set its own ``tile_above`` and ``tile_size``: ``photos-sd`` tiles at the 64 px it
+  was trained on, as its attention and normalisation do not carry over to larger images);
 * bf16/fp16 decodes run on a decoder-only copy in that precision, guarded for NaN/Inf: the
   first overflow switches the model to fp32 for good (``fp32_fallback``) with a notice;
 * CUDA out of memory: decode in tiles from then on, and if even that fails, move to the CPU.
@@ -56,11 +58,12 @@ class DecodeFallbacks:
         return _DTYPES[self.precision]
 
     def _tiling(self, vae, pixels: tuple[int, int], force: bool = False) -> None:
-        want = force or max(pixels) > TILE_ABOVE
+        size = int(getattr(self, "tile_size", TILE_SIZE))
+        want = force or max(pixels) > int(getattr(self, "tile_above", TILE_ABOVE))
         if want and not vae.use_tiling:
             vae.enable_tiling()
-            vae.tile_sample_min_size = TILE_SIZE
-            vae.tile_latent_min_size = TILE_SIZE // self.factor
+            vae.tile_sample_min_size = size
+            vae.tile_latent_min_size = size // self.factor
         elif not want and vae.use_tiling and not getattr(vae, "_oom_tiling", False):
             vae.disable_tiling()
 

@@ -73,6 +73,7 @@ class DiffusersVAEModel(DecodeFallbacks, LatentModel):
         self._lowp = None
         self._linear = None
         self._paired = None
+        self._learned = None
         self._hash = None
         self.set_size(size)
 
@@ -172,21 +173,41 @@ class DiffusersVAEModel(DecodeFallbacks, LatentModel):
             tiny.set_size(self.image_size)
         self._paired = tiny
 
+    def set_learned_preview(self, learned) -> None:
+        """Use a fitted ``learned_preview.LearnedPreview`` for ``approx_decode`` (None: back to linear)."""
+        if learned is not None and (learned.net.channels != self.latent_channels or learned.factor != self.factor):
+            raise ModelLoadError(f"a learned preview for {learned.net.channels} latent channels and factor "
+                                 f"{learned.factor} cannot preview this model ({self.latent_channels}, {self.factor})")
+        self._learned = learned
+
+    @property
+    def learned_preview(self):
+        return self._learned
+
     @property
     def preview_kind(self) -> str:
         if self._paired is not None:
             return "taesd"
+        if self._learned is not None:
+            return "learned"
         return "linear" if self._linear is not None else "none"
 
-    def approx_decode(self, z) -> np.ndarray:
-        """A fast approximate decode (uint8 N×H×W×3): the paired TAESD, else the linear preview
-        (fitted on first use if ``fit_preview`` was not called)."""
+    def linear_decode(self, z) -> np.ndarray:
+        """The per-pixel linear preview (fitted on first use if ``fit_preview`` was not called)."""
         z = np.asarray(z, dtype=np.float32).reshape(-1, *self.latent_shape)
-        if self._paired is not None:
-            return self._paired.decode(z)
         if self._linear is None:
             self.fit_preview()
         return self._linear.decode(z, self.image_size)
+
+    def approx_decode(self, z) -> np.ndarray:
+        """A fast approximate decode (uint8 N×H×W×3): the paired TAESD, else the learned preview,
+        else the linear one."""
+        z = np.asarray(z, dtype=np.float32).reshape(-1, *self.latent_shape)
+        if self._paired is not None:
+            return self._paired.decode(z)
+        if self._learned is not None:
+            return self._learned.decode(z, self.image_size)
+        return self.linear_decode(z)
 
     # ---------------------------------------------------------------- description
     def weights_hash(self) -> str:

@@ -1,7 +1,7 @@
 """``load_model(spec)``: one spec string for the CLI, the GUI's open dialog and the API.
 
 A spec is a bundled name (``digits``, ``digits-2d``, ``shapes``, ``digits-2d-ae``,
-``digits-2d-beta8``), a folder in the project's
+``digits-2d-beta8``, ``photos-sd``: a diffusers folder), a folder in the project's
 format (config.json + model.safetensors), a diffusers VAE folder, a single Stable Diffusion
 ``.safetensors`` VAE file, or a Hugging Face hub id ``org/name``. Every way a spec can be
 wrong raises ``ModelLoadError`` with one line that names the file and the remedy. Pickle
@@ -25,8 +25,10 @@ BUNDLED_MODELS = {
     # digits-2d at other KL weights (a slimmer network, same data and augmentation): what β does
     "digits-2d-ae": "plain autoencoder (β = 0), 2-d latent, mnist-5k: holes the prior covers but no digit reaches",
     "digits-2d-beta8": "β-VAE (β = 8), 2-d latent, mnist-5k: less KL, blurrier digits, a map that fills the prior",
+    "photos-sd": "a small Stable Diffusion-style VAE (diffusers AutoencoderKL, 4-channel latents at 1/4 the image size) trained on photo crops",
 }
 DEFAULT_MODEL = "digits"
+BUNDLED_SD_SIZE = 128  # photos-sd's working size unless one is asked for
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -52,6 +54,24 @@ def _load_project_folder(folder: Path, spec: str, device: str, name: str = "") -
         except json.JSONDecodeError:
             metrics = {}
     return ConvVAEModel(vae, spec=spec, name=name or folder.name, device=device, metrics=metrics, folder=folder)
+
+
+def _load_bundled_diffusers(folder: Path, spec: str, device: str, precision: str, **kwargs) -> LatentModel:
+    """A bundled diffusers VAE: named by its bundled name, its metrics (and map dataset) attached."""
+    from .diffusers_vae import load_diffusers_folder
+
+    if kwargs.get("size") is None:  # trained on 64 px crops: 128 px by default (any multiple of 4 works)
+        kwargs["size"] = BUNDLED_SD_SIZE
+    model = load_diffusers_folder(folder, spec, device, precision, **kwargs)
+    model.name = spec
+    # trained on 64 px crops: larger images are encoded and decoded in overlapping tiles of that size
+    # (whole 256 px images lose 4 dB: its attention and GroupNorm statistics do not carry over)
+    model.tile_above = model.tile_size = int(model.vae.config.sample_size)
+    try:
+        model.metrics = json.loads((folder / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        model.metrics = {}
+    return model
 
 
 def load_model(spec: str = DEFAULT_MODEL, device: str = "auto", precision: str = "fp32",
@@ -81,6 +101,8 @@ def _load(spec: str, device: str, precision: str, allow_pickle: bool, **kwargs) 
     dev = resolve_device(device)
     if spec in BUNDLED_MODELS:
         folder = bundled_models()[spec]
+        if (folder / "diffusion_pytorch_model.safetensors").exists():
+            return _load_bundled_diffusers(folder, spec, dev, precision, **kwargs)
         if not (folder / "model.safetensors").exists():
             raise ModelLoadError(f"bundled model {spec!r} is missing from {folder} (reinstall latent-explorer)")
         return _load_project_folder(folder, spec, dev, name=spec)

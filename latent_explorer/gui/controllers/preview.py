@@ -68,11 +68,14 @@ class PreviewController(QObject):
         z = np.zeros(s.latent_shape, np.float32)
         caption = "the prior's mean z = 0"
         if s.tiers is not None and s.tiers.slow:  # its approximate preview; the full one comes later
-            self.ctx.worker.submit("preview", tier_jobs.approx, z, on_result=lambda d: self._show_tiered(
-                d.image, self.ctx.worker.latest_id("preview") or 0, caption, d.seconds, False))
+            self.ctx.worker.submit("preview", tier_jobs.approx, z, on_result=lambda d: self._show_prior_approx(d, caption))
         else:
             self.ctx.worker.submit("preview", decode_jobs.decode, z, on_result=lambda d: self._on_decoded(d, caption))
         self.ctx.note(caption)
+
+    def _show_prior_approx(self, d, caption: str) -> None:
+        self.tiered.preview_kind = str(d.extra.get("preview", ""))
+        self._show_tiered(d.image, self.ctx.worker.latest_id("preview") or 0, caption, d.seconds, False)
 
     # ---- latent changes ---------------------------------------------------------------
     def _on_state_changed(self, origin) -> None:
@@ -107,7 +110,10 @@ class PreviewController(QObject):
         self._show(d.image, self.ctx.worker.latest_id("preview") or 0, caption, d.seconds)
 
     def _show_tiered(self, image, rid: int, caption: str, seconds: float, final: bool) -> None:
-        self.ctx.views.tier_badge.set_tier(final, seconds, pending=not final)
+        kind = self.tiered.preview_kind
+        if not kind and self.ctx.models.summary is not None and self.ctx.models.summary.tiers is not None:
+            kind = self.ctx.models.summary.tiers.preview
+        self.ctx.views.tier_badge.set_tier(final, seconds, pending=not final, preview=kind)
         if final:
             self.final_seen = True
         self._show(image, rid, caption, seconds)

@@ -121,6 +121,11 @@ class SliderController(QObject):
             self.ctx.worker.submit("traversal", decode_jobs.traversal, z, TRAVERSAL_STEPS, 3.0,
                                    on_result=self._on_strips)
 
+    def refresh_traversal(self) -> None:
+        """Sweep the strips again for the same latent (the approximate decoder that draws them changed)."""
+        self._last_traversal_z = None
+        self.request_traversal()
+
     def _on_strips(self, strips) -> None:
         v = self.ctx.views
         (v.spatial if self.ctx.models.spatial else v.sliders).set_traversals(strips)
@@ -139,11 +144,11 @@ class SliderController(QObject):
                 on_error=lambda f: self.ctx.views.spatial.summary.setText(f"no principal directions: {f.message}"))
 
     def _on_directions(self, result) -> None:
-        dirs, scales = result
+        dirs, scales, centres = result
         v = self.ctx.views
         v.spatial.set_directions(dirs)
         v.spatial.set_latent(self.ctx.state.z)
-        v.channels.set_scales(scales)
+        v.channels.set_scales(scales, centres)
         self._last_traversal_z = None
         self.traversal_ready = False
         self.request_traversal()

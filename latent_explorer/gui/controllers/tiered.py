@@ -41,6 +41,8 @@ class TieredPreviewer(QObject):
         self._z: np.ndarray | None = None
         self._caption = ""
         self.final_requests = 0      # full decodes asked of the worker (for tests)
+        #: which approximate preview made the last approximate frame ("linear", "learned", "taesd")
+        self.preview_kind = ""
         self.finals_shown = 0
         self.enabled = True
 
@@ -71,6 +73,7 @@ class TieredPreviewer(QObject):
         return rid
 
     def _on_approx(self, d, caption: str) -> None:
+        self.preview_kind = str(d.extra.get("preview", ""))
         self._display(d.image, self.worker.latest_id("preview") or 0, caption, d.seconds, False)
 
     def _request_final(self) -> None:

@@ -1,9 +1,11 @@
 """ChannelView: a spatial latent's channels (C × h × w) as small images, one tile per channel.
 
-Each tile is one channel of the current latent in a diverging colour map: 0 is the panel's
-dark grey, positive values turn orange, negative ones blue, full colour at the channel's
-scale (3 standard deviations over the mapped images, or the tile's own largest value before
-there are any). Tiles are drawn nearest-neighbour, so one latent pixel is one visible block.
+Each tile is one channel of the current latent in a diverging colour map around the channel's
+centre (its mean over the mapped images; 0 before there are any): the centre is the panel's
+dark grey, values above it turn orange, below it blue, full colour at the channel's scale (3
+standard deviations over the mapped images, or the tile's own largest deviation before there
+are any). A trained VAE's channels have means of their own; drawn around 0, each tile was one
+flat tint. Tiles are drawn nearest-neighbour, so one latent pixel is one visible block.
 """
 from __future__ import annotations
 
@@ -49,18 +51,20 @@ class ChannelView(QWidget):
         super().__init__(parent)
         self._images = []
         self.scales: np.ndarray | None = None
+        self.centres: np.ndarray | None = None
         self.latent: np.ndarray | None = None
         self.setMinimumHeight(40)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setToolTip("the latent's channels: orange positive, blue negative, dark 0 "
-                        "(full colour at 3 standard deviations of that channel over the mapped images)")
+        self.setToolTip("the latent's channels: orange above the channel's mean over the mapped images, blue "
+                        "below it, dark at it (full colour at 3 standard deviations of that channel)")
 
     @property
     def count(self) -> int:
         return len(self._images)
 
-    def set_scales(self, scales: np.ndarray | None) -> None:
+    def set_scales(self, scales: np.ndarray | None, centres: np.ndarray | None = None) -> None:
         self.scales = None if scales is None else np.asarray(scales, np.float32).reshape(-1)
+        self.centres = None if centres is None else np.asarray(centres, np.float32).reshape(-1)
         if self.latent is not None:
             self.set_latent(self.latent)
 
@@ -74,8 +78,9 @@ class ChannelView(QWidget):
         self.latent = z
         c = len(z)
         sc = self.scales if self.scales is not None and len(self.scales) == c else [0.0] * c
+        mid = self.centres if self.centres is not None and len(self.centres) == c else [0.0] * c
         resized = len(self._images) != c
-        self._images = [to_qimage(colorize(z[i], sc[i])) for i in range(c)]
+        self._images = [to_qimage(colorize(z[i] - mid[i], sc[i])) for i in range(c)]
         if resized:
             self._fit_height()
         self.update()

@@ -1,0 +1,48 @@
+"""The learned preview in the app, on the bundled spatial VAE: fitted in the background on the map's
+images, it replaces the linear preview (the badge says "approximate: learned"), and a second
+opening of the same model installs it from the cache without fitting."""
+import pytest
+
+from gui_fixtures import qt_leak_guard, window_opener  # noqa: F401
+
+pytest.importorskip("diffusers")
+
+from latent_explorer.app.jobs import learned as jobs  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("qt_leak_guard")
+
+
+@pytest.fixture
+def open_window(qtbot, monkeypatch):
+    monkeypatch.setattr(jobs, "FIT_STEPS", 200)  # a short fit: the test is about the plumbing
+    yield from window_opener(qtbot, ready=lambda win: win.ctx.learned.report is not None)
+
+
+def test_learned_preview_replaces_linear_and_is_cached(qtbot, open_window):
+    win = open_window(model="photos-sd", size=64, map_limit=64)
+    learned = win.ctx.learned
+    r = learned.report
+    assert r.installed and not r.cached and learned.chunks >= 1 and r.psnr > r.linear_psnr
+    assert win.models.summary.tiers.preview == "learned"
+    assert "learned" in win.models.describe()
+    win.maps.select(3)  # a new latent: its approximate frame comes from the learned preview
+    qtbot.waitUntil(lambda: win.views.tier_badge.text().startswith("approximate: learned · ")
+                    or win.views.tier_badge.final is True, timeout=20000)
+    assert win.previews.tiered.preview_kind == "learned"
+    again = open_window(model="photos-sd", size=64, map_limit=64)  # the same weights: from the cache
+    assert again.ctx.learned.report.cached and again.ctx.learned.report.installed
+    assert again.ctx.learned.chunks == 0
+
+
+def test_non_spatial_models_are_left_alone(qtbot):
+    from latent_explorer.gui.app import launch
+    from latent_explorer.gui.main_window import LaunchOptions
+    from gui_fixtures import close_windows
+
+    _, win = launch(LaunchOptions(model="digits", device="cpu", demo=False, map_limit=64))
+    try:
+        qtbot.waitUntil(lambda: win.maps.data is not None, timeout=60000)
+        assert win.ctx.learned.state is None and win.ctx.learned.report is None
+        assert not win.worker.is_busy(jobs.KIND)
+    finally:
+        close_windows([win])
