@@ -2,9 +2,11 @@
 
 ``DecodeFallbacks`` is mixed into ``DiffusersVAEModel`` and holds its decode ladder:
 
-* images larger than ``TILE_ABOVE`` pixels (either side) are decoded in ``TILE_SIZE`` tiles (a
-  model may set its own ``tile_above`` and ``tile_size``: ``photos-sd`` tiles at the 64 px it
-  was trained on, as its attention and normalisation do not carry over to larger images);
+* images larger than ``TILE_ABOVE`` pixels (either side) are decoded in ``TILE_SIZE`` tiles by
+  diffusers. A model may set its own ``tile_above`` and ``tile_size`` (``photos-sd``: the 64 px
+  it was trained on, as its attention and normalisation do not carry over to larger images):
+  it is then encoded and decoded in full-size overlapping tiles of that size (``tiles.py``), with
+  no cut-short tiles at the far edges;
 * bf16/fp16 decodes run on a decoder-only copy in that precision, guarded for NaN/Inf: the
   first overflow switches the model to fp32 for good (``fp32_fallback``) with a notice;
 * CUDA out of memory: decode in tiles from then on, and if even that fails, move to the CPU.
@@ -57,7 +59,26 @@ class DecodeFallbacks:
             return torch.float32
         return _DTYPES[self.precision]
 
+    def own_tiles(self, pixels: tuple[int, int]) -> int:
+        """The tile size in latent pixels when this model tiles images of ``pixels`` itself, else 0."""
+        size = getattr(self, "tile_size", None)
+        if size and max(pixels) > int(getattr(self, "tile_above", size)):
+            return int(size) // self.factor
+        return 0
+
+    def _decode_call(self, vae, z: torch.Tensor) -> torch.Tensor:
+        tile = self.own_tiles((z.shape[-2] * self.factor, z.shape[-1] * self.factor))
+        if tile and not getattr(vae, "_oom_tiling", False):
+            from .tiles import blend
+
+            return blend(lambda t: vae.decode(t).sample, z, tile, 1, self.factor)
+        return vae.decode(z).sample
+
     def _tiling(self, vae, pixels: tuple[int, int], force: bool = False) -> None:
+        if self.own_tiles(pixels) and not force:  # tiled here (full tiles), not by diffusers
+            if vae.use_tiling and not getattr(vae, "_oom_tiling", False):
+                vae.disable_tiling()
+            return
         size = int(getattr(self, "tile_size", TILE_SIZE))
         want = force or max(pixels) > int(getattr(self, "tile_above", TILE_ABOVE))
         if want and not vae.use_tiling:
@@ -78,7 +99,7 @@ class DecodeFallbacks:
         """vae.decode with the CUDA out-of-memory ladder: tiled, then the CPU."""
         while True:
             try:
-                return vae.decode(z).sample
+                return self._decode_call(vae, z)
             except torch.OutOfMemoryError:
                 if not str(z.device).startswith("cuda"):
                     raise

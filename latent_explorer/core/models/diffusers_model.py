@@ -119,7 +119,15 @@ class DiffusersVAEModel(DecodeFallbacks, LatentModel):
         means, logvars = [], []
         for i in range(0, len(x_all), batch_size):
             x = self._images_to_tensor(x_all[i:i + batch_size])
-            if self.is_kl:
+            tile = self.own_tiles(tuple(x.shape[-2:]))
+            if self.is_kl and tile:  # the posterior's moments (μ, log σ²) blended over full-size tiles
+                from .tiles import blend
+
+                moments = blend(lambda t: self.vae.encode(t).latent_dist.parameters, x, tile, self.factor, 1)
+                mean, logvar = torch.chunk(moments, 2, dim=1)
+                logvar = logvar.clamp(-30.0, 20.0)  # (as diffusers' posterior does)
+                logvars.append((logvar + 2.0 * math.log(abs(self.scaling_factor))).float().cpu().numpy())
+            elif self.is_kl:
                 dist = self.vae.encode(x).latent_dist
                 mean, logvar = dist.mean, dist.logvar
                 logvars.append((logvar + 2.0 * math.log(abs(self.scaling_factor))).float().cpu().numpy())
