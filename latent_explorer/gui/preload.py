@@ -9,6 +9,12 @@ and the panels' modules (the map and the sliders; importing a module that uses P
 PySide6 a read of its source). The window polls ``ready(name)`` from its event loop and
 builds each panel once its imports are done; a failed import is re-raised by ``ready``.
 
+PySide6 creates its classes and enums lazily, on first use, and that is not safe from two threads
+at once: pyqtgraph's import walks every name of QtCore, QtGui and QtWidgets (creating each one),
+and the same creation on the GUI thread meanwhile crashed the app now and then (a segfault about
+one start in 30). So ``start()`` first creates them all on the calling (GUI) thread, before the
+preload thread exists (~70 ms, before the window is shown).
+
 One step cannot be split: torch's C extension initialises for ~0.15 s holding the GIL.
 ``wait_for_torch_core()`` lets the app wait for it *before* the window is first shown, so it
 never freezes a window that is on screen.
@@ -68,11 +74,21 @@ def _run() -> None:
             _done[name].set()
 
 
+def _create_qt_types() -> None:
+    """Every class and enum of QtCore, QtGui and QtWidgets, made now on this thread (see above)."""
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    for module in (QtCore, QtGui, QtWidgets):
+        for name in dir(module):
+            getattr(module, name, None)
+
+
 def start() -> None:
     """Start the imports (once per process)."""
     global _thread
     with _lock:
         if _thread is None:
+            _create_qt_types()
             _thread = threading.Thread(target=_run, name="preload", daemon=True)
             _thread.start()
 
