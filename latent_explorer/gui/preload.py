@@ -74,6 +74,9 @@ def _run() -> None:
             _done[name].set()
 
 
+qt_types_made = False   # set by _create_qt_types (the tests check it precedes the preload thread)
+
+
 def _create_qt_types() -> None:
     """Every class and enum of QtCore, QtGui and QtWidgets, made now on this thread (see above)."""
     from PySide6 import QtCore, QtGui, QtWidgets
@@ -81,6 +84,8 @@ def _create_qt_types() -> None:
     for module in (QtCore, QtGui, QtWidgets):
         for name in dir(module):
             getattr(module, name, None)
+    global qt_types_made
+    qt_types_made = True
 
 
 def start() -> None:
