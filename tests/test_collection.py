@@ -228,3 +228,36 @@ def test_ray_engine_writes_the_local_engines_shards(local_ray, digits, folder, t
     encode_collection_ray(dict(spec="digits", device="cpu"), folder, tmp_path / "ray", shard_size=8,
                           progress=lambda d, t, r: seen.append(r))
     assert seen == []  # nothing left to do
+
+
+def test_a_large_models_collection_shows_and_scores_the_original_file(qtbot, qt_leak_guard, tmp_path):
+    """photos-sd works at 128 px and a collection keeps 64 px thumbnails: the selected image's
+    reconstruction is shown beside, and scored against, its own file, not the thumbnail scaled up."""
+    from latent_explorer.core.data import photos
+    from latent_explorer.core.data.images import load_files
+    from latent_explorer.core.models.loading import load_model
+    from latent_explorer.gui.app import launch
+    from latent_explorer.gui.main_window import LaunchOptions
+
+    src = tmp_path / "crops"
+    src.mkdir()
+    for k, im in enumerate(photos.crops("test", 4, 128, seed=5, augment=False)):
+        Image.fromarray(im).save(src / f"c{k}.png")
+    model = load_model("photos-sd", device="cpu")
+    out = tmp_path / "coll"
+    encode_collection(model, src, out, shard_size=16)
+    _, win = launch(LaunchOptions(model="photos-sd", device="cpu", demo=False, images=str(out), autosave=False))
+    try:
+        qtbot.waitUntil(lambda: win.maps.data is not None and win.views.built, timeout=60000)
+        d = win.maps.data
+        win.maps.select(2)
+        qtbot.waitUntil(lambda: np.isfinite(d.recon_error[2]), timeout=60000)
+        own = load_files([d.paths[2]], (128, 128), 3).images[0]
+        shown = win.views.recon.original.shown
+        np.testing.assert_array_equal(shown, own)                      # the file itself
+        assert not np.array_equal(own, d.images[2])                     # (the thumbnail scaled up differs)
+        rec = win.worker._model.decode(d.mean[2][None])[0]
+        want = float((((rec.astype(np.float32) - own.astype(np.float32)) / 255.0) ** 2).mean())
+        assert d.recon_error[2] == pytest.approx(want, rel=1e-4)
+    finally:
+        close_windows([win])

@@ -78,3 +78,26 @@ def map_collection(ctx, folder) -> "MapData":
     return MapData(name, c.images(), None, mean, logvar, np.full(n, np.nan, np.float32), proj, interp,
                    point_density(proj.xy), kl, active, [(Path(p), why) for p, why in c.skipped],
                    time.perf_counter() - t0, CollectionPaths(source, relative), str(folder))
+
+
+def original_path(data, model, i: int) -> str | None:
+    """Image ``i``'s own file when the map shows a collection whose thumbnails are smaller than the
+    model's images (its reconstruction is then shown and scored against the file, not a blurred
+    thumbnail); None otherwise, or when the file is gone."""
+    from ...core.data.collection import THUMB_PX, CollectionImages
+
+    if not isinstance(data.images, CollectionImages) or max(model.image_size) <= THUMB_PX or not data.paths:
+        return None
+    path = data.paths[i]
+    return path if Path(path).is_file() else None
+
+
+def recon_with_original(ctx, z, path: str):
+    """The full decode of ``z`` (a ``tiers.final``) with the original file at the model's size in
+    ``extra["original"]`` (None when it cannot be read)."""
+    from ...core.data.images import load_files
+    from .tiers import final
+
+    res = load_files([path], ctx.model.image_size, ctx.model.channels)
+    original = ctx.model.prepare(res.images)[0] if len(res.images) else None
+    return final(ctx, z, {"original": original})

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from ...app.jobs import collection_map as collection_jobs
 from ...app.jobs import decode as decode_jobs
 from ...app.jobs import mapping as map_jobs
 from ...app.jobs import tiers as tier_jobs
@@ -270,9 +271,11 @@ class MapController(QObject):
         self.ctx.sliders.show_posterior(d.mean[i], d.logvar[i] if d.logvar is not None else None)
         v.reset_button.setEnabled(True)
         lab = "" if d.labels is None else f"{d.label_name} {d.label_text(i)} · "
-        if np.isnan(d.recon_error[i]):  # a slow decoder: the map skipped decoding every image
+        if np.isnan(d.recon_error[i]):  # a slow decoder (or a collection): the map skipped decoding every image
             v.recon.set_selected(i, d.images[i], f"{lab}{self._caption_name(i)} · decoding its reconstruction…")
-            self.ctx.worker.submit("recon", tier_jobs.final, d.mean[i], on_result=lambda r, i=i: self._on_slow_recon(i, r))
+            path = collection_jobs.original_path(d, self.ctx.models.summary, i)
+            fn, args = (collection_jobs.recon_with_original, (d.mean[i], path)) if path else (tier_jobs.final, (d.mean[i],))
+            self.ctx.worker.submit("recon", fn, *args, on_result=lambda r, i=i: self._on_slow_recon(i, r))
         else:
             v.recon.set_selected(i, d.images[i], f"{lab}{self._caption_name(i)} · reconstruction error {d.recon_error[i]:.4f}")
             self.ctx.worker.submit("recon", decode_jobs.decode, d.mean[i],
@@ -286,7 +289,11 @@ class MapController(QObject):
         if d is None or i >= len(d.images):
             return
         show_notices(self.ctx, r.extra.get("notices") or [])
-        err = float((((r.image.astype(np.float32) - d.images[i].astype(np.float32)) / 255.0) ** 2).mean())
+        original = r.extra.get("original")
+        if original is not None:  # a collection's own file, not its thumbnail
+            self.ctx.views.recon.set_selected(i, original, "")
+        ref = d.images[i] if original is None else original
+        err = float((((r.image.astype(np.float32) - ref.astype(np.float32)) / 255.0) ** 2).mean())
         d.recon_error[i] = err
         lab = "" if d.labels is None else f"{d.label_name} {d.label_text(i)} · "
         self.ctx.views.recon.set_reconstruction(i, r.image, f"{lab}{self._caption_name(i)} · reconstruction error {err:.4f}")
