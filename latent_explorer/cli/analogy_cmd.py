@@ -9,7 +9,7 @@ and the export settings: ``core.latent.analogy_from_recipe`` gives the same late
 """
 from __future__ import annotations
 
-from . import paths
+from . import common, paths
 
 
 def analogy_grid(inputs, results):
@@ -27,15 +27,14 @@ def analogy_grid(inputs, results):
 def cmd_analogy(a) -> int:
     from ..core.export import make_grid, recipe_with, save_png
     from ..core.latent import analogy, analogy_recipe
-    from .commands import _encode_files, _export_settings, _input_images, _load, _recipe
 
     out = paths.output_file("--out", a.out, (".png",))
-    files = _input_images([a.image_a, a.image_b, a.image_c], least=3)
-    settings = _export_settings(a)
-    m = _load(a)
-    batch, mean = _encode_files(m, files)
+    files = common.input_images([a.image_a, a.image_b, a.image_c], least=3)
+    settings = common.export_settings(a)
+    m = common.load(a)
+    batch, mean = common.encode_files(m, files)
     results = m.decode(analogy(mean[0], mean[1], mean[2], a.strengths))
-    recipe = _recipe(m, **analogy_recipe(mean[0], mean[1], mean[2], a.strengths, sources=files))
+    recipe = common.recipe(m, **analogy_recipe(mean[0], mean[1], mean[2], a.strengths, sources=files))
     save_png(out, make_grid(analogy_grid(batch, results), settings=settings), recipe_with(recipe, settings))
     shown = ", ".join(f"{s:g}" for s in a.strengths)
     print(f"wrote {out} (C + s·(B − A) at s = {shown})")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..core.errors import UserError
-from . import paths
+from . import common, paths
 
 
 def collection_out(value: str) -> Path:
@@ -54,9 +54,8 @@ def cmd_encode_collection(a) -> int:
                     **{k: v for k, v in (("size", a.size), ("config", a.config)) if v is not None})
         man = encode_collection_ray(load, folder, out, a.shard_size, a.address, progress=progress)
     else:
-        from .commands import _load
 
-        man = col.encode_collection(_load(a), folder, out, a.shard_size, progress=progress)
+        man = col.encode_collection(common.load(a), folder, out, a.shard_size, progress=progress)
     if bar is not None:
         bar.close()
     skipped = [(p, why) for s in man["shards"] for p, why in s["skipped"]]

@@ -10,61 +10,11 @@ import sys
 from pathlib import Path
 
 from ..core.errors import UserError
-from . import paths
+from . import common, paths
 from .analogy_cmd import cmd_analogy
 from .direction_cmd import cmd_direction, traverse_direction
 from .launcher import cmd_install_launcher
 from .train_cmd import cmd_train
-
-MAX_INPUT_IMAGES = 10_000
-
-
-def _load(a):
-    from ..core.models.loading import load_model
-
-    paths.existing("--config", a.config)
-    extra = {k: v for k, v in (("size", a.size), ("config", a.config)) if v is not None}
-    return load_model(a.model, device=a.device, precision=a.precision, allow_pickle=a.allow_pickle, **extra)
-
-
-def _recipe(model, **kw) -> dict:
-    r = {"model": model.spec or model.name}
-    if hasattr(model, "weights_hash"):
-        r["model_hash"] = model.weights_hash()
-    r.update(kw)
-    return r
-
-
-def _export_settings(a, animated: bool = False):
-    """The export options as ``ExportSettings`` (their bounds were checked by the parser)."""
-    from ..core.export_settings import ExportSettings
-
-    if not animated:
-        return ExportSettings(scale=a.scale, filter=a.filter)
-    return ExportSettings(scale=a.scale, size=a.out_size, filter=a.filter, fps=a.fps, ease=a.ease, loop=a.loop,
-                          frames=a.frames, quality=a.quality)
-
-
-def _input_images(values, least: int = 1) -> list[str]:
-    if len(values) < least:
-        raise UserError(f"needs at least {least} images, got {len(values)}")
-    if len(values) > MAX_INPUT_IMAGES:
-        raise UserError(f"{len(values)} images is too many at once (at most {MAX_INPUT_IMAGES})")
-    for v in values:
-        paths.input_file("", v)
-    return list(values)
-
-
-def _encode_files(model, files):
-    import numpy as np
-
-    from ..core.data.images import fit_to_size, load_image
-
-    imgs = [load_image(p) for p in files]
-    batch = np.stack([fit_to_size(im[None], model.image_size, model.channels)[0] for im in imgs])
-    mean, _ = model.encode(batch)
-    return batch, mean
-
 
 def cmd_models(a) -> int:
     from ..core.models.loading import BUNDLED_MODELS, bundled_models
@@ -92,7 +42,7 @@ def cmd_models(a) -> int:
 
 
 def cmd_info(a) -> int:
-    m = _load(a)
+    m = common.load(a)
     info = m.info()
     if a.json:
         print(json.dumps(info, indent=2, default=str))
@@ -129,7 +79,7 @@ def cmd_encode(a) -> int:
                         "not to a .npz file")
     out = paths.output_file("--out", a.out, (".npz",))
     folder = paths.input_folder("--images", a.images)
-    m = _load(a)
+    m = common.load(a)
     from tqdm import tqdm
 
     bar = tqdm(desc="reading", unit="img", leave=False)
@@ -158,11 +108,11 @@ def cmd_sample(a) -> int:
     from ..core.export import make_grid, recipe_with, save_png
 
     out = paths.output_file("--out", a.out, (".png",))
-    settings = _export_settings(a)
-    m = _load(a)
+    settings = common.export_settings(a)
+    m = common.load(a)
     z = m.sample_prior(a.n, seed=a.seed, temperature=a.temperature)
     save_png(out, make_grid(m.decode(z), settings=settings),
-             recipe_with(_recipe(m, kind="sample", n=a.n, seed=a.seed, temperature=a.temperature), settings))
+             recipe_with(common.recipe(m, kind="sample", n=a.n, seed=a.seed, temperature=a.temperature), settings))
     print(f"wrote {out}")
     return 0
 
@@ -172,17 +122,17 @@ def cmd_reconstruct(a) -> int:
 
     from ..core.export import make_grid, recipe_with, save_png
 
-    files = _input_images(a.images)
+    files = common.input_images(a.images)
     out = paths.output_folder("--out", a.out)
-    settings = _export_settings(a)
-    m = _load(a)
-    batch, mean = _encode_files(m, files)
+    settings = common.export_settings(a)
+    m = common.load(a)
+    batch, mean = common.encode_files(m, files)
     rec = m.decode(mean)
     out = paths.output_folder("--out", a.out, create=True)
     for p, x, r, z in zip(files, batch, rec, mean):
         dst = out / (Path(p).stem + "_recon.png")
         save_png(dst, make_grid(np.stack([x, r]), cols=2, settings=settings),
-                 recipe_with(_recipe(m, kind="reconstruct", source=str(p), latent=z), settings))
+                 recipe_with(common.recipe(m, kind="reconstruct", source=str(p), latent=z), settings))
         print(f"wrote {dst}")
     return 0
 
@@ -194,13 +144,13 @@ def cmd_traverse(a) -> int:
     out = paths.output_file("--out", a.out, (".png",))
     if a.image:
         paths.input_file("--image", a.image)
-    settings = _export_settings(a)
-    m = _load(a)
+    settings = common.export_settings(a)
+    m = common.load(a)
     if len(m.latent_shape) != 1 and not a.direction:
         raise UserError(f"traverse works on vector latents; {a.model} has spatial latents {m.latent_shape} "
                         "(walk them along a saved direction with --direction FILE.json)")
     if a.image:
-        _, base = _encode_files(m, [a.image])
+        _, base = common.encode_files(m, [a.image])
         base = base[0]
     else:
         base = m.sample_prior(1, seed=a.seed)[0]
@@ -216,7 +166,7 @@ def cmd_traverse(a) -> int:
     kl = ((getattr(m, "metrics", None) or {}).get("evaluate") or {}).get("kl_per_dim")
     grid = label_rows(grid, [f"z{d}" + (f" · KL {kl[d]:.2f}" if kl and d < len(kl) else "")
                              for d in range(zs.shape[0])], zs.shape[0])
-    save_png(out, grid, recipe_with(_recipe(m, kind="traverse", base=base, steps=a.steps, range=a.range_,
+    save_png(out, grid, recipe_with(common.recipe(m, kind="traverse", base=base, steps=a.steps, range=a.range_,
                                             source=a.image, seed=None if a.image else a.seed), settings))
     print(f"wrote {out} ({zs.shape[0]} rows × {a.steps} steps)")
     return 0
@@ -233,19 +183,19 @@ def cmd_morph(a) -> int:
     out = paths.output_file("--out", a.out, (".gif", ".mp4", ".png"))
     if len(a.images) < 2:
         raise UserError("morph needs at least two images")
-    files = _input_images(a.images, least=2)
+    files = common.input_images(a.images, least=2)
     n_keys = len(files) + bool(a.close)
     if a.frames < n_keys:
         raise UserError(f"--frames {a.frames}: a morph through {n_keys} keyframes"
                         f"{' (with --close)' if a.close else ''} needs at least {n_keys} frames")
-    settings = _export_settings(a, animated=True)
-    m = _load(a)
-    _, keys = _encode_files(m, files)
+    settings = common.export_settings(a, animated=True)
+    m = common.load(a)
+    _, keys = common.encode_files(m, files)
     if a.close:
         keys = np.concatenate([keys, keys[:1]])
     zs = path_latents(keys, a.frames, a.method, a.ease)
     frames = m.decode(zs)
-    save_animation(out, frames, recipe=_recipe(
+    save_animation(out, frames, recipe=common.recipe(
         m, kind="morph", images=[str(p) for p in files], method=a.method, frames=a.frames, keyframes=keys,
         closed=bool(a.close)), settings=settings)
     shown = len(frames) * 2 - 2 if a.loop == "ping-pong" and len(frames) > 2 else len(frames)
@@ -259,7 +209,7 @@ def cmd_evaluate(a) -> int:
     from ..core.metrics import evaluate
 
     paths.dataset("--data", a.data)
-    m = _load(a)
+    m = common.load(a)
     r = evaluate(m, a.data)
     if a.json:
         print(json.dumps(r))
@@ -307,7 +257,7 @@ def cmd_explain(a) -> int:
     image = paths.input_file("", a.image)
     if a.samples or a.out is not None:
         paths.output_folder("--out", a.out if a.out is not None else ".")
-    m = _load(a)
+    m = common.load(a)
     require_likelihood(m)
     batch = fit_to_size(load_image(image)[None], m.image_size, m.channels)
     r = explain(m, batch, samples=a.samples or 0, seed=a.seed)[0]
@@ -317,7 +267,7 @@ def cmd_explain(a) -> int:
 
         out = paths.output_folder("--out", a.out if a.out is not None else ".", create=True)
         grid = out / f"{image.stem}-posterior-samples.png"
-        save_png(grid, make_grid(r["decodes"]), _recipe(m, kind="explain", source=str(image), samples=a.samples,
+        save_png(grid, make_grid(r["decodes"]), common.recipe(m, kind="explain", source=str(image), samples=a.samples,
                                                        seed=a.seed, mean=r["mean"], logvar=r["logvar"]))
     if a.json:
         print(json.dumps({"model": m.spec or m.name, "image": str(image), **as_json(r),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import UserError
-from . import paths
+from . import common, paths
 
 DIRECTION_RANGE = 1.5
 
@@ -38,10 +38,9 @@ def cmd_direction(a) -> int:
 
     from ..core.export import atomic_write_text
     from ..core.latent.attributes import direction_between
-    from .commands import _load
 
     out = paths.output_file("--out", a.out, (".json",))
-    m = _load(a)
+    m = common.load(a)
     data = a.data or (getattr(m, "metrics", None) or {}).get("data") or "mnist-5k"
     spec_a, za = _group(m, a.from_, data, "--from")
     spec_b, zb = _group(m, a.to, data, "--to")
@@ -80,7 +79,6 @@ def traverse_direction(a, m, base, settings):
 
     from ..core.export import label_rows, make_grid, recipe_with
     from ..core.latent.attributes import walk
-    from .commands import _recipe
 
     d = read_direction(a.direction, tuple(m.latent_shape))
     r = DIRECTION_RANGE if a.range_ is None else a.range_
@@ -89,6 +87,6 @@ def traverse_direction(a, m, base, settings):
     grid = make_grid(imgs[None], settings=settings)
     label = f"{d.name}: s = {strengths[0]:g} to {strengths[-1]:g}".replace("→", "->")
     grid = label_rows(grid, [label], 1)
-    recipe = _recipe(m, kind="traverse-direction", base=base, strengths=[float(s) for s in strengths],
+    recipe = common.recipe(m, kind="traverse-direction", base=base, strengths=[float(s) for s in strengths],
                      direction=d.to_dict(), source=a.image, seed=None if a.image else a.seed)
     return grid, recipe_with(recipe, settings)

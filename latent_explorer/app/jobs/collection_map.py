@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .map_data import MapData, interpolator
+
 
 def is_collection(source) -> bool:
     """Whether ``source`` (an --images value) is a collection folder rather than a folder of images."""
@@ -36,7 +38,6 @@ def map_collection(ctx, folder) -> "MapData":
     from ...core.data.collection import Collection
     from ...core.errors import UserError
     from ...core.latent.project import fit_projection, point_density
-    from .mapping import MapData, _interpolator
 
     t0 = time.perf_counter()
     model = ctx.model
@@ -70,7 +71,7 @@ def map_collection(ctx, folder) -> "MapData":
 
         active = kl > ACTIVE_KL_THRESHOLD
     source = c.manifest.get("source", str(folder))
-    interp = _interpolator(proj.xy, mean) if proj.method != "identity" else None
+    interp = interpolator(proj.xy, mean) if proj.method != "identity" else None
     name = Path(folder).name
     if not c.complete:  # a run stopped part way (Ctrl-C, a kill): say so where the map's name is shown
         total = -(-int(c.manifest.get("files", 0)) // max(1, int(c.manifest.get("shard_size", 1))))

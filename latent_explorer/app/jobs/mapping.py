@@ -4,62 +4,17 @@ cancellable chunks, project them (PCA, t-SNE, UMAP) and hand back ``MapData``. N
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .map_data import MapData, interpolator
+
 MAP_CHUNK = 250
-
-
 MAX_MAP_POINTS = 5000
-
-#: a click's Delaunay blend over a larger map is triangulated over a random sample this large
-INTERPOLATOR_POINTS = 20_000
-
 
 #: a slow model (the SD VAE on a CPU encodes ~1 image/s) maps at most this many images
 SLOW_MAP_POINTS = 500
-
-
-@dataclass
-class MapData:
-    """Everything the map shows, computed on the worker."""
-
-    name: str
-    images: np.ndarray            # uint8 N×H×W×C, fitted to the model
-    labels: np.ndarray | None     # int N or None
-    mean: np.ndarray              # float32 N×*latent_shape
-    logvar: np.ndarray | None
-    recon_error: np.ndarray       # float32 N, mean squared error in [0, 1] pixel units
-    projection: object            # core.latent.project.Projection
-    interpolator: object | None   # core.latent.project.MapInterpolator (None for < 3 points)
-    density: np.ndarray           # float32 N in [0, 1]
-    kl_per_dim: np.ndarray | None  # float32 D, nats
-    active: np.ndarray | None = None  # bool D: KL above core.metrics.ACTIVE_KL_THRESHOLD
-    skipped: list = field(default_factory=list)
-    seconds: float = 0.0
-    paths: list | None = None     # the image files (a folder import), else None
-    source: object = None         # the folder (str) or file list the images came from
-    factors: np.ndarray | None = None  # int N×K known ground-truth factors (shapes), else None
-    factor_names: tuple = ()
-    value_names: dict = field(default_factory=dict)   # factor -> names of its values
-    label_name: str = "label"     # what the labels are (shapes: the "shape" factor)
-
-    @property
-    def label_names(self) -> list | None:
-        """Names for the label values (shapes: square, ellipse, …), or None: the numbers themselves."""
-        return self.value_names.get(self.label_name)
-
-    def label_text(self, i: int) -> str:
-        if self.labels is None:
-            return ""
-        names, v = self.label_names, int(self.labels[i])
-        return names[v] if names and 0 <= v < len(names) else str(v)
-
-    @property
-    def xy(self) -> np.ndarray:
-        return self.projection.xy
 
 
 def own_folder(model) -> str | None:
@@ -188,7 +143,7 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
     ctx.progress(n, n, f"projecting with {method}…")
     proj = fit_projection(mean, method, poll=ctx.checkpoint)  # t-SNE / UMAP: previews still served
     ctx.checkpoint()
-    interp = _interpolator(proj.xy, mean) if method != "identity" else None
+    interp = interpolator(proj.xy, mean) if method != "identity" else None
     kl = active = None
     if logvar is not None:
         from ...core.metrics import ACTIVE_KL_THRESHOLD, kl_per_dim_from_posteriors
@@ -198,22 +153,6 @@ def build_map(ctx, images_dir=None, method: str | None = None, limit: int = MAX_
     return MapData(name, images, labels, mean, logvar, np.concatenate(errs).astype(np.float32), proj, interp,
                    point_density(proj.xy), kl, active, skipped, time.perf_counter() - t0, paths, images_dir,
                    **known)
-
-
-def _interpolator(xy: np.ndarray, mean: np.ndarray):
-    """The Delaunay blend over the map, or None where there are too few points for one (a
-    handful of images: a click then takes the nearest image's latent)."""
-    from ...core.latent.project import MapInterpolator
-
-    if len(xy) < 4:
-        return None
-    if len(xy) > INTERPOLATOR_POINTS:  # a collection: the blend is triangulated over a sample
-        keep = np.sort(np.random.default_rng(0).choice(len(xy), INTERPOLATOR_POINTS, replace=False))
-        xy, mean = xy[keep], mean[keep]
-    try:
-        return MapInterpolator(xy, mean)
-    except Exception:  # qhull refuses degenerate layouts (all points on a line)
-        return None
 
 
 def reproject(ctx, data: MapData, method: str) -> MapData:
@@ -229,7 +168,7 @@ def reproject(ctx, data: MapData, method: str) -> MapData:
         # t-SNE / UMAP in a child process (one thread): a cancel or a newer choice kills it at once
         proj = fit_projection(data.mean, method, poll=ctx.checkpoint)
     ctx.checkpoint()
-    interp = _interpolator(proj.xy, data.mean) if method != "identity" else None
+    interp = interpolator(proj.xy, data.mean) if method != "identity" else None
     return replace(data, projection=proj, interpolator=interp, density=point_density(proj.xy),
                    seconds=time.perf_counter() - t0)
 

@@ -13,7 +13,7 @@ weights, seed and mutation) from which ``replay`` rebuilds that child's latent e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
