@@ -160,6 +160,10 @@ def test_directions_export_import_and_survive_a_session(qtbot, open_window, tmp_
     assert restored[0].recipe["from_text"].startswith("label 0")
     assert len(win2.views.user_directions.rows) == 2
     np.testing.assert_allclose(win2.state.z, win.state.z, atol=1e-6)  # the moved latent itself came back
+    # and the sliders where they were: moving one goes on from there, about the same image as before
+    assert win2.views.user_directions.strengths() == pytest.approx([0.75, 0.0])
+    win2.views.user_directions.rows[0].slider.setValue(0.0)
+    np.testing.assert_allclose(win2.state.z, win.state.z - 0.75 * v.vector, atol=1e-5)
 
 
 

@@ -83,7 +83,7 @@ def capture(snap: Snapshot) -> Session:
 
 def session_directions(s: Session, shape: tuple) -> tuple[list, list[str]]:
     """The session's attribute directions that fit latents of ``shape`` (each checked like an imported
-    JSON file), and notes on those that do not."""
+    JSON file), as (direction, its slider's strength) pairs, and notes on those that do not."""
     from ..core.latent.attributes import Direction
 
     out, notes = [], []
@@ -104,7 +104,8 @@ def session_directions(s: Session, shape: tuple) -> tuple[list, list[str]]:
         except ValueError as e:
             notes.append(f"direction {i + 1} was left out: {e}")
             continue
-        out.append(d)
+        strength = m.get("strength", 0.0)
+        out.append((d, float(strength) if isinstance(strength, (int, float)) and abs(strength) <= 1e3 else 0.0))
     return out, notes
 
 
@@ -149,7 +150,7 @@ class RestorePlan:
     family: object = None            # breeding's FamilyTree
     projection: str | None = None    # project the map this way (it is shown another way now)
     view: list | None = None         # else show this region of it
-    directions: list = field(default_factory=list)   # core.latent.attributes.Direction
+    directions: list = field(default_factory=list)   # (core.latent.attributes.Direction, strength)
 
 
 def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projection: str | None) -> RestorePlan:

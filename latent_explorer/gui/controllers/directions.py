@@ -352,11 +352,16 @@ class DirectionsController(QObject):
     def snapshot(self) -> list:
         return [(d, s) for d, s in zip(self.directions, self.strengths)]
 
-    def restore(self, directions: list) -> None:
-        """A session's directions (its latent comes back as it was: every strength starts at 0 from it)."""
-        self.directions = list(directions)
-        self.strengths = [0.0] * len(self.directions)
-        self.base = None
+    def restore(self, items: list) -> None:
+        """A session's (direction, strength) pairs, the sliders where they were: the latent restored is the
+        moved one, so the image they started from is it minus Σ strength × direction."""
+        self.directions = [d for d, _ in items]
+        self.strengths = [float(s) for _, s in items]
+        z = self.ctx.state.z
+        fits = z is not None and all(d.latent_shape == tuple(z.shape) for d in self.directions)
+        if not fits:
+            self.strengths = [0.0] * len(self.directions)
+        self.base = apply_directions(z, self.directions, [-s for s in self.strengths]) if fits else None
         self._show_sliders()
 
 

@@ -184,10 +184,10 @@ class SessionController(QObject):
         if plan.morph is not None:
             c.morphs.restore(plan.morph)
         c.bookmarks.set(plan.bookmarks)
-        c.directions.restore(plan.directions)
         if plan.latent is not None or plan.history:
             c.state.restore(plan.latent, plan.latent_source, plan.history, plan.history_position)
             c.note(f"restored: {c.state.source}")
+        c.directions.restore(plan.directions)  # (after the latent: their strengths are relative to it)
         if plan.projection:
             c.maps.set_projection(plan.projection)
         elif plan.view:
