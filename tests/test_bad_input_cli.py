@@ -38,8 +38,14 @@ TABLE = {
     "traverse": (["--model", "digits-2d", "--out", "{tmp}/t.png"], {
         **MODEL, **EXPORT, "--steps": NOT_WHOLE + ["0", "257"], "--range": NOT_NUMBERS + ["-1", "1000"],
         "--seed": SEEDS,
-        "--image": ["", "/no/such.png", "{dir}"],
+        "--image": ["", "/no/such.png", "{dir}"], "--direction": ["", "/no/such.json", "{dir}", "{file}", "{png}"],
         "--out": ["", "t.gif", "{file}/t.png", "{dir}.png", "{tmp}/nope/t.png"]}),
+    "direction": (["--model", "digits", "--from", "label:0", "--to", "label:1", "--out", "{tmp}/d.json"], {
+        **MODEL, "--from": ["", "label:", "label:x", "label:99", "factor:shape", "factor:=1", "factor:size=1",
+                            "/no/such.png"],
+        "--to": ["", "label:-1", "factor:x=1", "{file}"], "--method": ["", "pca"],
+        "--data": ["", "nothing-here", "{file}"],
+        "--out": ["", "d.png", "noext", "{file}/d.json", "{tmp}/nope/d.json"]}),
     "morph": (["--model", "digits", "{png}", "{png}", "--out", "{tmp}/m.gif"], {
         **MODEL, **ANIMATION, "--frames": NOT_WHOLE + ["0", "1", "2001"], "--fps": NOT_WHOLE + ["0", "61", "121"],
         "--method": ["cubic", ""], "--out": ["", "m.jpg", "{file}/m.gif", "{dir}.png", "{tmp}/nope/m.gif"]}),

@@ -67,14 +67,14 @@ STRIP_STRENGTHS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
 def strips(ctx, base: np.ndarray, vectors: list, strengths=STRIP_STRENGTHS) -> np.ndarray:
     """uint8 D×S×H×W×C: ``base + s·v`` for each direction ``v`` and strength ``s`` (approximate decodes
     for a slow decoder: a strip is a thumbnail)."""
+    from ...core.latent.attributes import Direction, walk
     from .spatial import can_approximate
 
     model = ctx.model
     fast = can_approximate(model)
-    s = np.asarray(strengths, np.float32).reshape(-1, *([1] * np.ndim(base)))
     rows = []
     for v in vectors:
         ctx.checkpoint()
-        zs = (np.asarray(base, np.float32)[None] + s * np.asarray(v, np.float32)[None]).astype(np.float32)
+        zs = walk(base, Direction("strip", np.asarray(v, np.float32)), strengths)
         rows.append(model.approx_decode(zs) if fast else model.decode(zs))
-    return np.stack(rows) if rows else np.zeros((0, len(s), *model.image_size, model.channels), np.uint8)
+    return np.stack(rows) if rows else np.zeros((0, len(strengths), *model.image_size, model.channels), np.uint8)

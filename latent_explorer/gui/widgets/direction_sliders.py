@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QMenu, QPushBut
                                QVBoxLayout, QWidget)
 
 from ...core.latent.attributes import STRENGTH_LIMIT
-from .imaging import show_strip
-from .spatial_sliders import STRIP_HEIGHT, _set_quietly, _slider
+from .imaging import show_strip, strip_size
+from .spatial_sliders import STRIP_HEIGHT, labeled_slider, set_quietly
 
 
 class DirectionSliderRow(QWidget):
@@ -30,7 +30,7 @@ class DirectionSliderRow(QWidget):
         self.name.setMinimumWidth(40)
         self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # elided, never wider
         self.name.setToolTip(tip)
-        self.slider = _slider(-STRENGTH_LIMIT, STRENGTH_LIMIT, 0.0)
+        self.slider = labeled_slider(-STRENGTH_LIMIT, STRENGTH_LIMIT, 0.0)
         self.slider.setToolTip(f"{name}: strength s adds s × the direction to the latent "
                                "(1 = from one group's mean to the other's; negative goes back)")
         self.menu_button = QToolButton()
@@ -55,6 +55,9 @@ class DirectionSliderRow(QWidget):
         lay.addWidget(self.strip, 1, 1, 1, 2, Qt.AlignmentFlag.AlignRight)
         lay.setColumnStretch(0, 1)
         self.slider.valueChanged.connect(lambda v: self.strengthChanged.emit(self.i, float(v)))
+
+    def set_strip_width(self, px: int) -> None:
+        self.strip.setFixedSize(*strip_size(px))
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)
@@ -105,7 +108,7 @@ class DirectionSliders(QWidget):
             row.actionRequested.connect(self.actionRequested)
             row.strip.setVisible(self.strips_visible)
             if self.strip_width:
-                row.strip.setFixedSize(self.strip_width, max(8, round((self.strip_width - 6) / 7)))
+                row.set_strip_width(self.strip_width)
             self.body.addWidget(row)
             self.rows.append(row)
         self.setVisible(bool(self.rows))
@@ -113,7 +116,7 @@ class DirectionSliders(QWidget):
     def set_strengths(self, strengths) -> None:
         """Move the sliders without emitting anything (a new image, an undo, a session)."""
         for row, s in zip(self.rows, strengths):
-            _set_quietly(row.slider, float(s))
+            set_quietly(row.slider, float(s))
 
     def set_strips(self, strips) -> None:
         """One strip per row (uint8 D×S×H×W×C), in order."""
@@ -124,7 +127,7 @@ class DirectionSliders(QWidget):
         """The strips as wide as the dimensions' (the layout's choice for the window's size)."""
         self.strip_width = px
         for row in self.rows:
-            row.strip.setFixedSize(px, max(8, round((px - 6) / 7)))
+            row.set_strip_width(px)
 
     def set_strips_visible(self, on: bool) -> None:
         self.strips_visible = on

@@ -50,6 +50,11 @@ def hstack(images: np.ndarray, gap: int = 1, fill: int = 0) -> np.ndarray:
     return out
 
 
+def strip_size(px: int) -> tuple[int, int]:
+    """(width, height) of a 7-frame strip ``px`` wide: square frames, a pixel between them."""
+    return px, max(8, round((px - 6) / 7))
+
+
 def show_strip(label, images: np.ndarray) -> None:
     """Put a traversal strip (images side by side) on a QLabel, scaled to fit it."""
     from PySide6.QtCore import Qt

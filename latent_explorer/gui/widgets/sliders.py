@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QGraphicsOpacityEffect, QHBoxLayout, QLabel, QLin
 from superqt import QLabeledDoubleSlider
 
 from .. import theme
-from .imaging import show_strip
+from .imaging import show_strip, strip_size
 
 MAX_SLIDER_DIMS = 64
 SLIDER_RANGE = 3.0
@@ -199,7 +199,7 @@ class DimensionRow(QWidget):
 
     def set_strip_width(self, px: int) -> None:
         """A narrower (or wider) strip, same aspect: 7 frames side by side."""
-        self.strip.setFixedSize(px, max(8, round((px - 6) / 7)))
+        self.strip.setFixedSize(*strip_size(px))
         images = getattr(self, "strip_images", None)
         if images is not None:
             show_strip(self.strip, images)

@@ -27,7 +27,7 @@ NO_IMAGES_HINT = ("Open a folder of your images (File → Open images folder…,
                   "to get principal-direction sliders fitted to them.")
 
 
-def _slider(lo: float, hi: float, value: float, decimals: int = 2) -> QLabeledDoubleSlider:
+def labeled_slider(lo: float, hi: float, value: float, decimals: int = 2) -> QLabeledDoubleSlider:
     s = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
     s.setRange(lo, hi)
     s.setDecimals(decimals)
@@ -39,7 +39,7 @@ def _slider(lo: float, hi: float, value: float, decimals: int = 2) -> QLabeledDo
     return s
 
 
-def _set_quietly(slider: QLabeledDoubleSlider, value: float) -> None:
+def set_quietly(slider: QLabeledDoubleSlider, value: float) -> None:
     lo, hi = slider.minimum(), slider.maximum()
     slider.blockSignals(True)
     slider.setValue(float(np.clip(value, lo, hi)))
@@ -62,7 +62,7 @@ class DirectionRow(QWidget):
         self.badge.setToolTip(f"PC{k + 1} explains {explained * 100:.1f}% of the variance of the encoded images")
         a = 0.25 + 0.75 * min(1.0, explained / 0.25)
         self.badge.setStyleSheet(f"background: rgba(255,179,71,{a:.2f}); color: #10131a;")
-        self.slider = _slider(lo, hi, 0.0)
+        self.slider = labeled_slider(lo, hi, 0.0)
         self.slider.setToolTip(f"move along principal direction {k + 1}; the range is ±3 standard deviations "
                                f"of the images along it")
         self.strip = QLabel()
@@ -84,9 +84,9 @@ class ChannelRow(QWidget):
         name = QLabel(f"c{c}")
         name.setObjectName("DimName")
         name.setFixedWidth(38)
-        self.offset = _slider(-OFFSET_RANGE, OFFSET_RANGE, 0.0)
+        self.offset = labeled_slider(-OFFSET_RANGE, OFFSET_RANGE, 0.0)
         self.offset.setToolTip(f"offset: add this to every value of channel {c}")
-        self.gain = _slider(*GAIN_RANGE, 1.0)
+        self.gain = labeled_slider(*GAIN_RANGE, 1.0)
         self.gain.setToolTip(f"gain: scale channel {c} about its mean (its contrast); 1 leaves it as it is")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(2, 1, 2, 1)
@@ -216,10 +216,10 @@ class SpatialSliderPanel(QWidget):
             return
         for r in self.direction_rows:
             if r.k < len(self.edit.coords):
-                _set_quietly(r.slider, float(self.edit.coords[r.k]))
+                set_quietly(r.slider, float(self.edit.coords[r.k]))
         for r in self.channel_rows:
-            _set_quietly(r.offset, float(self.edit.offset[r.c]))
-            _set_quietly(r.gain, float(self.edit.gain[r.c]))
+            set_quietly(r.offset, float(self.edit.offset[r.c]))
+            set_quietly(r.gain, float(self.edit.gain[r.c]))
 
     def set_traversals(self, strips: np.ndarray) -> None:
         """uint8 K×steps×H×W×C: one strip per direction row."""
