@@ -103,6 +103,33 @@ def test_a_time_budget_is_honoured(photos, tmp_path):
     assert json.loads((tmp_path / "m" / "training.json").read_text())["finished"] is True
 
 
+def test_a_budget_used_up_by_the_last_evaluation_still_ends_finished(photos, tmp_path, monkeypatch):
+    """The epoch's end finds time left, its evaluation spends it: that epoch was the last, and
+    training.json says the run finished (CI once read ``finished: false`` here)."""
+    import types
+
+    from latent_explorer.core import train as train_mod
+
+    clock = [0.0]
+
+    def tick():
+        clock[0] += 1e-4
+        return clock[0]
+
+    monkeypatch.setattr(train_mod, "time", types.SimpleNamespace(perf_counter=tick, time=tick))
+    real = train_watch.recon_stats
+
+    def slow(*a, **k):
+        clock[0] += 30.0  # an evaluation that outlasts the whole 6 s budget
+        return real(*a, **k)
+
+    monkeypatch.setattr(train_watch, "recon_stats", slow)
+    res = train(TrainOptions(data=str(photos), out=str(tmp_path / "m"), minutes=0.1, image_size=32, latent_dim=4,
+                             device="cpu"))
+    assert not res.cancelled and len(res.history) == 1 and res.epochs_done == res.plan.eval_every
+    assert json.loads((tmp_path / "m" / "training.json").read_text())["finished"] is True
+
+
 def test_training_20_images_with_the_defaults_beats_the_mean_image(photos, tmp_path):
     """A smoke test of the figure: a few seconds with the defaults learn more than the mean image."""
     res = train(TrainOptions(data=str(photos), out=str(tmp_path / "m"), minutes=0.12, image_size=32, device="cpu"))

@@ -271,9 +271,10 @@ def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainR
         return time.perf_counter() - t_start + eval_s  # last evaluation's time for the final one
 
     sums, seen, epoch = np.zeros(3), 0, start_epoch
-    first = not opts.resume  # a fresh run trains one epoch at least, even if loading used up a tiny budget
-    while first or not plan.done(epoch, step, spent()):
-        first = False
+    # A fresh run trains one epoch at least, even if loading used up a tiny budget. Whether the run is
+    # over is decided once per epoch, and the record written with that answer is the last one.
+    final = bool(opts.resume) and plan.done(epoch, step, spent())
+    while not final:
         gen = torch.Generator().manual_seed(opts.seed * 100_003 + epoch)
         noise = torch.Generator(device=device).manual_seed(opts.seed * 7_919 + epoch)
         perm = torch.randperm(n, generator=gen)
@@ -334,6 +335,9 @@ def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainR
         if rising:
             said_rising = True
             warn(rising)
+        if not final and plan.done(epoch, step, spent()):  # the evaluation used up the rest of the budget:
+            final = True  # this epoch was the last, and the record on disk says so
+            checkpoint.update_record(out, _record(opts, plan, history, best_epoch, True))
     kept = next((h for h in reversed(history) if h.epoch == best_epoch), None)
     flat = train_watch.flat_warning(kept) if kept is not None else None
     if flat:
