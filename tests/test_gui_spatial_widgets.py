@@ -134,7 +134,7 @@ def test_tiered_preview_shows_approximate_first_then_final(qtbot, tiered):
 
     model, worker, tp, shown = tiered
     z = np.full((2, 4, 4), 1.0, np.float32)
-    with qtbot.waitSignal(tp.frameShown, timeout=3000) as first:
+    with qtbot.waitSignal(tp.frameShown, timeout=10000) as first:
         tp.request(z, "one")
     assert first.args[1] is False and shown[0][:2] == (110, False)
     with qtbot.waitSignal(tp.frameShown, timeout=5000) as second:
@@ -149,7 +149,7 @@ def test_stale_full_decode_is_stopped_and_never_shown(qtbot, tiered):
     z2 = np.full((2, 4, 4), 2.0, np.float32)
     gate = model.gate = threading.Event()  # no full decode can finish until it opens
     tp.request(z1, "one")
-    qtbot.waitUntil(lambda: model.started.is_set(), timeout=3000)  # z1's full decode is running
+    qtbot.waitUntil(lambda: model.started.is_set(), timeout=10000)  # z1's full decode is running
     with qtbot.waitSignal(tp.frameShown, timeout=10000) as approx:
         tp.request(z2, "two")
     # z2's approximate frame came while z1's full decode could not finish: it did not wait for it

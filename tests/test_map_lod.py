@@ -75,7 +75,7 @@ def big_map(qtbot):
 
 
 def _wait_refresh(qtbot, w, before):
-    qtbot.waitUntil(lambda: w.lod.refreshes > before and not w.lod._timer.isActive(), timeout=3000)
+    qtbot.waitUntil(lambda: w.lod.refreshes > before and not w.lod._timer.isActive(), timeout=10000)
 
 
 def test_large_map_draws_a_raster_and_a_sample_then_every_point_zoomed_in(qtbot, big_map):
