@@ -22,12 +22,23 @@ def _package_root() -> str:
     return str(Path(__file__).resolve().parents[3])
 
 
+def _quiet_ray() -> dict:
+    """Ray's and Ray Data's INFO lines (start-up, execution plans, progress tables) stay in Ray's
+    own log folder: the command prints its own progress and result. Warnings still show."""
+    import logging
+
+    import ray.data  # noqa: F401  (it sets its loggers up on import: lower them after)
+
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    return dict(log_to_driver=False, logging_level=logging.WARNING)
+
+
 def start_local_ray(num_cpus: int | None = None) -> None:
     """A local Ray whose workers import the same latent_explorer as this process."""
     import ray
 
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": _package_root()}})
+    ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": _package_root()}},
+             **_quiet_ray())
 
 
 def _reachable(address: str, timeout: float = 5.0) -> None:
@@ -92,7 +103,7 @@ def encode_collection_ray(load: dict, folder: str | Path, out: str | Path, shard
     if started and address:
         _reachable(address)
         try:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, **_quiet_ray())
         except Exception as e:  # an unreachable or refused cluster: one line
             raise UserError(f"--address {address}: cannot join the Ray cluster ({str(e).splitlines()[0]})") from None
     elif started:
