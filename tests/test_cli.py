@@ -31,6 +31,17 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
+def test_every_option_of_every_command_says_what_it_does():
+    import argparse
+
+    from latent_explorer.cli.options import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    silent = [f"{name} {a.option_strings[0] if a.option_strings else a.dest}"
+              for name, p in sub.choices.items() for a in p._actions if not a.help]
+    assert len(sub.choices) >= 14 and silent == []
+
+
 def test_models_lists_the_bundled_models(capsys):
     code, out, _ = run(capsys, "models")
     assert code == 0

@@ -125,7 +125,9 @@ def _add_model(p, required=True):
     p.add_argument("--model", type=text, required=required, default=None if required else "digits",
                    help="bundled name (latent-explorer models lists them), model folder, .safetensors file or hub id")
     p.add_argument("--device", type=device, default="auto", help="auto (CUDA, MPS, else CPU), cpu, cuda or mps")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="number format of the decoder's arithmetic (default fp32; the app: bf16 where the CPU "
+                        "has bf16 units or on CUDA)")
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow .pt/.ckpt/.bin checkpoints (tensors only, weights_only=True)")
     p.add_argument("--size", type=size, default=None, metavar="PIXELS",
@@ -182,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="describe a model")
     _add_model(i)
-    i.add_argument("--json", action="store_true")
+    i.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
     t = sub.add_parser("train", help="train a ConvVAE on a bundled dataset or a folder",
                        description="With no --epochs, --steps or --minutes it trains for about "
@@ -191,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=text, default=None,
                    help="model folder (holds the best epoch, replaced atomically); default: "
                         "./<data>-b<β>-z<latent dim>, with -2, -3, … if that folder holds another run")
-    t.add_argument("--latent-dim", type=whole(1, 4096), default=16)
+    t.add_argument("--latent-dim", type=whole(1, 4096), default=16, help="size of the latent z (default 16)")
     t.add_argument("--beta", type=number(0, 1e4), default=1.0, help="weight of the KL term (1: classic VAE)")
     t.add_argument("--tc-beta", type=number(0, 1e4), default=None,
                    help="β-TCVAE: weight only the total-correlation part of the KL")
@@ -200,11 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train for this many optimisation steps (counted from the run's start)")
     t.add_argument("--minutes", type=number(0, MAX_MINUTES, lo_open=True), default=None,
                    help=f"train for about this many minutes (default {DEFAULT_MINUTES:g} when no length is given)")
-    t.add_argument("--image-size", type=whole(4, 1024), default=None)
+    t.add_argument("--image-size", type=whole(4, 1024), default=None,
+                   help="side the images are resized to (default: a bundled dataset's own size; 64 for a folder)")
     t.add_argument("--batch-size", type=whole(1, 65_536), default=None,
                    help=f"default: {DEFAULT_MAX_BATCH}, or the number of training images when fewer")
-    t.add_argument("--lr", type=number(0, 10, lo_open=True), default=1e-3)
-    t.add_argument("--seed", type=SEED, default=0)
+    t.add_argument("--lr", type=number(0, 10, lo_open=True), default=1e-3, help="Adam's learning rate (default 0.001)")
+    t.add_argument("--seed", type=SEED, default=0, help="seed of the weights, batches and ε (same seed: same run)")
     t.add_argument("--augment", nargs="?", choices=AUGMENT_CHOICES, const="on", default="auto", metavar="KIND",
                    help="auto (default: folders under 2,000 images), on, off, affine (digits: small shifts, "
                         "rotations, zoom) or photo (flips, crops, colour jitter); --augment alone: on, the "
@@ -215,13 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--decoder", choices=["deconv", "broadcast"], default="deconv",
                    help="broadcast: spatial broadcast decoder (better disentangled positions)")
     t.add_argument("--limit", type=whole(1, 10**9), default=None, help="use only the first N training images")
-    t.add_argument("--device", type=device, default="auto")
+    t.add_argument("--device", type=device, default="auto", help="auto (CUDA, MPS, else CPU), cpu, cuda or mps")
     t.add_argument("--resume", action="store_true", help="continue from the kept (best) epoch in --out")
     t.add_argument("--overwrite", action="store_true", help="replace the model already in --out")
 
     e = sub.add_parser("encode", help="encode a folder of images to an .npz of latents, or to a collection folder")
     _add_model(e)
-    e.add_argument("--images", type=text, required=True)
+    e.add_argument("--images", type=text, required=True, metavar="DIR", help="the folder of images to encode")
     e.add_argument("--out", type=text, required=True,
                    help="FILE.npz, or a FOLDER: a collection (Parquet shards + manifest; a re-run resumes)")
     e.add_argument("--shard-size", type=whole(16, 65_536), default=1024, metavar="N",
@@ -233,48 +236,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="decode random latents from the prior into a PNG grid")
     _add_model(s)
-    s.add_argument("-n", type=whole(1, 1024), default=64)
-    s.add_argument("--seed", type=SEED, default=0)
-    s.add_argument("--temperature", type=number(0, 100), default=1.0)
-    s.add_argument("--out", type=text, required=True)
+    s.add_argument("-n", type=whole(1, 1024), default=64, help="how many samples (default 64)")
+    s.add_argument("--seed", type=SEED, default=0, help="seed of the latents drawn from N(0, I)")
+    s.add_argument("--temperature", type=number(0, 100), default=1.0,
+                   help="z = T·ε: below 1 stays nearer the prior's centre (default 1)")
+    s.add_argument("--out", type=text, required=True, metavar="FILE.png", help="the grid, with its recipe")
     _add_export(s)
 
     r = sub.add_parser("reconstruct", help="encode and decode images; writes originals beside reconstructions")
     _add_model(r)
-    r.add_argument("images", nargs="+", type=text)
-    r.add_argument("--out", type=text, required=True)
+    r.add_argument("images", nargs="+", type=text, metavar="IMAGE", help="image files")
+    r.add_argument("--out", type=text, required=True, metavar="DIR",
+                   help="a folder: NAME_recon.png per image, the original beside its reconstruction")
     _add_export(r)
 
     tr = sub.add_parser("traverse", help="a traversal grid: one row per latent dimension")
     _add_model(tr)
-    tr.add_argument("--image", type=text)
-    tr.add_argument("--seed", type=SEED, default=0)
-    tr.add_argument("--steps", type=whole(1, 256), default=9)
+    tr.add_argument("--image", type=text, help="start from this image's μ (default: a latent drawn with --seed)")
+    tr.add_argument("--seed", type=SEED, default=0, help="seed of the start latent when there is no --image")
+    tr.add_argument("--steps", type=whole(1, 256), default=9, help="images per row (default 9)")
     tr.add_argument("--range", type=number(0, 100), default=None, dest="range_",
                     help="each dimension from −RANGE to +RANGE (default 3), or the direction's strengths (default 1.5)")
     tr.add_argument("--direction", type=text, default=None, metavar="FILE.json",
                     help="walk along a saved direction (from `direction` or the app) instead of each dimension")
-    tr.add_argument("--out", type=text, required=True)
+    tr.add_argument("--out", type=text, required=True, metavar="FILE.png", help="the grid, with its recipe")
     _add_export(tr)
 
     m = sub.add_parser("morph", help="morph through images A B [C ...] in order (GIF, MP4 or PNG strip)")
     _add_model(m)
-    m.add_argument("images", nargs="+", metavar="IMAGE", type=text)
+    m.add_argument("images", nargs="+", metavar="IMAGE", type=text, help="two or more image files, in order")
     m.add_argument("--frames", type=whole(2, 2000), default=16,
                    help="frames in all (before ping-pong), spread evenly over the segments; each image is one")
-    m.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
+    m.add_argument("--method", choices=["slerp", "lerp"], default="slerp",
+                   help="slerp follows the sphere the prior's samples live near (default); lerp: straight lines")
     m.add_argument("--close", action="store_true", help="end on the first image again (A → B → … → A)")
-    m.add_argument("--out", type=text, required=True)
+    m.add_argument("--out", type=text, required=True, metavar="FILE", help=".gif, .mp4 or .png (a strip)")
     _add_export(m, animation=True)
 
     ev = sub.add_parser("evaluate", help="test-split metrics (ELBO, KL per dim, active dims, MIG)")
     _add_model(ev)
     ev.add_argument("--data", type=text, default=None, help="mnist-5k, shapes or a folder (default: the model's own)")
-    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
     x = sub.add_parser("explain", help="one image's posterior μ, log σ² and its ELBO split (reconstruction + KL)")
     _add_model(x)
-    x.add_argument("image", metavar="IMAGE", type=text)
+    x.add_argument("image", metavar="IMAGE", type=text, help="an image file")
     x.add_argument("--samples", type=whole(1, 256), default=None, metavar="K",
                    help="also draw K latents z = μ + σ·ε from the posterior and save their decodes as a PNG grid")
     x.add_argument("--seed", type=SEED, default=0, help="seed of the posterior samples' ε")
@@ -292,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--strengths", type=number_list(*STRENGTH_RANGE, MAX_STRENGTHS), default=[0.0, 0.5, 1.0, 1.5],
                     metavar="S,S,...", help=f"1 to {MAX_STRENGTHS} comma-separated strengths, each "
                     f"{STRENGTH_RANGE[0]:g} to {STRENGTH_RANGE[1]:g} (default 0,0.5,1,1.5; 1 is the plain analogy)")
-    an.add_argument("--out", type=text, required=True, metavar="FILE.png")
+    an.add_argument("--out", type=text, required=True, metavar="FILE.png", help="the grid, with its recipe")
     _add_export(an)
 
     di = sub.add_parser("direction", help="the latent direction from one group of images to another, as JSON",
@@ -301,13 +307,17 @@ def build_parser() -> argparse.ArgumentParser:
                                     "linear classifier's normal); strength 1 moves the first group's mean onto the "
                                     "second's. Use it with `traverse --direction` or in the app (Directions).")
     _add_model(di)
-    di.add_argument("--from", dest="from_", nargs="+", type=text, required=True, metavar="GROUP")
-    di.add_argument("--to", nargs="+", type=text, required=True, metavar="GROUP")
-    di.add_argument("--method", choices=["mean", "classifier"], default="mean")
+    di.add_argument("--from", dest="from_", nargs="+", type=text, required=True, metavar="GROUP",
+                    help="where the direction starts (strength 0)")
+    di.add_argument("--to", nargs="+", type=text, required=True, metavar="GROUP",
+                    help="where strength 1 arrives")
+    di.add_argument("--method", choices=["mean", "classifier"], default="mean",
+                    help="mean: difference of the means (default); classifier: a logistic regression's normal, "
+                         "sharper when the groups overlap")
     di.add_argument("--name", type=text, default=None, help="what the direction is called (default: FROM → TO)")
     di.add_argument("--data", type=text, default=None, help="mnist-5k, shapes or a folder for label:/factor: "
                                                              "groups (default: the model's own)")
-    di.add_argument("--out", type=text, required=True, metavar="FILE.json")
+    di.add_argument("--out", type=text, required=True, metavar="FILE.json", help="where the direction is written")
     di.add_argument("--json", action="store_true", help="also print one JSON line (name, length, group sizes)")
 
     il = sub.add_parser("install-launcher", help="add the app to the desktop's application menu (a freedesktop "
