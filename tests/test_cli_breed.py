@@ -124,3 +124,14 @@ def test_a_family_continued_with_another_model_or_a_damaged_tree_is_refused(caps
     code, _, err = run(capsys, "breed", "--model", "digits", *digit_files[:2], "--out", out)
     assert code == 2 and "already holds a family" in err
     assert run(capsys, "breed", "--model", "digits", "--pick", "2", "--out", out)[0] == 0
+
+
+def test_the_contact_sheet_is_white_between_its_tiles_in_colour_and_in_grey():
+    from latent_explorer.cli.breed_cmd import contact_sheet
+
+    for c in (1, 3):
+        tiles = [[np.full((64, 64, c), 30, np.uint8)] * 2, [np.full((64, 64, c), 90, np.uint8)] * 5]
+        sheet = contact_sheet(tiles, [["a.png", "b.png"], [f"#{k}" for k in range(1, 6)]], ["parents", "gen 1"])
+        assert sheet.ndim == 3 and sheet.shape[2] == c and sheet.shape[0] >= 2 * 64
+        assert (sheet[0] == 255).all() and (sheet[-1] == 255).all()  # the gutters: white, never a tint
+        assert (sheet == 90).any() and (sheet == 30).any()

@@ -110,7 +110,8 @@ def contact_sheet(rows, captions, titles, min_tile: int = MIN_TILE, pad: int = 4
     k = max(1, -(-min_tile // max(h, w)))
     h, w, cap = h * k, w * k, 14
     cols = max(len(r) for r in rows)
-    sheet = Image.new("L" if c == 1 else "RGB", (pad + cols * (w + pad), pad + len(rows) * (h + cap + pad)), 255)
+    sheet = Image.new("L" if c == 1 else "RGB", (pad + cols * (w + pad), pad + len(rows) * (h + cap + pad)),
+                      255 if c == 1 else (255, 255, 255))
     draw, font = ImageDraw.Draw(sheet), ImageFont.load_default()
     for r, (row, caps) in enumerate(zip(rows, captions)):
         y = pad + r * (h + cap + pad)
