@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from latent_explorer import cli
 from latent_explorer.cli import build_parser, main
+from latent_explorer.core.latent.breeding import FamilyTree
+from latent_explorer.core.latent.breeding_file import family_json
 
 NOT_NUMBERS = ["", " ", "abc", "nan", "NaN", "inf", "-inf", "+inf", "1e400", "0x10", "1_000", "3,,4", "12x",
                "1,2", "--", "9" * 60, "½"]
@@ -64,6 +66,12 @@ TABLE = {
         "--strengths": ["", ",", "1,", ",1", "0,,1", "a,b", "nan", "inf", "1e400", "4.5", "-4.01", "0,5",
                         "1;2", "1 2", "0x1", "0,0,0,0,0,0,0,0,0,0", "½"],
         "--out": ["", "an.gif", "noext", "{dir}.png", "{file}/an.png", "{tmp}/nope/an.png"]}),
+    "breed": (["--model", "digits", "{png}", "{png2}", "--out", "{tmp}/fam"], {
+        **MODEL, **EXPORT, "--children": NOT_WHOLE + ["0", "-1", "17"],
+        "--mutation": NOT_NUMBERS + ["-0.1", "-1", "2.01"],
+        "--seed": SEEDS, "--generations": NOT_WHOLE + ["0", "-2", "101"],
+        "--pick": ["", ",", "0", "1,,2", "a", "17", "-1", "1.5", "1,2,3,4,5,6,7", "1;2"],
+        "--out": ["", "{file}", "{file}/sub", "{file}/a/b"]}),
     "train": (["--data", "mnist-5k", "--out", "{tmp}/m", "--epochs", "1", "--limit", "8", "--device", "cpu"], {
         "--data": ["", "nothing-here", "{file}"], "--out": ["", "{file}", "{file}/m"],
         "--latent-dim": NOT_WHOLE + ["0", "-2", "4097", str(10**9)], "--beta": NOT_NUMBERS + ["-1", "1e9"],
@@ -104,6 +112,24 @@ EXTRA = [["frobnicate"], ["--bogus"], ["models", "--bogus"], ["models", "extra"]
          ["analogy", "--model", "digits", "{png}", "{file}", "{png}", "--out", "{tmp}/an.png"],
          ["analogy", "--model", "digits", "{png}", "{png}", "{png}", "--out", "{dir}"],
          ["analogy", "--model", "digits", "{png}", "{png}", "{png}", "--strengths", "--out", "{tmp}/an.png"],
+         ["breed", "--model", "digits", "{png}", "--out", "{tmp}/b"],  # one parent
+         ["breed", "--model", "digits", *["{png}", "{png2}"] * 3, "{png}", "--out", "{tmp}/b"],  # seven
+         ["breed", "--model", "digits", "{png}", "/no/such.png", "--out", "{tmp}/b"],
+         ["breed", "--model", "digits", "{png}", "{dir}", "--out", "{tmp}/b"],
+         ["breed", "--model", "digits", "{png}", "{file}", "--out", "{tmp}/b"],
+         ["breed", "--model", "digits", "{png}", "{png}", "--out", "{tmp}/b"],  # one latent twice
+         ["breed", "--model", "digits", "--out", "{tmp}/b"],
+         ["breed", "--model", "digits", "--pick", "1", "--out", "{dir}"],
+         ["breed", "{png}", "{png2}", "--out", "{tmp}/b"], ["breed", "--model", "digits", "{png}", "{png2}"],
+         ["breed", "--model", "digits", "{png}", "{png2}", "--pick", "1", "--out", "{tmp}/b"],
+         ["breed", "--model", "digits", "{png}", "{png2}", "--generations", "2", "--out", "{tmp}/b"],
+         ["breed", "--model", "digits", "{png}", "{png2}", "--generations", "2", "--pick", "9", "--out", "{tmp}/b"],
+         ["breed", "--model", "digits", "{png}", "{png2}", "--generations", "2", "--pick", "2,2", "--out", "{tmp}/b"],
+         ["breed", "--model", "digits", "{png}", "{png2}", "--out", "{tmp}/fam16"],  # a family is there
+         ["breed", "--model", "digits", "--out", "{tmp}/fam16"],
+         ["breed", "--model", "digits", "--pick", "3", "--out", "{tmp}/fam16"],
+         ["breed", "--model", "digits", "--pick", "1", "--out", "{tmp}/badfam"],
+         ["breed", "--model", "digits-2d", "--pick", "1", "--out", "{tmp}/fam16"],  # another latent shape
          ["install-launcher", "extra"], ["install-launcher", "--remove=yes"], ["install-launcher", "--rem", "--x"]]
 
 
@@ -139,7 +165,17 @@ def where(tmp_path_factory):
     (tmp / "adir.png").mkdir()
     (tmp / "adir.npz").mkdir()
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp / "a.png")
-    return {"tmp": str(tmp), "file": str(tmp / "afile"), "dir": str(tmp / "adir"), "png": str(tmp / "a.png")}
+    square = np.zeros((28, 28), np.uint8)
+    square[8:20, 8:20] = 255
+    Image.fromarray(square).save(tmp / "b.png")
+    family = FamilyTree()  # a family of two children, of the 16-d digits model's shape, to continue
+    family.set_parents([family.add_root(np.full(16, v, np.float32)) for v in (-1.0, 1.0)])
+    family.breed(2, 0.1, seed=0)
+    for name, text in (("fam16", family_json(family, model="digits")), ("badfam", "{")):
+        (tmp / name).mkdir()
+        (tmp / name / "tree.json").write_text(text)
+    return {"tmp": str(tmp), "file": str(tmp / "afile"), "dir": str(tmp / "adir"), "png": str(tmp / "a.png"),
+            "png2": str(tmp / "b.png")}
 
 
 def _fill(argv, where):
@@ -186,10 +222,12 @@ NUMERIC = [("sample", "-n"), ("sample", "--seed"), ("sample", "--temperature"), 
            ("train", "--latent-dim"), ("train", "--beta"), ("train", "--tc-beta"), ("train", "--epochs"),
            ("train", "--image-size"), ("train", "--batch-size"), ("train", "--lr"), ("train", "--kl-warmup"),
            ("train", "--hidden-channels"), ("train", "--limit"), ("train", "--device"), ("gui", "--size"),
-           ("explain", "--samples"), ("explain", "--seed"), ("analogy", "--strengths"), ("analogy", "--scale")]
+           ("explain", "--samples"), ("explain", "--seed"), ("analogy", "--strengths"), ("analogy", "--scale"),
+           ("breed", "--children"), ("breed", "--mutation"), ("breed", "--generations"), ("breed", "--pick")]
 BASES = {"sample": ["--model", "m", "--out", "o.png"], "traverse": ["--model", "m", "--out", "o.png"],
          "morph": ["--model", "m", "a", "b", "--out", "o.gif"], "train": ["--data", "d", "--out", "o"], "gui": [],
-         "explain": ["--model", "m", "img.png"], "analogy": ["--model", "m", "a", "b", "c", "--out", "o.png"]}
+         "explain": ["--model", "m", "img.png"], "analogy": ["--model", "m", "a", "b", "c", "--out", "o.png"],
+         "breed": ["--model", "m", "a", "b", "--out", "o"]}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

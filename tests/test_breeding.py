@@ -1,11 +1,13 @@
 """Breeding latents (core/latent/breeding.py): children are seeded random blends plus a mutation, the
-family tree undoes and redoes its steps, and a child's lineage replays to its latent bit for bit."""
+family tree undoes and redoes its steps, and a child's lineage replays to its latent bit for bit; the
+family tree file (core/latent/breeding_file.py) reads back bit for bit and refuses a damaged one."""
 import json
 
 import numpy as np
 import pytest
 
-from latent_explorer.core.latent.breeding import FamilyTree, child_latent, replay
+from latent_explorer.core.latent.breeding import FamilyTree, child_latent, describe, replay
+from latent_explorer.core.latent.breeding_file import family_json, read_family
 
 
 def _tree(shape=(8,), n_roots=3):
@@ -145,3 +147,30 @@ def test_a_root_latent_survives_the_recipe_json_to_the_bit():
     nid = t.add_root(z)
     back = replay(json.loads(json.dumps(t.lineage(nid))))
     assert back.tobytes() == z.tobytes()
+
+
+def test_the_family_tree_file_round_trips_bit_for_bit_and_bad_files_are_refused_in_one_line():
+    rng = np.random.default_rng(2)
+    t = FamilyTree()
+    roots = [t.add_root(rng.standard_normal((2, 3, 3)).astype(np.float32) * 3, f"r{i}") for i in range(3)]
+    t.set_parents(roots)
+    gen1 = t.breed(4, 0.7, seed=10)
+    t.set_parents(gen1[1:3])
+    t.breed(3, 0.1, seed=20)
+    text = family_json(t, {gen1[0]: {"file": "child-g1-1.png"}}, model="m")
+    back, rec = read_family(text)
+    assert rec["model"] == "m" and rec["nodes"][3]["file"] == "child-g1-1.png"
+    assert back.parents == t.parents and back.children == t.children
+    assert describe(back, t.children[0]).startswith("g2·1 = ") and "·g1·2 + " in describe(back, t.children[0])
+    for k, n in t.nodes.items():
+        assert back.nodes[k].latent.tobytes() == n.latent.tobytes() and back.lineage(k) == t.lineage(k)
+    d = json.loads(text)
+    bad = ["{", "[]", json.dumps({**d, "format": "x"}), json.dumps({**d, "version": 9}),
+           json.dumps({**d, "shape": [0]}), json.dumps({**d, "shape": "2,3,3"}), json.dumps({**d, "nodes": []}),
+           json.dumps({**d, "roots": {}}), json.dumps({**d, "roots": {**d["roots"], "0": ["1"] * 18}}),
+           json.dumps({**d, "roots": {**d["roots"], "1": [1e400] * 18}}),
+           json.dumps({**d, "nodes": d["nodes"][3:]})]
+    for b in bad:
+        with pytest.raises(ValueError) as e:
+            read_family(b)
+        assert "\n" not in str(e.value)

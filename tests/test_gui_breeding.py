@@ -1,7 +1,8 @@
 """Breeding in the app (issue 12 §3): pinned images → a brood of children → tick some → the next
-generation; the family tree goes back to any node; Ctrl+Z walks back across generations and a generation
-is undone and redone; the tree survives a session save and reload in a fresh window; an exported child's
-recipe replays its lineage to the same pixels."""
+generation (at 1280 × 720 the tree keeps readable nodes and shows the newest generation); the family
+tree goes back to any node; Ctrl+Z walks back across generations and a generation is undone and redone;
+the tree survives a session save and reload in a fresh window; an exported child's recipe replays its
+lineage to the same pixels."""
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -52,10 +53,17 @@ def _two_generations(qtbot, win):
 
 
 def test_breed_two_generations_look_go_back_and_undo(qtbot, open_window):
-    win = open_window(map_limit=100)
+    from latent_explorer.gui.widgets.family_tree import LABEL_PX
+
+    win = open_window(map_limit=100, window_size=(1280, 720))
     b, p = win.breeding, win.breeding.panel
     gen1, gen2 = _two_generations(qtbot, win)
     model = win.worker._model
+    # at 1280 × 720 the tree is drawn at a readable size (it scrolls), the newest generation in view
+    assert p.tree.node_px() >= p.tree.min_node_px() and LABEL_PX * p.tree.zoom >= 9
+    assert p.tree.newest == gen2
+    first = p.tree.mapFromScene(p.tree.node_rect(gen2[0])).boundingRect()
+    assert p.tree.viewport().rect().contains(first)
     # click a child: it is on the big preview, decoded as the preview decodes it
     _click_item(qtbot, p.children, gen2[2])
     child = b.tree.nodes[gen2[2]]
@@ -63,6 +71,7 @@ def test_breed_two_generations_look_go_back_and_undo(qtbot, open_window):
     np.testing.assert_array_equal(win.views.preview.image, model.decode(child.latent[None])[0])
     assert "g2·3" in win.views.preview.caption.text() and "ε" in win.views.preview.caption.text()
     # click a first-generation node in the tree: back to it, its brood in the grid
+    p.tree.reveal(gen1[0])  # scrolled to it first, as a user would
     x, y = p.tree.positions[gen1[0]]
     pos = p.tree.mapFromScene(x + 20, y + 20)
     qtbot.mouseClick(p.tree.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y()))

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..core.errors import UserError
 from . import common, paths
 from .analogy_cmd import cmd_analogy
+from .breed_cmd import cmd_breed
 from .direction_cmd import cmd_direction, traverse_direction
 from .launcher import cmd_install_launcher
 from .train_cmd import cmd_train
@@ -282,4 +283,5 @@ def cmd_explain(a) -> int:
 COMMANDS = {"train": cmd_train, "models": cmd_models, "info": cmd_info, "encode": cmd_encode,
             "sample": cmd_sample, "reconstruct": cmd_reconstruct, "traverse": cmd_traverse,
             "morph": cmd_morph, "evaluate": cmd_evaluate, "explain": cmd_explain,
-            "analogy": cmd_analogy, "direction": cmd_direction, "install-launcher": cmd_install_launcher}
+            "analogy": cmd_analogy, "direction": cmd_direction, "breed": cmd_breed,
+            "install-launcher": cmd_install_launcher}

@@ -13,6 +13,7 @@ import re
 from ..core.device import DEVICES
 from ..core.data.augment import CHOICES as AUGMENT_CHOICES
 from ..core.latent.analogy import MAX_STRENGTHS, STRENGTH_RANGE
+from ..core.latent.breeding import MAX_CHILDREN, MAX_MUTATION, MAX_PARENTS
 from ..core.train_plan import DEFAULT_MAX_BATCH, DEFAULT_MINUTES, MAX_MINUTES, MAX_STEPS
 
 MAX_SEED = 2**32 - 1
@@ -319,6 +320,29 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "groups (default: the model's own)")
     di.add_argument("--out", type=text, required=True, metavar="FILE.json", help="where the direction is written")
     di.add_argument("--json", action="store_true", help="also print one JSON line (name, length, group sizes)")
+
+    br = sub.add_parser("breed", help="breed children of 2 to 6 images (the app's Breed) into PNGs with their lineage",
+                        description="Each child is a random blend of its parents (weights from its own seed, "
+                                    "summing to 1) plus --mutation σ of noise, made by the app's own code. DIR gets "
+                                    "child-gG-K.png (its recipe replays the lineage), genG.png contact sheets and "
+                                    "tree.json. With no images, --pick continues the family in --out.")
+    _add_model(br)
+    br.add_argument("parents", nargs="*", metavar="PARENT", type=text,
+                    help="2 to 6 images (none: continue the family in --out)")
+    br.add_argument("--children", type=whole(1, MAX_CHILDREN), default=8, metavar="N",
+                    help=f"children per generation, 1 to {MAX_CHILDREN} (default 8)")
+    br.add_argument("--mutation", type=number(0, MAX_MUTATION), default=0.2, metavar="M",
+                    help=f"noise added to each child, in σ of the prior, 0 to {MAX_MUTATION:g} (default 0.2)")
+    br.add_argument("--seed", type=SEED, default=None, metavar="S",
+                    help="the first child's seed, each next child's one more (default 0; continuing: "
+                         "one past the family's last)")
+    br.add_argument("--generations", type=whole(1, 100), default=1, metavar="G",
+                    help="breed G generations, each from the --pick children of the one before")
+    br.add_argument("--pick", type=int_list(1, MAX_CHILDREN, MAX_PARENTS), default=None, metavar="K,K,...",
+                    help="which children (their numbers on the contact sheet) breed on: of the last "
+                         "generation in --out, or of each new one with --generations")
+    br.add_argument("--out", type=text, required=True, metavar="DIR")
+    _add_export(br)
 
     il = sub.add_parser("install-launcher", help="add the app to the desktop's application menu (a freedesktop "
                                                  ".desktop entry in $XDG_DATA_HOME/applications)")

@@ -202,7 +202,7 @@ class FamilyTree:
                 steps.append({"id": i, "parents": list(n.parents), "weights": list(n.weights), "seed": n.seed,
                               "mutation": n.mutation, "generation": n.generation, "label": n.label})
             else:
-                roots[str(i)] = {"label": n.label, "latent": _exact_floats(n.latent)}
+                roots[str(i)] = {"label": n.label, "latent": exact_floats(n.latent)}
         return {"node": int(nid), "shape": list(self.nodes[nid].latent.shape), "roots": roots, "steps": steps}
 
     # ---- sessions ----------------------------------------------------------------------
@@ -243,7 +243,7 @@ class FamilyTree:
         return tree
 
 
-def _exact_floats(z: np.ndarray) -> list[float]:
+def exact_floats(z: np.ndarray) -> list[float]:
     """A float32 latent as the shortest decimals that read back (as float32) to the same bits."""
     return [float(str(v)) for v in np.asarray(z, np.float32).ravel()]
 
@@ -293,10 +293,20 @@ def replay(lineage: dict) -> np.ndarray:
         raise ValueError(f"not a breeding lineage ({type(e).__name__}: {e})") from None
 
 
+def describe(tree: FamilyTree, nid: int) -> str:
+    """Node ``nid`` in words: a root's label, or a child's formula (``g2·3 = 0.61·g1·2 + … + 0.20·ε (seed 7)``),
+    the ``method`` of an exported child's recipe."""
+    n = tree.nodes[nid]
+    if not n.parents:
+        return f"{n.label} (picked)"
+    parts = " + ".join(f"{w:.2f}·{tree.nodes[p].label}" for p, w in zip(n.parents, n.weights) if p in tree.nodes)
+    return f"{n.label} = {parts} + {n.mutation:.2f}·ε (seed {n.seed})"
+
+
 def breeding_recipe(tree: FamilyTree, nid: int) -> dict:
     """The recipe fields of an exported child: ``kind``, its ``latent`` and its full ``lineage``."""
     return {"kind": "breeding", "latent": tree.nodes[nid].latent, "lineage": tree.lineage(nid)}
 
 
-__all__ = ["Node", "FamilyTree", "child_latent", "replay", "breeding_recipe", "MAX_PARENTS", "MAX_CHILDREN",
+__all__ = ["Node", "FamilyTree", "child_latent", "replay", "describe", "breeding_recipe", "MAX_PARENTS", "MAX_CHILDREN",
            "MAX_MUTATION"]

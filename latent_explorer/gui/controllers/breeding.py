@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from ...app.jobs import breeding as breed_jobs
 from ...app.jobs import exports as export_jobs
-from ...core.latent.breeding import MAX_PARENTS, FamilyTree, breeding_recipe
+from ...core.latent.breeding import MAX_PARENTS, FamilyTree, breeding_recipe, describe
 from .. import memory
 
 BREED_HEIGHT = 330  # px: the dock, the first time it opens
@@ -159,12 +159,7 @@ class BreedController(QObject):
 
     # ---- looking, going back --------------------------------------------------------------
     def describe(self, nid: int) -> str:
-        n = self.tree.nodes[nid]
-        if not n.parents:
-            return f"{n.label} (picked)"
-        parts = " + ".join(f"{w:.2f}·{self.tree.nodes[p].label}" for p, w in zip(n.parents, n.weights)
-                           if p in self.tree.nodes)
-        return f"{n.label} = {parts} + {n.mutation:.2f}·ε (seed {n.seed})"
+        return describe(self.tree, nid)
 
     def look(self, nid: int) -> None:
         """Node ``nid`` on the big preview (a history entry: Ctrl+Z comes back here)."""

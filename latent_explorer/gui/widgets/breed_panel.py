@@ -137,13 +137,17 @@ class BreedPanel(QWidget):
         self.tree.nodeClicked.connect(self.treeClicked.emit)
         legend = QLabel("line width = weight · orange: on the preview · blue: next parents")
         legend.setProperty("role", "caption")
-        legend.setToolTip("one row per generation; each child has a line to each of its parents")
+        legend.setMinimumWidth(40)  # cut short when narrow, as the status line
+        legend.setToolTip("one row per generation; each child has a line to each of its parents\n"
+                          "drag the background or use the wheel to scroll; Ctrl+wheel or − / + zoom")
+        tree_heading = heading("Family tree: click a node to go back to it")
+        tree_heading.setMinimumWidth(40)  # cut short when narrow (1024 px): the tree keeps its column's width
         # three columns side by side, so a short window (1280 × 720) still shows the children
         split = QSplitter(Qt.Orientation.Horizontal)
         for parts, stretch in (((heading("Parents"), self.parents, adders, knobs, go), 0),
                                ((heading("Children: click to look, tick to breed on"), self.children, actions,
                                  self.status), 5),
-                               ((heading("Family tree: click a node to go back to it"), self.tree, legend), 4)):
+                               ((tree_heading, self.tree, legend), 4)):
             split.addWidget(_column(parts))
             split.setStretchFactor(split.count() - 1, stretch)
         split.setSizes([400, 480, 400])

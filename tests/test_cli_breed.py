@@ -1,0 +1,137 @@
+"""``latent-explorer breed``: children bred from image files, as the app breeds them.
+
+The command's children are the app's: the same ``FamilyTree`` code, seeds and parents give the
+same latents bit for bit; each child's PNG recipe replays its lineage to its latent and its
+pixels; two runs (a family, then ``--pick`` to continue it) write exactly what one run of two
+generations writes; a family continued with another model, or a damaged tree.json, is refused
+in one line (exit 2).
+"""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latent_explorer.cli import main
+from latent_explorer.core.export import read_png_recipe
+from latent_explorer.core.latent.breeding import FamilyTree, describe, replay
+from latent_explorer.core.latent.breeding_file import read_family
+
+
+@pytest.fixture(scope="module")
+def digit_files(tmp_path_factory):
+    from latent_explorer.core.data.datasets import load_mnist_5k
+
+    d = tmp_path_factory.mktemp("parents")
+    te = load_mnist_5k("test")
+    paths = []
+    for label in (3, 7, 1):
+        p = d / f"digit{label}.png"
+        Image.fromarray(te.images[te.labels == label][0, ..., 0]).save(p)
+        paths.append(str(p))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from latent_explorer.core.models.loading import load_model
+
+    return load_model("digits", device="cpu")
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _read(folder):
+    return read_family((folder / "tree.json").read_text(encoding="utf-8"))
+
+
+def test_breed_writes_the_children_a_contact_sheet_and_the_tree_as_the_app_breeds_them(capsys, tmp_path,
+                                                                                      digit_files, digits):
+    from latent_explorer.cli.common import encode_files
+
+    out = tmp_path / "family"
+    code, text, err = run(capsys, "breed", "--model", "digits", *digit_files, "--children", "5", "--mutation", "0.3",
+                          "--seed", "41", "--out", out)
+    assert code == 0, err
+    assert "gen 1: 5 children of digit3.png × digit7.png × digit1.png" in text
+    assert sorted(p.name for p in out.iterdir()) == [f"child-g1-{k}.png" for k in range(1, 6)] + ["gen1.png",
+                                                                                                   "tree.json"]
+    tree, rec = _read(out)
+    assert rec["model"] == "digits" and rec["model_hash"] == digits.weights_hash()
+    # the app's code on the same parents, seed and mutation: the same children, bit for bit
+    _, mean = encode_files(digits, digit_files)
+    app = FamilyTree()
+    app.set_parents([app.add_root(z, f) for z, f in zip(mean, digit_files)])
+    kids = app.breed(5, 0.3, 41)
+    assert tree.children == kids and [tree.nodes[i].seed for i in kids] == list(range(41, 46))
+    for i in kids:
+        np.testing.assert_array_equal(tree.nodes[i].latent, app.nodes[i].latent)
+        assert tree.nodes[i].weights == app.nodes[i].weights
+    sheet = np.asarray(Image.open(out / "gen1.png"))
+    assert sheet.shape[1] > 5 * 28 * 2  # tiles scaled up to be seen, five children side by side
+
+
+def test_a_childs_recipe_replays_to_its_latent_and_pixels(capsys, tmp_path, digit_files, digits):
+    out = tmp_path / "family"
+    code, _, err = run(capsys, "breed", "--model", "digits", *digit_files[:2], "--children", "4", "--generations",
+                       "2", "--pick", "1,4", "--out", out)
+    assert code == 0, err
+    tree, _ = _read(out)
+    child = tree.children[2]
+    assert tree.nodes[child].generation == 2 and tree.nodes[child].label == "g2·3"
+    recipe = read_png_recipe(out / "child-g2-3.png")
+    assert recipe["kind"] == "breeding" and recipe["model"] == "digits"
+    assert recipe["model_hash"] == digits.weights_hash() and recipe["method"] == describe(tree, child)
+    z = replay(recipe["lineage"])
+    np.testing.assert_array_equal(z, tree.nodes[child].latent)
+    assert {s["id"] for s in recipe["lineage"]["steps"]} == {tree.nodes[child].parents[0],
+                                                            tree.nodes[child].parents[1], child}
+    pixels = np.asarray(Image.open(out / "child-g2-3.png"))
+    np.testing.assert_array_equal(pixels, digits.decode(z[None])[0, ..., 0])
+
+
+def test_continuing_a_family_equals_one_run_of_two_generations(capsys, tmp_path, digit_files):
+    one, two = tmp_path / "one", tmp_path / "two"
+    common = ["--model", "digits", "--children", "3", "--mutation", "0.5"]
+    assert run(capsys, "breed", *common, *digit_files, "--generations", "2", "--pick", "3,2", "--out", one)[0] == 0
+    assert run(capsys, "breed", *common, *digit_files, "--out", two)[0] == 0
+    code, text, err = run(capsys, "breed", *common, "--pick", "3,2", "--out", two)
+    assert code == 0, err
+    assert "gen 2: 3 children of g1·3 × g1·2" in text and "seeds 3…5" in text
+    assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())
+    for p in one.iterdir():
+        assert p.read_bytes() == (two / p.name).read_bytes(), p.name
+
+
+def test_a_family_continued_with_another_model_or_a_damaged_tree_is_refused(capsys, tmp_path, digit_files):
+    out = tmp_path / "family"
+    assert run(capsys, "breed", "--model", "digits", *digit_files[:2], "--children", "2", "--out", out)[0] == 0
+    code, _, err = run(capsys, "breed", "--model", "shapes", "--pick", "1", "--out", out)
+    assert code == 2 and "shape (16,), shapes makes (10,)" in err and "--model digits" in err
+    index = out / "tree.json"
+    good = index.read_text()
+    index.write_text(good.replace(json.loads(good)["model_hash"], "0" * 16))
+    code, _, err = run(capsys, "breed", "--model", "digits", "--pick", "1", "--out", out)
+    assert code == 2 and "other weights" in err
+    index.write_text(good.replace('"seed": 1,', '"seed": 2,'))  # a child's seed edited by hand
+    code, _, err = run(capsys, "breed", "--model", "digits", "--pick", "1", "--out", out)
+    assert code == 2 and "its seed gives other weights" in err and len(err.strip().splitlines()) == 1
+    index.write_text(good)
+    code, _, err = run(capsys, "breed", "--model", "digits", *digit_files[:2], "--out", out)
+    assert code == 2 and "already holds a family" in err
+    assert run(capsys, "breed", "--model", "digits", "--pick", "2", "--out", out)[0] == 0
+
+
+def test_the_contact_sheet_is_white_between_its_tiles_in_colour_and_in_grey():
+    from latent_explorer.cli.breed_cmd import contact_sheet
+
+    for c in (1, 3):
+        tiles = [[np.full((64, 64, c), 30, np.uint8)] * 2, [np.full((64, 64, c), 90, np.uint8)] * 5]
+        sheet = contact_sheet(tiles, [["a.png", "b.png"], [f"#{k}" for k in range(1, 6)]], ["parents", "gen 1"])
+        assert sheet.ndim == 3 and sheet.shape[2] == c and sheet.shape[0] >= 2 * 64
+        assert (sheet[0] == 255).all() and (sheet[-1] == 255).all()  # the gutters: white, never a tint
+        assert (sheet == 90).any() and (sheet == 30).any()
