@@ -341,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--pick", type=int_list(1, MAX_CHILDREN, MAX_PARENTS), default=None, metavar="K,K,...",
                     help="which children (their numbers on the contact sheet) breed on: of the last "
                          "generation in --out, or of each new one with --generations")
-    br.add_argument("--out", type=text, required=True, metavar="DIR")
+    br.add_argument("--out", type=text, required=True, metavar="DIR",
+                    help="the family's folder: one PNG per child (with its lineage), a contact sheet per "
+                         "generation and tree.json")
     _add_export(br)
 
     il = sub.add_parser("install-launcher", help="add the app to the desktop's application menu (a freedesktop "
