@@ -76,6 +76,7 @@ class FitReport:
     tiers: object = None        # tiers.DecodeTiers after installing
     targets: str = "images"     # what it was fitted (and judged) on: "images" or "decodes" (full decodes)
     previous_psnr: float = 0.0  # the preview installed before it, on the same held-out pairs (0: none)
+    pairs: int = 0              # training pairs it was fitted on
 
 
 def install_cached(ctx) -> FitReport:
@@ -94,7 +95,7 @@ def install_cached(ctx) -> FitReport:
     except Exception:  # a corrupt or mismatched file: fit again (and overwrite it)
         return FitReport(done=False, fraction=0.0)
     return FitReport(True, 1.0, True, learned.psnr, learned.linear_psnr, learned.seconds, learned.parameters,
-                     cached=True, tiers=describe(model), targets=learned.targets)
+                     cached=True, tiers=describe(model), targets=learned.targets, pairs=learned.pairs)
 
 
 def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, seconds: float = CHUNK_S,
@@ -129,4 +130,5 @@ def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, sec
         except OSError:  # a read-only data folder: it is fitted again next time
             pass
     return FitReport(True, 1.0, better, learned.psnr, learned.linear_psnr, learned.seconds, learned.parameters,
-                     tiers=describe(model), targets=learned.targets, previous_psnr=previous)
+                     tiers=describe(model), targets=learned.targets, previous_psnr=previous,
+                     pairs=learned.pairs)
