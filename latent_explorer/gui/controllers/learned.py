@@ -122,7 +122,7 @@ class LearnedPreviewController(QObject):
             self.progressed.emit(r)
             self._next()
             return
-        self._fit = None
+        self.state, self._fit = None, None  # (the fitter holds its pairs: let them go)
         self._finish(r)
 
     def _finish(self, r) -> None:
