@@ -5,11 +5,19 @@ as the app does it: the learned preview is fitted on (latent, image) pairs of cr
 *training* photographs (the map's images), then both previews are compared with the full decode
 on crops of the two *held-out* photographs, which neither the VAE nor the preview saw.
 
+The preview stands in for the full decode, which is not the image, so the same run also fits,
+with the same budget (steps, seed), a preview to the *full decodes* of the training latents
+instead of the images — all of them, and ``--cap`` of them alone as the app does
+(``app/jobs/learned_decodes.py``: it decodes that many map latents while the worker is idle) —
+and times the decodes (one by one, one thread, as the app makes them).
+
 Prints one JSON object as its last line: PSNR (dB) of the linear and the learned preview against
 the full decode (and against the original images), their gain, the time of one preview of one
 latent on one CPU thread (the worker's setting) for each and for the full decode, the time to
-fit each preview, and the learned preview's parameter count. Targets: learned ≥ linear + 4 dB,
-≤ 10 ms per 256 px preview.
+fit each preview, and the learned preview's parameter count; then ``image_fit_*``,
+``decode_fit_*`` and ``capped_decode_fit_*``: the three fits against the full decode of the
+held-out crops, and ``decodes_s`` / ``capped_decodes_s``: the time the decodes took. Targets:
+learned ≥ linear + 4 dB, ≤ 10 ms per 256 px preview.
 """
 from __future__ import annotations
 
@@ -38,14 +46,17 @@ def main() -> None:
     p.add_argument("--test", type=int, default=24, help="held-out crops (of the held-out photographs)")
     p.add_argument("--steps", type=int, default=1200, help="training steps of the learned preview")
     p.add_argument("--targets", choices=("images", "decodes"), default="images",
-                   help="fit the learned preview to the images (as the app does) or to their full decodes")
+                   help="the learned preview of the main figures: fitted to the images (as the app does first) "
+                        "or to their full decodes")
+    p.add_argument("--cap", type=int, default=None, help="decodes the app makes (default: its MAX_DECODES)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=30)
     a = p.parse_args()
     import torch
 
+    from latent_explorer.app.jobs.learned_decodes import MAX_DECODES, plan
     from latent_explorer.core.data import photos
-    from latent_explorer.core.models.learned_preview import PreviewFitter, psnr
+    from latent_explorer.core.models.learned_preview import LearnedPreview, PreviewFitter, psnr
     from latent_explorer.core.models.loading import load_model
 
     torch.set_num_threads(a.threads)
@@ -63,11 +74,23 @@ def main() -> None:
     t0 = time.perf_counter()
     full = model.decode(z_test, batch_size=1)
     full_ms = (time.perf_counter() - t0) / len(z_test) * 1000
-    targets = train_images if a.targets == "images" else model.decode(z_train, batch_size=1)
+    decodes, decode_s = [], []
+    for z in z_train:  # one by one, as the app's background decodes
+        t0 = time.perf_counter()
+        decodes.append(model.decode(z[None], batch_size=1)[0])
+        decode_s.append(time.perf_counter() - t0)
+    decodes = np.stack(decodes)
+    picked = plan(len(z_train), min(len(z_train), MAX_DECODES if a.cap is None else a.cap))  # the app's choice
 
-    fitter = PreviewFitter(z_train, targets, model.factor, linear=model.linear_decode, steps=a.steps)
-    fitter.run()
-    learned = fitter.result()
+    def fit(latents, targets, kind):
+        fitter = PreviewFitter(latents, targets, model.factor, linear=model.linear_decode, steps=a.steps,
+                               targets=kind)
+        fitter.run()
+        return fitter, fitter.result()
+
+    fits = {"images": fit(z_train, train_images, "images"), "decodes": fit(z_train, decodes, "decodes"),
+            "capped": fit(z_train[picked], decodes[picked], "decodes")}
+    fitter, learned = fits[a.targets]
     model.set_learned_preview(learned)
 
     lin_out, learned_out = model.linear_decode(z_test), model.approx_decode(z_test)
@@ -88,6 +111,15 @@ def main() -> None:
         "held_out_pairs_psnr_linear_db": round(learned.linear_psnr, 2),
     }
     out["gain_db"] = round(out["learned_psnr_vs_full_db"] - out["linear_psnr_vs_full_db"], 2)
+    for key, name in (("images", "image_fit"), ("decodes", "decode_fit"), ("capped", "capped_decode_fit")):
+        f, r = fits[key]
+        out[f"{name}_psnr_vs_full_db"] = round(psnr(LearnedPreview(r.net).decode(z_test, model.image_size), full), 2)
+        out[f"{name}_pairs"], out[f"{name}_s"] = len(f.latents), round(f.seconds, 1)
+    out["decode_fit_gain_db"] = round(out["decode_fit_psnr_vs_full_db"] - out["image_fit_psnr_vs_full_db"], 2)
+    out["capped_decode_fit_gain_db"] = round(out["capped_decode_fit_psnr_vs_full_db"]
+                                             - out["image_fit_psnr_vs_full_db"], 2)
+    out["decodes_s"], out["capped_decodes_s"] = round(sum(decode_s), 1), round(sum(decode_s[i] for i in picked), 1)
+    out["decode_ms_per_image"] = round(float(np.median(decode_s)) * 1000, 1)
     out["meets_targets"] = bool(out["gain_db"] >= 4.0 and out["learned_ms"] <= 10.0)
     print(json.dumps(out))
 

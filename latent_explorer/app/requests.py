@@ -16,6 +16,7 @@
 | map                                    | coalesce + generation    | no                                 | 13   |
 | breed (a family tree's thumbnails)     | coalesce                 | no                                 | 9    |
 | learn-preview (short chunks)           | coalesce                 | no; previews nest inside it        | 14   |
+| learn-decode (one background decode)   | coalesce; yields         | no; gives way to anything waiting  | 15   |
 
 - **coalesce**: a newer request replaces the pending one of its kind and asks a running one to
   stop at its next checkpoint; only the newest result of a kind is delivered.
@@ -30,9 +31,15 @@
   with the model it was made with).
 - **generation** (maps): ``MapGenerations`` in ``app/map_generations.py``: a result from an
   older map job never replaces a newer map.
+- **yields** (``learn-decode``): between the decoder's layers the job asks ``ctx.waiting()``
+  (does any request of a higher rank wait?) and, if one does, drops the decode it is in and
+  returns, so the waiting request runs next, as a request of its own, not nested.
 When several requests wait, the lowest rank runs first (then the oldest). ``learn-preview``
-(``app/jobs/learned.py``) fits a learned preview in quarter-second chunks at the lowest rank:
+(``app/jobs/learned.py``) fits a learned preview in quarter-second chunks, rank 14:
 whatever else waits runs between two chunks, and previews run nested inside one.
+``learn-decode`` (``app/jobs/learned_decodes.py``), the lowest rank, fully decodes the map's
+latents one at a time, as targets for a second fit; the GUI asks for it only after the user has
+left the worker idle for a while, and a decode yields to any request that arrives meanwhile.
 """
 from __future__ import annotations
 
@@ -69,7 +76,7 @@ def _table() -> dict[str, Rule]:
              ("export", QUEUE, NORMAL, 10), ("attribute", QUEUE, NORMAL, 10),
              ("strip-final", COALESCE, NORMAL, 11), ("directions", COALESCE, NORMAL, 12),
              ("map", COALESCE, NORMAL, 13), ("compare", COALESCE, NORMAL, 13),
-             ("learn-preview", COALESCE, NORMAL, 14)]
+             ("learn-preview", COALESCE, NORMAL, 14), ("learn-decode", COALESCE, NORMAL, 15)]
     rows.append(("breed", COALESCE, NORMAL, 9))  # breeding's thumbnails
     return {k: Rule(k, p, n, r) for k, p, n, r in rows}
 

@@ -377,6 +377,7 @@ class MainWindow(QMainWindow):
             self.sessions.autosave.stop()
             self.ctx.sliders.stop()
             self.ctx.directions.stop()
+            self.ctx.learned.stop()
             self.theory.stop()
             self.lab.stop()
             self.compare.stop()

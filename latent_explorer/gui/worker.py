@@ -113,6 +113,10 @@ class TaskContext:
         if self.cancelled:
             raise Cancelled()
 
+    def waiting(self) -> bool:
+        """True when a request that outranks this one waits: background work can give way to it."""
+        return self._worker._outranked(self.request.rule.rank)
+
     def progress(self, done: int, total: int, text: str = "") -> None:
         self._worker._progress.emit(self.request.kind, self.request.id, int(done), int(total), text)
 
@@ -219,6 +223,10 @@ class DecodeWorker(QObject):
         """Requests waiting (of ``kind``, or all), not counting running ones."""
         with self._cond:
             return sum(1 for q in self._pending if kind is None or q.kind == kind)
+
+    def _outranked(self, rank: int) -> bool:
+        with self._cond:
+            return any(q.rule.rank < rank for q in self._pending)
 
     def stop(self, timeout_ms: int = 1500) -> bool:
         """End the thread; True when it ended within ``timeout_ms``."""

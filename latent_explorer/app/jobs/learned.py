@@ -9,7 +9,12 @@ waiting runs first, and each job is short:
   when the result arrives. Between training steps it calls ``ctx.checkpoint()``, so a slider
   preview or a full decode asked for meanwhile runs at once, nested. The last chunk compares the
   learned and the linear preview on held-out pairs, and installs (and caches) the learned one
-  only when it is better there.
+  only when it is better there;
+- a second fit, ``fit_chunk(..., targets="decodes")``, on (latent, full decode) pairs that
+  ``learned_decodes.py`` made while the worker was idle: the preview stands in for the full
+  decode, which is not the image. Its held-out pairs are judged against their full decodes, and
+  it replaces the installed preview only when it also beats that one there. The cache notes the
+  targets (``FitReport.targets``), so a preview cached from images is improved on a later opening.
 No Qt.
 """
 from __future__ import annotations
@@ -69,6 +74,9 @@ class FitReport:
     parameters: int = 0
     cached: bool = False        # installed from the cache
     tiers: object = None        # tiers.DecodeTiers after installing
+    targets: str = "images"     # what it was fitted (and judged) on: "images" or "decodes" (full decodes)
+    previous_psnr: float = 0.0  # the preview installed before it, on the same held-out pairs (0: none)
+    pairs: int = 0              # training pairs it was fitted on
 
 
 def install_cached(ctx) -> FitReport:
@@ -87,12 +95,13 @@ def install_cached(ctx) -> FitReport:
     except Exception:  # a corrupt or mismatched file: fit again (and overwrite it)
         return FitReport(done=False, fraction=0.0)
     return FitReport(True, 1.0, True, learned.psnr, learned.linear_psnr, learned.seconds, learned.parameters,
-                     cached=True, tiers=describe(model))
+                     cached=True, tiers=describe(model), targets=learned.targets, pairs=learned.pairs)
 
 
 def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, seconds: float = CHUNK_S,
-              steps: int | None = None, **fit_options) -> FitReport:
-    """Fit the learned preview for about ``seconds`` (``steps``: exactly that many steps, for tests)."""
+              steps: int | None = None, targets: str = "images", **fit_options) -> FitReport:
+    """Fit the learned preview for about ``seconds`` (``steps``: exactly that many steps, for tests);
+    ``targets`` "decodes" when ``images`` are the full decodes of ``latents``."""
     from ...core.errors import Cancelled
     from ...core.models.learned_preview import PreviewFitter
 
@@ -102,15 +111,18 @@ def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, sec
     if state.fitter is None:
         state.model_hash = model.weights_hash()
         fit_options.setdefault("steps", FIT_STEPS)
-        state.fitter = PreviewFitter(latents, images, model.factor, linear=model.linear_decode, **fit_options)
+        state.fitter = PreviewFitter(latents, images, model.factor, linear=model.linear_decode, targets=targets,
+                                     **fit_options)
     elif state.model_hash != model.weights_hash():
         raise Cancelled()  # another model since: this fit is of no use
     fitter = state.fitter
     done = fitter.run(seconds=None if steps else seconds, steps=steps, checkpoint=ctx.checkpoint)
     if not done:
-        return FitReport(False, fitter.fraction, seconds=fitter.seconds)
+        return FitReport(False, fitter.fraction, seconds=fitter.seconds, targets=targets)
     learned = fitter.result(checkpoint=ctx.checkpoint)
-    better = learned.psnr >= learned.linear_psnr + MIN_GAIN_DB
+    current = getattr(model, "learned_preview", None)  # (a refit must beat the preview it would replace)
+    previous = fitter.score(current.decode, ctx.checkpoint) if current is not None else 0.0
+    better = learned.psnr >= learned.linear_psnr + MIN_GAIN_DB and learned.psnr > previous
     if better:
         model.set_learned_preview(learned)
         try:
@@ -118,4 +130,5 @@ def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, sec
         except OSError:  # a read-only data folder: it is fitted again next time
             pass
     return FitReport(True, 1.0, better, learned.psnr, learned.linear_psnr, learned.seconds, learned.parameters,
-                     tiers=describe(model))
+                     tiers=describe(model), targets=learned.targets, previous_psnr=previous,
+                     pairs=learned.pairs)

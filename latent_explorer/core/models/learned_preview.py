@@ -8,9 +8,12 @@ the latent's resolution, so a 256 px preview costs a few milliseconds on one CPU
 
 ``PreviewFitter`` fits it on (latent, image) pairs — the images on the map and their latents —
 in short, resumable runs (``run(seconds=…)``), so a caller can interleave it with other work.
-A share of the pairs is held out; ``evaluate`` compares the learned and the linear preview on
-them, and the app switches to the learned one only when it is better there. ``save`` / ``load``
-keep a fitted network in one safetensors file, its figures in the file's metadata.
+The preview stands in for the *full decode*, which is not the source image (the VAE's
+reconstruction error), so the "images" may also be full decodes of the latents
+(``targets="decodes"``): the app fits again on those once it has made them. A share of the
+pairs is held out; ``evaluate`` compares the learned and the linear preview on them, and the
+app switches to the learned one only when it is better there. ``save`` / ``load`` keep a fitted
+network in one safetensors file, its figures and its targets in the file's metadata.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 FORMAT = "latent-explorer learned preview 1"
+TARGETS = ("images", "decodes")
 
 
 class PreviewNet(nn.Module):
@@ -71,6 +75,7 @@ class LearnedPreview:
     linear_psnr: float = 0.0   # the linear preview on the same pairs
     pairs: int = 0             # pairs it was fitted on
     seconds: float = 0.0       # time spent fitting
+    targets: str = "images"    # what the pairs' images were: "images" (the sources) or "decodes" (full decodes)
 
     @property
     def factor(self) -> int:
@@ -95,7 +100,7 @@ class LearnedPreview:
 
         meta = {"format": FORMAT, "channels": self.net.channels, "factor": self.net.factor, "width": self.net.width,
                 "depth": self.net.depth, "psnr": self.psnr, "linear_psnr": self.linear_psnr, "pairs": self.pairs,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "targets": self.targets}
         state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as f:
@@ -119,8 +124,9 @@ class LearnedPreview:
             net.load_state_dict(state, strict=True)
         except Exception as e:  # a corrupt file, another format, mismatched tensors
             raise ValueError(f"{path}: not a usable learned preview ({type(e).__name__})") from None
-        return cls(net.eval(), float(meta.get("psnr", 0)), float(meta.get("linear_psnr", 0)),
-                   int(meta.get("pairs", 0)), float(meta.get("seconds", 0)))
+        targets = meta.get("targets", "images")  # (files from before targets were noted: images)
+        return cls(net.eval(), float(meta.get("psnr", 0)), float(meta.get("linear_psnr", 0)), int(meta.get("pairs", 0)),
+                   float(meta.get("seconds", 0)), targets if targets in TARGETS else "images")
 
 
 def fit_linear(latents: np.ndarray, images: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,16 +145,20 @@ class PreviewFitter:
 
     ``latents`` float32 N×C×h×w, ``images`` uint8 N×(h·f)×(w·f)×3. ``linear`` (optional): a function
     latents -> uint8 images, the preview to beat (default: the least-squares linear map itself).
+    ``targets`` says what ``images`` are, "images" or "decodes" (the result carries it).
     """
 
     def __init__(self, latents: np.ndarray, images: np.ndarray, factor: int, linear: Callable | None = None,
                  steps: int = 1200, width: int = 64, depth: int = 2, batch: int = 16, window: int = 12,
-                 holdout: float = 0.15, lr: float = 3e-3, seed: int = 0):
+                 holdout: float = 0.15, lr: float = 3e-3, seed: int = 0, targets: str = "images"):
         latents = np.asarray(latents, np.float32)
         images = np.asarray(images, np.uint8)
         n = len(latents)
         if n < 4 or latents.ndim != 4 or images.shape[1:3] != (latents.shape[2] * factor, latents.shape[3] * factor):
             raise ValueError("need at least 4 pairs of spatial latents and images at the latents' size × factor")
+        if targets not in TARGETS:
+            raise ValueError(f"targets {targets!r}: one of {', '.join(TARGETS)}")
+        self.targets = targets
         rng = np.random.default_rng(seed)
         order = rng.permutation(n)
         n_test = max(2, int(round(n * holdout)))
@@ -215,18 +225,19 @@ class PreviewFitter:
             self.seconds += time.perf_counter() - t0
         return self.done
 
-    def evaluate(self, checkpoint: Callable | None = None) -> tuple[float, float]:
-        """(learned, linear) PSNR in dB against the held-out images."""
-        learned = LearnedPreview(self.net)
-        outs, lins = [], []
+    def score(self, decode: Callable, checkpoint: Callable | None = None) -> float:
+        """PSNR (dB) of ``decode`` (latents -> uint8 images) against the held-out images."""
+        outs = []
         for i in self.test_idx:
             if checkpoint is not None:
                 checkpoint()
-            outs.append(learned.decode(self.latents[i:i + 1]))
-            lins.append(self._linear(self.latents[i:i + 1]))
-        target = self.images[self.test_idx]
-        return psnr(np.concatenate(outs), target), psnr(np.concatenate(lins), target)
+            outs.append(decode(self.latents[i:i + 1]))
+        return psnr(np.concatenate(outs), self.images[self.test_idx])
+
+    def evaluate(self, checkpoint: Callable | None = None) -> tuple[float, float]:
+        """(learned, linear) PSNR in dB against the held-out images."""
+        return self.score(LearnedPreview(self.net).decode, checkpoint), self.score(self._linear, checkpoint)
 
     def result(self, checkpoint: Callable | None = None) -> LearnedPreview:
         p, lin = self.evaluate(checkpoint)
-        return LearnedPreview(self.net.eval(), p, lin, len(self.train_idx), self.seconds)
+        return LearnedPreview(self.net.eval(), p, lin, len(self.train_idx), self.seconds, self.targets)

@@ -3,16 +3,28 @@
 When a slow decoder with spatial latents opens (a Stable Diffusion-style VAE on the CPU), the
 preview fitted for its weights earlier is installed from the cache (instant); otherwise, once
 the map has encoded its images, a tiny network is fitted on (latent, image) pairs in short
-``learn-preview`` chunks at the worker's lowest rank (``app/jobs/learned.py``): each chunk is one
-request, so everything the user asks for runs between two chunks, and previews run inside one.
-When it beats the linear preview on held-out pairs, it replaces it and the tier badge says
+``learn-preview`` chunks at a low rank (``app/jobs/learned.py``): each chunk is one request, so
+everything the user asks for runs between two chunks, and previews run inside one. When it
+beats the linear preview on held-out pairs, it replaces it and the tier badge says
 "approximate: learned"; the status bar says how much better it is.
+
+Then, since the preview stands in for the full decode and not for the image, the map's latents
+are fully decoded in the background (``app/jobs/learned_decodes.py``, kind ``learn-decode``, the
+lowest rank): a chunk is asked for only after the user has left the worker alone for
+``IDLE_MS`` (no result of any other kind delivered meanwhile), and a chunk gives way to any
+request that arrives while it decodes. Once the capped set of decodes is made, the preview is
+fitted again on them and replaces the first one if it is closer to the full decodes of held-out
+latents. A preview cached from images only is improved this way on a later opening.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...app.jobs import learned as jobs
+from ...app.jobs import learned_decodes as decodes
+
+#: the worker has delivered nothing the user asked for in this long: a background decode may start
+IDLE_MS = 1500
 
 
 class LearnedPreviewController(QObject):
@@ -20,22 +32,38 @@ class LearnedPreviewController(QObject):
     finished = Signal(object)
     #: each chunk's FitReport while fitting
     progressed = Signal(object)
+    #: each background decode chunk's DecodeReport
+    decoded = Signal(object)
 
     def __init__(self, ctx):
         super().__init__(ctx)
         self.ctx = ctx
         self.state: jobs.FitState | None = None
         self.report: jobs.FitReport | None = None
-        self.chunks = 0
-        self._pairs = None          # (latents, images) waiting for the cache check to end
+        self.targets: decodes.DecodeTargets | None = None   # the background decodes, while they are made
+        self.chunks = 0               # fitting chunks asked for
+        self.decode_chunks = 0        # decode chunks that reported
+        self.last_decode: decodes.DecodeReport | None = None
+        self._pairs = None            # the map's (latents, images)
+        self._fit = None              # (latents, images, targets) of the fit running
         self._checking = False
+        self._active = False          # this model takes a learned preview
         self.enabled = True
+        self.idle = QTimer(self)
+        self.idle.setSingleShot(True)
+        self.idle.setInterval(IDLE_MS)
+        self.idle.timeout.connect(self._decode_next)
         ctx.models.loaded.connect(self._on_model)
         ctx.maps.ready.connect(self._on_map)
+        ctx.worker.finished.connect(self._on_worker_result)
 
     @property
     def fitting(self) -> bool:
-        return self.state is not None and self.report is None and not self._checking
+        return self._fit is not None
+
+    @property
+    def decoding(self) -> bool:
+        return self.targets is not None
 
     def _eligible(self) -> bool:
         s = self.ctx.models.summary
@@ -43,42 +71,49 @@ class LearnedPreviewController(QObject):
         return bool(self.enabled and t is not None and t.slow and t.spatial and t.preview in ("linear", "none"))
 
     def _on_model(self, s) -> None:
-        """A new model or working size: stop any fit; install the cached preview if there is one."""
-        self.ctx.worker.cancel(jobs.KIND)
-        self.state, self.report, self._pairs, self.chunks = None, None, None, 0
-        self._checking = False
+        """A new model or working size: stop any fit or decode; install the cached preview if there is one."""
+        self.stop()
         if not self._eligible():
             return
-        self._checking = True
+        self._active = self._checking = True
         self.state = jobs.FitState()
         self.ctx.worker.submit(jobs.KIND, jobs.install_cached, on_result=self._on_cached,
-                               on_error=lambda f: self._stop())
+                               on_error=lambda f: self._halt())
 
     def _on_cached(self, r) -> None:
         self._checking = False
         if r.installed:
             self._finish(r)
         elif r.done:  # the model cannot take one
-            self.state = None
+            self._halt()
         elif self._pairs is not None:
-            self._next()
+            self._start_fit(*self._pairs, "images")
 
     def _on_map(self, data) -> None:
         """The map's images and latents: the pairs to fit on (a second map of other images is not refitted)."""
-        if self.state is None or self.report is not None or data is None or data.mean is None:
+        if not self._active or self._pairs is not None or data is None or data.mean is None:
             return
         if data.mean.ndim != 4 or len(data.mean) < jobs.MIN_PAIRS:
             return
-        first = self._pairs is None
         self._pairs = (data.mean, data.images)
-        if first and not self._checking:
-            self._next()
+        if self._checking:
+            return
+        if self.report is None:
+            self._start_fit(*self._pairs, "images")
+        elif self.report.targets == "images":  # cached from images: fit on full decodes too
+            self._start_decodes()
+
+    # ---- fitting ------------------------------------------------------------------
+    def _start_fit(self, latents, images, targets: str) -> None:
+        self.state = jobs.FitState()
+        self._fit = (latents, images, targets)
+        self._next()
 
     def _next(self) -> None:
-        latents, images = self._pairs
+        latents, images, targets = self._fit
         self.chunks += 1
-        self.ctx.worker.submit(jobs.KIND, jobs.fit_chunk, self.state, latents, images,
-                               on_result=self._on_chunk, on_error=lambda f: self._stop())
+        self.ctx.worker.submit(jobs.KIND, jobs.fit_chunk, self.state, latents, images, targets=targets,
+                               on_result=self._on_chunk, on_error=lambda f: self._halt())
 
     def _on_chunk(self, r) -> None:
         if self.state is None:
@@ -87,10 +122,12 @@ class LearnedPreviewController(QObject):
             self.progressed.emit(r)
             self._next()
             return
+        self.state, self._fit = None, None  # (the fitter holds its pairs: let them go)
         self._finish(r)
 
     def _finish(self, r) -> None:
         self.report = r
+        decoded = r.targets == "decodes"
         if r.installed and r.tiers is not None and self.ctx.models.summary is not None:
             s = self.ctx.models.summary
             s.tiers = r.tiers
@@ -98,17 +135,67 @@ class LearnedPreviewController(QObject):
             if self.ctx.sliders is not None:
                 self.ctx.sliders.refresh_traversal()  # the direction strips are approximate decodes too
             how = "from the cache" if r.cached else f"fitted in {r.seconds:.0f} s"
-            self.ctx.message(f"approximate previews now learned ({how}): {r.psnr:.1f} dB against "
-                             f"{r.linear_psnr:.1f} dB for the linear map on held-out images", 6000)
+            what = "full decodes" if decoded else "images"
+            self.ctx.message(f"approximate previews now learned from the map's {what} ({how}): {r.psnr:.1f} dB "
+                             f"against {r.linear_psnr:.1f} dB for the linear map on held-out {what}", 6000)
         elif r.done and not r.installed and r.psnr:
-            self.ctx.message(f"the learned preview ({r.psnr:.1f} dB) did not beat the linear map "
-                             f"({r.linear_psnr:.1f} dB) on held-out images: keeping the linear preview", 6000)
+            rival = (f"the preview in use ({r.previous_psnr:.1f} dB)" if r.previous_psnr > r.linear_psnr + 0.05
+                     else f"the linear map ({r.linear_psnr:.1f} dB)")
+            self.ctx.message(f"the preview learned from {'full decodes' if decoded else 'images'} "
+                             f"({r.psnr:.1f} dB) did not beat {rival}: keeping that one", 6000)
         self.finished.emit(r)
+        if r.targets == "images" and (r.installed or r.psnr) and self._pairs is not None:
+            self._start_decodes()
 
-    def _stop(self) -> None:
-        self.state = None
-        self._checking = False
+    # ---- background decodes -------------------------------------------------------
+    def _start_decodes(self) -> None:
+        latents, images = self._pairs
+        targets = decodes.new_targets(latents, images.shape[1:3])
+        if len(targets.order) < jobs.MIN_PAIRS:  # too few to fit on (a tiny map, huge images)
+            return
+        self.targets = targets
+        self.idle.start()
+
+    def _on_worker_result(self, kind: str, *_):
+        """Something the user asked for came back: the worker is not idle yet; wait again."""
+        if kind not in (jobs.KIND, decodes.KIND) and self.idle.isActive():
+            self.idle.start()
+
+    def _decode_next(self) -> None:
+        if self.targets is None:
+            return
+        if self.ctx.worker.pending_count():  # not idle: wait for a quiet moment
+            self.idle.start()
+            return
+        self.ctx.worker.submit(decodes.KIND, decodes.decode_chunk, self.targets, self._pairs[0],
+                               on_result=self._on_decoded, on_error=lambda f: self._halt())
+
+    def _on_decoded(self, r) -> None:
+        if self.targets is None:
+            return
+        self.decode_chunks += 1
+        self.last_decode = r
+        self.decoded.emit(r)
+        if r.done:
+            latents, full = decodes.pairs(self.targets, self._pairs[0])
+            self.ctx.message(f"{len(full)} full decodes made in the background ({r.seconds:.0f} s): "
+                             "fitting the approximate preview to them", 4000)
+            self.targets = None
+            self._start_fit(latents, full, "decodes")
+        elif r.yielded:  # the user is back: wait until they leave the worker alone again
+            self.idle.start()
+        else:
+            self._decode_next()
+
+    def _halt(self) -> None:
+        """Stop fitting and decoding (a failure, the model cannot take a learned preview); the report stays."""
+        self.ctx.worker.cancel(jobs.KIND)
+        self.ctx.worker.cancel(decodes.KIND)
+        self.idle.stop()
+        self.state, self._fit, self.targets = None, None, None
+        self._checking = self._active = False
 
     def stop(self) -> None:
-        self.ctx.worker.cancel(jobs.KIND)
-        self._stop()
+        """Stop fitting and decoding and forget it all (a new model, closing the window)."""
+        self._halt()
+        self.report, self._pairs, self.chunks, self.decode_chunks, self.last_decode = None, None, 0, 0, None

@@ -162,7 +162,7 @@ class ModelController(QObject):
         ev = (s.metrics or {}).get("evaluate") or {}
         extra = f" · test −ELBO {ev['neg_elbo_nats']:.1f} nats" if "neg_elbo_nats" in ev else ""
         if s.tiers is not None and s.tiers.slow:
-            kind = {"taesd": "TAESD", "linear": "linear map", "learned": "learned from the map's images"}.get(s.tiers.preview, s.tiers.preview)
+            kind = {"taesd": "TAESD", "linear": "linear map", "learned": "learned from the map"}.get(s.tiers.preview, s.tiers.preview)
             extra += f" · approximate preview while you drag ({kind}), full decode when you pause"
         return s.describe() + extra
 

@@ -1,0 +1,237 @@
+"""Full decodes as the learned preview's targets (``app/jobs/learned_decodes.py``, kind ``learn-decode``).
+
+On a tiny random AutoencoderKL, where exactness matters: the background decodes are the model's
+own full decodes, capped, made only for the model they were planned for; a refit learns from
+them and is judged against them; the cache says which targets a preview was fitted on. On the
+worker: a decode chunk ranks below everything, and a preview arriving while it decodes is served
+before the decode goes on (the chunk gives way). The meaning on real weights is in
+``test_learned_preview.py`` and ``bench/preview_quality.py``."""
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("diffusers")
+
+from gui_fixtures import qt_leak_guard  # noqa: E402,F401  (fixture)
+
+from latent_explorer.app import requests  # noqa: E402
+from latent_explorer.app.jobs import learned as jobs  # noqa: E402
+from latent_explorer.app.jobs import learned_decodes as decodes  # noqa: E402
+from latent_explorer.core.errors import Cancelled  # noqa: E402
+from latent_explorer.core.models.learned_preview import LearnedPreview, psnr  # noqa: E402
+
+N = 40  # map images (≥ MIN_PAIRS)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny random AutoencoderKL (factor 2, 4 × 8 × 8 latents at 16 px), its linear preview
+    fitted, and the latents of N small colour images."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    from latent_explorer.core.models.approx_preview import synthetic_images
+    from latent_explorer.core.models.loading import load_model
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    vae = AutoencoderKL(block_out_channels=[32, 64], down_block_types=["DownEncoderBlock2D"] * 2,
+                        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=8,
+                        layers_per_block=1, scaling_factor=0.18215, sample_size=16)
+    root = tmp_path_factory.mktemp("tiny-kl")
+    vae.save_pretrained(str(root / "a"), safe_serialization=True)
+    torch.manual_seed(1)
+    other = AutoencoderKL(**vae.config)
+    other.save_pretrained(str(root / "b"), safe_serialization=True)
+    model = load_model(str(root / "a"), device="cpu", size=16)
+    model.fit_preview()
+    images = synthetic_images(N, 16, seed=3)
+    return model, model.encode(images)[0], images, str(root / "b")
+
+
+class Ctx:
+    """What a job sees of the worker: the model, checkpoints, and whether another request waits."""
+
+    def __init__(self, model, waiting=lambda: False):
+        self.model = model
+        self.checks = 0
+        self._waiting = waiting
+
+    def checkpoint(self):
+        self.checks += 1
+
+    def waiting(self):
+        return self._waiting()
+
+
+def test_decode_targets_are_capped_and_sample_the_map():
+    assert decodes.cap(1000, (256, 256)) == decodes.MAX_DECODES == 64
+    assert decodes.cap(20, (256, 256)) == 20
+    assert decodes.cap(1000, (1024, 1024)) == decodes.MAX_BYTES // (1024 * 1024 * 3)  # the bytes cap
+    order = decodes.plan(240, 64)
+    assert len(order) == len(set(order)) == 64 and all(0 <= i < 240 for i in order)
+    assert order != sorted(order) and order == decodes.plan(240, 64)  # spread over the map, reproducibly
+    t = decodes.new_targets(np.zeros((50, 4, 8, 8), np.float32), (16, 16), max_decodes=33)
+    assert len(t.order) == 33 and t.latent_shape == (4, 8, 8) and not t.done and t.model_hash == ""
+
+
+def test_background_decodes_are_the_full_decodes_and_stop_at_the_cap(tiny):
+    model, z, _, _ = tiny
+    targets = decodes.new_targets(z, model.image_size, max_decodes=36)
+    ctx = Ctx(model)
+    r = decodes.decode_chunk(ctx, targets, z, count=1)
+    assert (r.decoded, r.total, r.done, r.yielded) == (1, 36, False, False) and ctx.checks >= 1
+    assert targets.model_hash == model.weights_hash()
+    while not decodes.decode_chunk(ctx, targets, z, count=10).done:
+        pass
+    assert len(targets.images) == 36 and set(targets.images) == set(targets.order)
+    r = decodes.decode_chunk(ctx, targets, z, count=10)  # done: no more, memory stays bounded
+    assert r.done and r.decoded == 36 and len(targets.images) == 36
+    latents, full = decodes.pairs(targets, z)
+    assert np.array_equal(latents, z[targets.order]) and full.dtype == np.uint8
+    final = np.concatenate([model.decode(z[i:i + 1]) for i in targets.order])  # as tiers.final decodes
+    assert np.array_equal(full, final)  # exactly what the final decode shows
+
+
+def test_a_decode_gives_way_when_another_request_waits(tiny, monkeypatch):
+    from latent_explorer.app.jobs import tiers
+
+    model, z, _, _ = tiny
+    monkeypatch.setattr(tiers, "CHECK_EVERY_S", 0.0)  # look between every two layers
+    targets = decodes.new_targets(z, model.image_size)
+    asked = []
+
+    def waiting():  # nothing waits when the chunk starts; a request arrives while it decodes
+        asked.append(1)
+        return len(asked) > 1
+
+    r = decodes.decode_chunk(Ctx(model, waiting), targets, z, count=1)
+    assert r.yielded and r.decoded == 0 and not targets.images and targets.yields == 1
+    r = decodes.decode_chunk(Ctx(model, lambda: True), targets, z)  # a request waits before it starts
+    assert r.yielded and r.decoded == 0
+
+
+def test_a_model_change_stops_the_decodes(tiny):
+    from latent_explorer.core.models.loading import load_model
+
+    model, z, _, other_spec = tiny
+    targets = decodes.new_targets(z, model.image_size)
+    decodes.decode_chunk(Ctx(model), targets, z, count=2)
+    other = load_model(other_spec, device="cpu", size=16)  # other weights, same architecture
+    with pytest.raises(Cancelled):
+        decodes.decode_chunk(Ctx(other), targets, z, count=2)
+    model.set_size(32)  # another working size: the planned latents are of the old one
+    try:
+        with pytest.raises(Cancelled):
+            decodes.decode_chunk(Ctx(model), targets, z, count=2)
+    finally:
+        model.set_size(16)
+    assert len(targets.images) == 2
+
+
+def test_the_refit_learns_the_decodes_and_is_judged_on_them(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path))
+    model, z, _, _ = tiny
+    targets = decodes.new_targets(z, model.image_size)
+    ctx = Ctx(model)
+    while not decodes.decode_chunk(ctx, targets, z, count=N).done:
+        pass
+    latents, full = decodes.pairs(targets, z)
+    state = jobs.FitState()
+    jobs.fit_chunk(ctx, state, latents, full, steps=1, targets="decodes")
+    state.fitter.steps = 60  # a short fit: the test is about what it learns from and is judged on
+    r = jobs.fit_chunk(ctx, state, latents, full, steps=10 ** 6, targets="decodes")
+    fitter = state.fitter
+    assert fitter.done and r.done and r.targets == "decodes"
+    assert np.array_equal(fitter.images, full)  # the targets are the full decodes, not the images
+    test = fitter.test_idx
+    assert r.linear_psnr == pytest.approx(psnr(model.linear_decode(latents[test]), full[test]))
+    assert r.psnr == pytest.approx(psnr(LearnedPreview(fitter.net).decode(latents[test]), full[test]))
+    model.set_learned_preview(None)
+
+
+def test_the_cache_notes_which_targets_a_preview_was_fitted_on(tiny, tmp_path):
+    model, z, images, _ = tiny
+    state = jobs.FitState()
+    jobs.fit_chunk(Ctx(model), state, z, images, steps=5)
+    state.fitter.steps = 5
+    learned = state.fitter.result()
+    assert learned.targets == "images"
+    learned.save(tmp_path / "images.safetensors")
+    assert LearnedPreview.load(tmp_path / "images.safetensors").targets == "images"
+    learned.targets = "decodes"
+    learned.save(tmp_path / "decodes.safetensors")
+    assert LearnedPreview.load(tmp_path / "decodes.safetensors").targets == "decodes"
+
+
+# ---------------------------------------------------------------- on the worker
+def test_learn_decode_is_the_lowest_rank_and_gives_way():
+    rule = requests.rule(decodes.KIND)
+    assert rule.policy == "coalesce" and rule.nesting == "normal"
+    assert all(r.rank < rule.rank for k, r in requests.RULES.items() if k != decodes.KIND)
+
+
+@pytest.fixture
+def worker(qtbot, tiny):
+    from latent_explorer.gui.worker import DecodeWorker
+
+    w = DecodeWorker(torch_threads=None, model=tiny[0])
+    w.start()
+    yield w
+    w.stop(5000)
+
+
+@pytest.mark.usefixtures("qt_leak_guard")
+def test_waiting_requests_run_before_a_decode_chunk(qtbot, worker, tiny):
+    from latent_explorer.app.jobs import tiers
+
+    model, z, _, _ = tiny
+    release, busy = threading.Event(), threading.Event()
+    worker.submit("final", lambda ctx: (busy.set(), release.wait(10)))
+    assert busy.wait(5)
+    order = []
+    targets = decodes.new_targets(z, model.image_size)
+    worker.submit(decodes.KIND, decodes.decode_chunk, targets, z, count=1, on_result=lambda r: order.append("decode"))
+    worker.submit("map", lambda ctx: None, on_result=lambda r: order.append("map"))
+    worker.submit("preview", tiers.approx, z[0], on_result=lambda d: order.append("preview"))
+    release.set()
+    qtbot.waitUntil(lambda: len(order) == 3, timeout=10000)
+    assert order == ["preview", "map", "decode"]
+
+
+@pytest.mark.usefixtures("qt_leak_guard")
+def test_a_preview_arriving_during_a_decode_is_served_before_the_decode_goes_on(qtbot, worker, tiny,
+                                                                                monkeypatch):
+    """The chunk's decode runs layer after layer until it gives way; the preview asked for meanwhile
+    runs as its own request, then the next chunk decodes."""
+    import torch
+
+    from latent_explorer.app.jobs import tiers
+
+    model, z, _, _ = tiny
+    monkeypatch.setattr(tiers, "CHECK_EVERY_S", 0.0)
+    layer, started, log = torch.nn.Identity(), threading.Event(), []
+    real = model.decode
+
+    def endless_decode(zz, batch_size=4):
+        """A full decode that only a yield (or the test's give-up) ends: layers, one after another."""
+        log.append("decode-start")
+        for _ in range(10 ** 6):
+            layer(torch.zeros(1))
+            started.set()
+        log.append("decode-end")  # not reached: the chunk gave way
+        return real(zz)
+
+    monkeypatch.setattr(model, "decode", endless_decode)
+    targets = decodes.new_targets(z, model.image_size)
+    reports = []
+    worker.submit(decodes.KIND, decodes.decode_chunk, targets, z, count=1, on_result=reports.append)
+    assert started.wait(10)
+    worker.submit("preview", tiers.approx, z[0], on_result=lambda d: log.append("preview"))
+    qtbot.waitUntil(lambda: len(reports) == 1 and "preview" in log, timeout=10000)
+    assert reports[0].yielded and reports[0].decoded == 0 and log == ["decode-start", "preview"]
+    monkeypatch.setattr(model, "decode", lambda zz, batch_size=4: (log.append("decoded"), real(zz))[1])
+    worker.submit(decodes.KIND, decodes.decode_chunk, targets, z, count=1, on_result=reports.append)
+    qtbot.waitUntil(lambda: len(reports) == 2, timeout=10000)
+    assert not reports[1].yielded and reports[1].decoded == 1 and log[-1] == "decoded"
