@@ -18,9 +18,6 @@ from latent_explorer.core.models.loading import load_model  # noqa: E402
 @pytest.fixture(scope="module")
 def pairs():
     """photos-sd at 64 px and 96 (latent, image) pairs of photo crops."""
-    import torch
-
-    torch.set_num_threads(1)
     model = load_model("photos-sd", device="cpu", size=64)
     images = photos.crops("all", 96, 64, seed=2, augment=False)
     return model, model.encode(images)[0], images
@@ -154,10 +151,9 @@ def test_fitted_to_full_decodes_it_is_closer_to_the_full_decode():
     latents it is closer to the full decodes of held-out latents than fitted to the images, with the
     same budget. Measured first (48 crops at 64 px, 300 steps, 64 held-out crops, crop seeds 4-9):
     +0.0 to +0.4 dB on crops of the training photographs, +0.06 to +0.58 dB on the held-out
-    photographs; at 256 px (bench/preview_quality.py) +0.65 dB. The crop seed is the first measured."""
-    import torch
-
-    torch.set_num_threads(1)
+    photographs; at 256 px (bench/preview_quality.py) +0.65 dB. One fit's gain depends on its seed
+    (fitter seeds 0-3 on crop seed 4: +0.29, +0.56, +0.42, −0.00 dB), so the test takes the mean
+    gain of three fitter seeds."""
     model = load_model("photos-sd", device="cpu", size=64)
     model.fit_preview()
     train = photos.crops("train", 48, 64, seed=4, augment=False)
@@ -166,9 +162,13 @@ def test_fitted_to_full_decodes_it_is_closer_to_the_full_decode():
     z, z_held = model.encode(train)[0], model.encode(held_out)[0]
     decodes = np.concatenate([model.decode(zi[None]) for zi in z])  # one by one, as the app makes them
     full = np.concatenate([model.decode(zi[None]) for zi in z_held])
-    scores = {}
-    for targets, images in (("images", train), ("decodes", decodes)):
-        fitter = PreviewFitter(z, images, model.factor, linear=model.linear_decode, steps=300, targets=targets)
-        fitter.run()
-        scores[targets] = psnr(LearnedPreview(fitter.net).decode(z_held), full)
-    assert scores["decodes"] > scores["images"], scores
+    gains = []
+    for seed in (0, 1, 2):
+        scores = {}
+        for targets, images in (("images", train), ("decodes", decodes)):
+            fitter = PreviewFitter(z, images, model.factor, linear=model.linear_decode, steps=300, targets=targets,
+                                   seed=seed)
+            fitter.run()
+            scores[targets] = psnr(LearnedPreview(fitter.net).decode(z_held), full)
+        gains.append(scores["decodes"] - scores["images"])
+    assert np.mean(gains) > 0.1, gains
