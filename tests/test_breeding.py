@@ -92,7 +92,10 @@ def test_the_tree_round_trips_through_a_dict_and_bad_dicts_are_refused_in_one_li
     bad = [({"nodes": "x"}, lat), (meta, lat[:2]), ({**meta, "parents": [99]}, lat),
            ({"nodes": [dict(meta["nodes"][0], seed=-1)] + meta["nodes"][1:]}, lat),
            ({"nodes": meta["nodes"][3:] + meta["nodes"][:3]}, lat),  # children before their parents
-           ({"nodes": meta["nodes"][:3] + [dict(meta["nodes"][3], weights=[0.5, 0.5, 0.5])]}, lat[:4])]
+           ({"nodes": meta["nodes"][:3] + [dict(meta["nodes"][3], weights=[0.5, 0.5, 0.5])]}, lat[:4]),
+           ({"nodes": [5] + meta["nodes"][1:]}, lat), ({"nodes": [{}] + meta["nodes"][1:]}, lat),  # checked first
+           ({"nodes": [dict(meta["nodes"][0], mutation=10 ** 400)] + meta["nodes"][1:]}, lat),  # no float holds it
+           ({"nodes": meta["nodes"][:3] + [dict(meta["nodes"][3], weights=[10 ** 400, 0, 0])]}, lat[:4])]
     for m, a in bad:
         with pytest.raises(ValueError) as e:
             FamilyTree.from_dict(m, a)

@@ -229,10 +229,10 @@ class FamilyTree:
             raise ValueError(f"the family tree has {len(nodes)} nodes but latents of shape "
                              f"{None if lat is None else lat.shape}")
         for k, d in enumerate(nodes):
-            tree.nodes[_check_node(d, k, tree.nodes)] = n = Node(d["id"], lat[k].copy(), d["generation"],
-                                                                 tuple(d["parents"]), tuple(map(float, d["weights"])),
-                                                                 d["seed"], float(d["mutation"]), d["label"],
-                                                                 d.get("brood", -1))
+            nid = _check_node(d, k, tree.nodes)  # before any field is read
+            tree.nodes[nid] = n = Node(nid, lat[k].copy(), d["generation"], tuple(d["parents"]),
+                                       tuple(map(float, d["weights"])), d["seed"], float(d["mutation"]), d["label"],
+                                       d.get("brood", -1))
             if not np.all(np.isfinite(n.latent)):
                 raise ValueError(f"family tree node {n.id} has NaN or infinite values")
         for key in ("parents", "children"):
@@ -252,6 +252,16 @@ def _int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _finite(v) -> bool:
+    """A JSON number that is a finite float (a whole number too large for a float is not)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _check_node(d, k: int, earlier: dict) -> int:
     """Node ``k`` of a saved tree is well formed (its parents come before it); its id."""
     if not isinstance(d, dict):
@@ -261,8 +271,7 @@ def _check_node(d, k: int, earlier: dict) -> int:
           and 0 <= d["generation"] <= MAX_NODES and _int(d.get("seed")) and 0 <= d["seed"] <= MAX_SEED
           and isinstance(d.get("label"), str) and len(d["label"]) <= MAX_LABEL
           and _int(d.get("brood", -1)) and d.get("brood", -1) >= -1
-          and isinstance(d.get("mutation"), (int, float)) and not isinstance(d.get("mutation"), bool)
-          and math.isfinite(d["mutation"]) and 0 <= d["mutation"] <= MAX_MUTATION
+          and _finite(d.get("mutation")) and 0 <= d["mutation"] <= MAX_MUTATION
           and isinstance(parents, list) and isinstance(weights, list) and len(parents) == len(weights)
           and len(parents) <= MAX_PARENTS)
     if not ok:
@@ -270,7 +279,7 @@ def _check_node(d, k: int, earlier: dict) -> int:
                          f"mutation or label)")
     if any(not _int(p) or p not in earlier for p in parents):
         raise ValueError(f"family tree node {nid} names a parent that is not before it in the tree")
-    if parents and not all(isinstance(w, (int, float)) and math.isfinite(w) for w in weights):
+    if parents and not all(_finite(w) for w in weights):
         raise ValueError(f"family tree node {nid} has weights that are not numbers")
     if parents and abs(sum(weights) - 1.0) > 1e-6:
         raise ValueError(f"family tree node {nid}'s weights sum to {sum(weights):.4f}, not 1")
