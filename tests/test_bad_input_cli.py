@@ -5,6 +5,7 @@ Every case must exit 2 with exactly one line on stderr and no traceback, before 
 Runs in-process (``main(argv)``, SystemExit caught) to stay fast, plus a few subprocess cases;
 hypothesis throws arbitrary text at every numeric and list option of the parser.
 """
+import json
 import subprocess
 import sys
 
@@ -130,6 +131,8 @@ EXTRA = [["frobnicate"], ["--bogus"], ["models", "--bogus"], ["models", "extra"]
          ["breed", "--model", "digits", "--pick", "3", "--out", "{tmp}/fam16"],
          ["breed", "--model", "digits", "--pick", "1", "--out", "{tmp}/badfam"],
          ["breed", "--model", "digits-2d", "--pick", "1", "--out", "{tmp}/fam16"],  # another latent shape
+         *(["breed", "--model", "digits", "--pick", "1", "--out", "{tmp}/" + name]
+           for name in ("hashfam", "gensfam", "abfam", "rootsfam", "bigfam")),
          ["install-launcher", "extra"], ["install-launcher", "--remove=yes"], ["install-launcher", "--rem", "--x"]]
 
 
@@ -171,7 +174,12 @@ def where(tmp_path_factory):
     family = FamilyTree()  # a family of two children, of the 16-d digits model's shape, to continue
     family.set_parents([family.add_root(np.full(16, v, np.float32)) for v in (-1.0, 1.0)])
     family.breed(2, 0.1, seed=0)
-    for name, text in (("fam16", family_json(family, model="digits")), ("badfam", "{")):
+    good = json.loads(family_json(family, model="digits"))
+    damaged = {"hashfam": {"model_hash": 5}, "gensfam": {"generations": 7}, "abfam": {"generations": "ab"},
+               "rootsfam": {"children": [0, 1]},  # its roots: they would breed on as "gen 1" again
+               "bigfam": {"roots": {**good["roots"], "0": [1e39] * 16}}}  # beyond a float32
+    for name, text in (("fam16", json.dumps(good)), ("badfam", "{"),
+                       *((k, json.dumps({**good, **v})) for k, v in damaged.items())):
         (tmp / name).mkdir()
         (tmp / name / "tree.json").write_text(text)
     return {"tmp": str(tmp), "file": str(tmp / "afile"), "dir": str(tmp / "adir"), "png": str(tmp / "a.png"),
@@ -258,6 +266,7 @@ def test_any_text_is_parsed_within_bounds_or_refused_in_one_line(cmd, opt, value
     (["train", "--data", "mnist-5k", "--out", "{tmp}/m", "--hidden-channels", "3,,4"], "has an empty entry"),
     (["morph", "--model", "digits", "{png}", "{png}", "--out-size", "4097", "--out", "{tmp}/m.gif"],
      "argument --out-size: '4097' is out of range: use 16 to 4096"),
+    (["breed", "--model", "digits", "--pick", "1", "--out", "{tmp}/bigfam"], "beyond a float32's range"),
 ])
 def test_in_a_real_process(argv, needle, where):
     p = subprocess.run([sys.executable, "-m", "latent_explorer.cli", *_fill(argv, where)], capture_output=True,

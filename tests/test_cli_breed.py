@@ -135,3 +135,37 @@ def test_the_contact_sheet_is_white_between_its_tiles_in_colour_and_in_grey():
         assert sheet.ndim == 3 and sheet.shape[2] == c and sheet.shape[0] >= 2 * 64
         assert (sheet[0] == 255).all() and (sheet[-1] == 255).all()  # the gutters: white, never a tint
         assert (sheet == 90).any() and (sheet == 30).any()
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_damaged_or_hand_edited_tree_is_refused_in_one_line_and_nothing_is_written_over(capsys, tmp_path,
+                                                                                          digit_files):
+    out = tmp_path / "family"
+    assert run(capsys, "breed", "--model", "digits", *digit_files[:2], "--children", "2", "--generations", "2",
+               "--pick", "1,2", "--out", out)[0] == 0
+    index, before = out / "tree.json", _files(out)
+    good = json.loads(index.read_text())
+    gen1 = good["generations"][0]["children"]
+    damaged = [("model_hash", 5), ("model", ["digits"]), ("generations", 7), ("generations", "ab"),
+               ("generations", [5]), ("generations", [dict(good["generations"][0], seeds="0")]), ("size", "64"),
+               ("size", [64]), ("nodes", [5] + good["nodes"][1:]), ("nodes", [dict(good["nodes"][0], source=3)]
+                                                                    + good["nodes"][1:]),
+               ("children", [0, 1]),  # the roots: bred on they would be "gen 1" again
+               ("children", gen1[:1]),  # half a brood
+               ("roots", {**good["roots"], "0": [1e39] + good["roots"]["0"][1:]}),  # beyond float32
+               ("roots", {**good["roots"], "0": [10 ** 400] + good["roots"]["0"][1:]})]
+    for key, value in damaged:
+        index.write_text(json.dumps({**good, key: value}))
+        code, _, err = run(capsys, "breed", "--model", "digits", "--pick", "1", "--out", out)
+        assert code == 2 and len(err.strip().splitlines()) == 1, (key, value, err)
+        assert "is not a family tree this version can continue" in err, (key, err)
+    # a whole earlier brood is a tree the app could write, but breeding on would number gen 2 again
+    index.write_text(json.dumps({**good, "children": gen1}))
+    code, _, err = run(capsys, "breed", "--model", "digits", "--pick", "1", "--out", out)
+    assert code == 2 and "would write over child-g2-1.png" in err and len(err.strip().splitlines()) == 1
+    index.write_text(before["tree.json"].decode())
+    assert _files(out) == before
+

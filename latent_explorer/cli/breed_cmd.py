@@ -158,6 +158,18 @@ def _breed(a, tree, files, m):
     return tree, broods, sources
 
 
+def _refuse_overwrite(a, out: Path, rec: dict, tree, broods) -> None:
+    """Continuing a family never writes over a file of it (a tree.json edited by hand could number a
+    generation again)."""
+    names = [n for _, kids in broods for n in [child_file(tree.nodes[i].label) for i in kids]
+             + [f"gen{tree.nodes[kids[0]].generation}.png"]]
+    held = {n.get("file") for n in rec["nodes"]} | {g["sheet"] for g in rec.get("generations", [])}
+    taken = [n for n in names if n in held or (out / n).exists()]
+    if taken or len(set(names)) < len(names):
+        raise UserError(f"--out {a.out}: breeding on would write over {taken[0] if taken else 'its own files'}, "
+                        f"which the family already holds (was {TREE_FILE} edited by hand?)")
+
+
 def cmd_breed(a) -> int:
     from ..core.export import recipe_with, resize_image, save_png
     from ..core.latent.breeding import breeding_recipe, describe
@@ -171,6 +183,8 @@ def cmd_breed(a) -> int:
     if rec is not None:
         _same_model(m, rec, a)
     tree, broods, sources = _breed(a, tree, files, m)
+    if rec is not None:
+        _refuse_overwrite(a, out, rec, tree, broods)
     out = paths.output_folder("--out", a.out, create=True)
     extra = {n["id"]: {k: n[k] for k in ("file", "source") if isinstance(n.get(k), str)}
              for n in (rec or {}).get("nodes", [])}

@@ -13,12 +13,14 @@ import math
 
 import numpy as np
 
-from .breeding import FamilyTree, child_latent, exact_floats
+from .breeding import FamilyTree, _finite, _int, child_latent, exact_floats
 
 FORMAT = "latent-explorer family tree"
 VERSION = 1
 MAX_BYTES = 64 * 2 ** 20        # a tree of 5,000 nodes is a few MB; anything far larger is not one of ours
 MAX_VALUES = 2 ** 22            # numbers in one latent (a 4×512×512 latent would be 2²⁰)
+MAX_TEXT = 4096                 # characters in a name, a hash or a file name
+MAX_SIZE = 8192                 # px: the working size's sides (the CLI's --size)
 
 
 def family_record(tree: FamilyTree, node_extra: dict | None = None, **extra) -> dict:
@@ -61,10 +63,55 @@ def _root_latent(roots: dict, nid: int, shape: tuple) -> np.ndarray:
     if (not isinstance(values, list) or len(values) != math.prod(shape)
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
         raise ValueError(f"root {nid} has no latent of {math.prod(shape)} numbers")
-    z = np.asarray(values, np.float64).astype(np.float32).reshape(shape)
-    if not np.all(np.isfinite(z)):
+    if not all(_finite(v) for v in values):
         raise ValueError(f"root {nid} has NaN or infinite values")
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below (no warning)
+        z = np.asarray(values, np.float64).astype(np.float32).reshape(shape)
+    if not np.all(np.isfinite(z)):
+        raise ValueError(f"root {nid} has values beyond a float32's range")
     return z
+
+
+def _text(v) -> bool:
+    return isinstance(v, str) and len(v) <= MAX_TEXT
+
+
+def _check_fields(d: dict, ids: set) -> None:
+    """The writer's fields that the reader uses: ``model`` and ``model_hash`` (text or null), ``size``
+    (null, pixels or [height, width]), each node's ``file`` and ``source`` (text) and ``generations``
+    (one object per brood written: its number, parents, children, first and last seed, mutation, sheet)."""
+    for key in ("model", "model_hash"):
+        if d.get(key) is not None and not _text(d[key]):
+            raise ValueError(f"its {key} is not a text or null")
+    size = d.get("size")
+    sides = [size] if _int(size) else size if isinstance(size, list) and len(size) == 2 else None
+    if size is not None and not (sides and all(_int(v) and 1 <= v <= MAX_SIZE for v in sides)):
+        raise ValueError(f"its size is not null, pixels or [height, width] (1 to {MAX_SIZE})")
+    for n in d["nodes"]:
+        bad = [k for k in ("file", "source") if k in n and not _text(n[k])]
+        if bad:
+            raise ValueError(f"node {n['id']}'s {bad[0]} is not a text")
+    gens = d.get("generations", [])
+    if not isinstance(gens, list):
+        raise ValueError("its generations are not a list")
+    for k, g in enumerate(gens):
+        if not (isinstance(g, dict) and _int(g.get("generation")) and 1 <= g["generation"] <= len(ids)
+                and all(isinstance(g.get(key), list) and all(_int(i) and i in ids for i in g[key])
+                        for key in ("parents", "children"))
+                and isinstance(g.get("seeds"), list) and len(g["seeds"]) == 2 and all(_int(v) for v in g["seeds"])
+                and _finite(g.get("mutation")) and _text(g.get("sheet"))):
+            raise ValueError(f"its generation record {k + 1} is malformed (generation, parents, children, seeds, "
+                             f"mutation or sheet)")
+
+
+def _check_brood(tree: FamilyTree) -> None:
+    """The children to pick from are one whole brood of bred nodes (never roots, never a mix)."""
+    if not tree.children:
+        return
+    kids = [tree.nodes[i] for i in tree.children]
+    brood = [n.id for n in tree.nodes.values() if n.parents and n.brood == kids[0].brood]
+    if any(not n.parents for n in kids) or tree.children != brood:
+        raise ValueError("its children are not one brood of bred nodes")
 
 
 def read_family(text: str) -> tuple[FamilyTree, dict]:
@@ -78,7 +125,7 @@ def read_family(text: str) -> tuple[FamilyTree, dict]:
         raise ValueError(f"not JSON ({e})") from None
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a family tree written by latent-explorer breed")
-    if d.get("version") != VERSION:
+    if not _int(d.get("version")) or d["version"] != VERSION:
         raise ValueError(f"a family tree of version {d.get('version')!r}; this version reads {VERSION}")
     shape = _shape(d)
     nodes = d.get("nodes")
@@ -86,6 +133,7 @@ def read_family(text: str) -> tuple[FamilyTree, dict]:
     FamilyTree.from_dict(d, None if not isinstance(nodes, list) else np.zeros((len(nodes), 1), np.float32))
     if not nodes:
         raise ValueError("the family tree has no nodes")
+    _check_fields(d, {n["id"] for n in nodes})
     made: dict[int, np.ndarray] = {}
     for n in nodes:
         if not n["parents"]:
@@ -95,7 +143,9 @@ def read_family(text: str) -> tuple[FamilyTree, dict]:
         if not np.allclose(w, n["weights"], atol=1e-9):
             raise ValueError(f"node {n['id']}: its seed gives other weights than the file's")
         made[n["id"]] = z
-    return FamilyTree.from_dict(d, np.stack([made[n["id"]] for n in nodes])), d
+    tree = FamilyTree.from_dict(d, np.stack([made[n["id"]] for n in nodes]))
+    _check_brood(tree)
+    return tree, d
 
 
 __all__ = ["family_record", "family_json", "read_family", "FORMAT", "VERSION", "MAX_BYTES"]
