@@ -7,6 +7,7 @@ generations writes; a family continued with another model, or a damaged tree.jso
 in one line (exit 2).
 """
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -168,4 +169,27 @@ def test_a_damaged_or_hand_edited_tree_is_refused_in_one_line_and_nothing_is_wri
     assert code == 2 and "would write over child-g2-1.png" in err and len(err.strip().splitlines()) == 1
     index.write_text(before["tree.json"].decode())
     assert _files(out) == before
+
+
+def test_the_working_size_is_kept_and_the_closing_hint_is_a_whole_command(capsys, tmp_path):
+    from PIL import Image
+
+    files = []
+    for k, colour in enumerate(((200, 40, 40), (30, 90, 220))):
+        files.append(tmp_path / f"p{k}.png")
+        Image.new("RGB", (64, 64), colour).save(files[-1])
+    out = tmp_path / "family"
+    code, text, err = run(capsys, "breed", "--model", "photos-sd", "--size", "64", *files, "--children", "2",
+                          "--out", out)
+    assert code == 0, err
+    assert _read(out)[1]["size"] == 64 and _read(out)[0].shape == (4, 16, 16)
+    again = text.split("breed on with: ")[1].split(" (children")[0]
+    assert again.startswith("latent-explorer breed --model photos-sd --size 64 ") and again.endswith(" --pick K,…")
+    code, text, err = run(capsys, *shlex.split(again.replace("K,…", "1,2"))[1:])  # the hint, as printed
+    assert code == 0 and "gen 2: 2 children of g1·1 × g1·2" in text, err
+    code, text, err = run(capsys, "breed", "--model", "photos-sd", "--pick", "2,1", "--out", out)  # its size
+    assert code == 0 and "gen 3:" in text, err
+    code, _, err = run(capsys, "breed", "--model", "photos-sd", "--size", "128", "--pick", "1", "--out", out)
+    assert code == 2 and "photos-sd at --size 128 makes (4, 32, 32)" in err
+    assert "continue it with --model photos-sd --size 64" in err
 

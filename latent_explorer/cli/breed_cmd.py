@@ -13,9 +13,11 @@ child i of a brood has seed ``--seed`` + i, weights ~ Dirichlet(1, …, 1) from 
 ``--generations G --pick 3,5`` breeds on G − 1 more times, each time from children 3 and 5 of
 the brood before; ``breed --model SPEC --out DIR --pick 3,5`` (no images) continues the family in
 DIR from its last brood. Seeds go on counting, so two runs equal one run of two generations.
+tree.json keeps the working size (``--size``), which continuing uses unless another is given.
 """
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from ..core.errors import UserError
@@ -87,11 +89,26 @@ def _plan(a, out: Path):
     return tree, rec, []
 
 
+def size_text(size) -> str:
+    """A working size as ``--size`` takes it: ``64`` or ``64x96``."""
+    return str(size) if isinstance(size, int) else "x".join(map(str, size))
+
+
+def _bred_with(rec: dict) -> str:
+    """The model options a family was bred with, as far as tree.json says."""
+    model, size = rec.get("model"), rec.get("size")
+    words = f"--model {shlex.quote(model)}" if model else "the model it was bred with"
+    if size is not None:
+        return f"{words} --size {size_text(size)}"
+    return words + (" and the --size it was bred at" if "size" not in rec and len(rec["shape"]) == 3 else "")
+
+
 def _same_model(m, rec: dict, a) -> None:
     shape, want = tuple(rec["shape"]), tuple(m.latent_shape)
     if shape != want:
-        raise UserError(f"--out {a.out}: its family has latents of shape {shape}, {a.model} makes {want}: "
-                        f"continue it with --model {rec.get('model') or 'the model it was bred with'}")
+        at = f" at --size {size_text(a.size)}" if a.size is not None else ""
+        raise UserError(f"--out {a.out}: its family has latents of shape {shape}, {a.model}{at} makes {want}: "
+                        f"continue it with {_bred_with(rec)}")
     ours = m.weights_hash() if hasattr(m, "weights_hash") else None
     if ours and rec.get("model_hash") and rec["model_hash"] != ours:
         raise UserError(f"--out {a.out}: its family was bred with other weights ({rec.get('model')}, hash "
@@ -170,6 +187,18 @@ def _refuse_overwrite(a, out: Path, rec: dict, tree, broods) -> None:
                         f"which the family already holds (was {TREE_FILE} edited by hand?)")
 
 
+def _again(a, tree, last) -> str:
+    """The command line that breeds on from the family just written."""
+    argv = ["latent-explorer", "breed", "--model", a.model]
+    argv += ["--size", size_text(a.size)] if a.size is not None else []
+    argv += ["--config", a.config] if a.config else []
+    argv += ["--allow-pickle"] if a.allow_pickle else []
+    argv += ["--precision", a.precision] if a.precision != "fp32" else []
+    argv += ["--children", str(a.children), "--mutation", f"{a.mutation:g}", "--out", a.out]
+    return (f"{shlex.join(argv)} --pick K,… (children 1 to {len(last)} of gen "
+            f"{tree.nodes[last[0]].generation})")
+
+
 def cmd_breed(a) -> int:
     from ..core.export import recipe_with, resize_image, save_png
     from ..core.latent.breeding import breeding_recipe, describe
@@ -179,6 +208,8 @@ def cmd_breed(a) -> int:
     out = paths.output_folder("--out", a.out)
     tree, rec, files = _plan(a, out)
     settings = common.export_settings(a)
+    if rec is not None and a.size is None and rec.get("size") is not None:
+        a.size = rec["size"] if isinstance(rec["size"], int) else tuple(rec["size"])  # the family's working size
     m = common.load(a)
     if rec is not None:
         _same_model(m, rec, a)
@@ -212,9 +243,9 @@ def cmd_breed(a) -> int:
         print(f"gen {g}: {len(kids)} children of {names} · mutation {n.mutation:.2f} σ · seeds "
               f"{n.seed}…{n.seed + len(kids) - 1} → {out / f'gen{g}.png'}")
     model_hash = m.weights_hash() if hasattr(m, "weights_hash") else None
+    size = list(a.size) if isinstance(a.size, tuple) else a.size
     atomic_write_text(out / TREE_FILE, family_json(tree, extra, model=m.spec or m.name, model_hash=model_hash,
-                                                   generations=generations))
-    last = broods[-1][1]
-    print(f"wrote {sum(len(k) for _, k in broods)} children and {out / TREE_FILE}; breed on with "
-          f"--out {a.out} --pick K,… (children 1 to {len(last)} of gen {tree.nodes[last[0]].generation})")
+                                                   size=size, generations=generations))
+    print(f"wrote {sum(len(k) for _, k in broods)} children and {out / TREE_FILE}; breed on with: "
+          f"{_again(a, tree, broods[-1][1])}")
     return 0
