@@ -63,8 +63,8 @@ def test_breed_writes_the_children_a_contact_sheet_and_the_tree_as_the_app_breed
                                                                                                    "tree.json"]
     tree, rec = _read(out)
     assert rec["model"] == "digits" and rec["model_hash"] == digits.weights_hash()
-    # the app's code on the same parents, seed and mutation: the same children, bit for bit
-    _, mean = encode_files(digits, digit_files)
+    # the app's code on the same parents (each encoded alone), seed and mutation: the same children, bit for bit
+    mean = [encode_files(digits, [f])[1][0] for f in digit_files]
     app = FamilyTree()
     app.set_parents([app.add_root(z, f) for z, f in zip(mean, digit_files)])
     kids = app.breed(5, 0.3, 41)
@@ -193,3 +193,45 @@ def test_the_working_size_is_kept_and_the_closing_hint_is_a_whole_command(capsys
     assert code == 2 and "photos-sd at --size 128 makes (4, 32, 32)" in err
     assert "continue it with --model photos-sd --size 64" in err
 
+
+def test_parents_are_encoded_one_at_a_time_and_old_generations_decodes_are_let_go(capsys, tmp_path, digit_files,
+                                                                                  monkeypatch):
+    import gc
+    import weakref
+
+    from latent_explorer.cli import common
+
+    batches, decodes, alive = [], [], []
+    load = common.load
+
+    def watched(a):
+        m = load(a)
+        encode, decode = m.encode, m.decode
+
+        def enc(x):
+            batches.append(len(x))
+            return encode(x)
+
+        def dec(z):
+            gc.collect()
+            alive.append(sum(r() is not None for r in decodes))
+            out = decode(z)
+            decodes.append(weakref.ref(out))
+            return out
+
+        m.encode, m.decode = enc, dec
+        return m
+
+    monkeypatch.setattr(common, "load", watched)
+    code, _, err = run(capsys, "breed", "--model", "digits", *digit_files, "--children", "3", "--generations", "6",
+                       "--pick", "1,3", "--out", tmp_path / "family")
+    assert code == 0, err
+    assert batches == [1, 1, 1]
+    assert len(decodes) == 3 + 6 * 3 and max(alive) <= 3 + 3  # at most one brood and its parents at a time
+    tree, _ = _read(tmp_path / "family")
+    for i, f in enumerate(digit_files):  # each root is that image encoded alone
+        np.testing.assert_array_equal(tree.nodes[i].latent, common.encode_files(load(_Args()), [f])[1][0])
+
+
+class _Args:
+    model, device, precision, allow_pickle, size, config = "digits", "cpu", "fp32", False, None, None

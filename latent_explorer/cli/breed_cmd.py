@@ -13,7 +13,8 @@ child i of a brood has seed ``--seed`` + i, weights ~ Dirichlet(1, …, 1) from 
 ``--generations G --pick 3,5`` breeds on G − 1 more times, each time from children 3 and 5 of
 the brood before; ``breed --model SPEC --out DIR --pick 3,5`` (no images) continues the family in
 DIR from its last brood. Seeds go on counting, so two runs equal one run of two generations.
-tree.json keeps the working size (``--size``), which continuing uses unless another is given.
+tree.json keeps the working size (``--size``), which continuing uses unless another is given. Each
+parent is encoded alone, so its latent (and every child) does not depend on the other parents given.
 """
 from __future__ import annotations
 
@@ -149,7 +150,8 @@ def _breed(a, tree, files, m):
 
     sources = {}
     if tree is None:
-        _, mean = common.encode_files(m, files)
+        # one at a time: an image's latent differs in its last bits with the batch it is encoded in
+        mean = [common.encode_files(m, [f])[1][0] for f in files]
         tree = FamilyTree()
         ids = [tree.add_root(z, Path(f).name) for z, f in zip(mean, files)]
         if len(set(ids)) < 2:
@@ -223,6 +225,7 @@ def cmd_breed(a) -> int:
     generations = list((rec or {}).get("generations", []))
     decoded = {}
     for parents, kids in broods:
+        decoded = {i: x for i, x in decoded.items() if i in parents}  # the generations before: let them go
         for i in parents + kids:
             if i not in decoded:
                 decoded[i] = m.decode(tree.nodes[i].latent[None])[0]
