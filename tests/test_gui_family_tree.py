@@ -1,7 +1,9 @@
 """The family tree view stays readable in a short dock: it scrolls instead of shrinking its nodes
 below a readable size, zooms with Ctrl+wheel and − / + / Fit within bounds, scrolls the newest
 brood into view after each breeding (and keeps it there when the dock is resized), and otherwise
-stays where the user left it, scrolling only to a node newly looked at."""
+stays where the user left it, scrolling only to a node newly looked at. The − / + / Fit buttons sit in
+the heading row, never over a node, and on screen at the panel's smallest; the lowest view still shows
+a whole row."""
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -124,3 +126,40 @@ def test_ctrl_wheel_zooms_a_plain_wheel_scrolls_and_fit_shows_a_small_tree_whole
     assert 1.0 < view.zoom <= ft.FIT_MAX
     shown = view.mapToScene(view.viewport().rect()).boundingRect()
     assert shown.contains(view.sceneRect().adjusted(2, 2, -2, -2))
+
+
+def _global(w):
+    return w.rect().translated(w.mapToGlobal(QPoint(0, 0)))
+
+
+@pytest.mark.parametrize("size", [(1280, 160), (1024, 150), (300, 120), None])  # None: the panel's minimum
+def test_the_zoom_buttons_sit_beside_the_tree_never_over_a_node_and_stay_on_screen(qtbot, qt_leak_guard,  # noqa: F811
+                                                                                   size):
+    from latent_explorer.gui.widgets.breed_panel import BreedPanel
+
+    panel = BreedPanel()
+    qtbot.addWidget(panel)
+    panel.resize(*(size or (panel.minimumSizeHint().width(), panel.minimumSizeHint().height())))
+    panel.show()
+    qtbot.waitExposed(panel)
+    tree = FamilyTree()
+    for _ in _breed_on(tree, 3):
+        _show(panel.tree, tree)
+    view, shown = _global(panel.tree.viewport()), _global(panel)
+    for b in panel.tree.buttons.values():
+        assert b.isVisible() and b.width() > 0
+        assert not _global(b).intersects(view), (b.text(), _global(b), view)  # a click on a node goes to it
+        assert shown.contains(_global(b)) and b.mapTo(panel, QPoint(0, 0)).x() >= 0, b.text()
+
+
+def test_the_lowest_view_still_shows_a_whole_row_at_the_smallest_zoom(view):
+    tree = FamilyTree()
+    broods = list(_breed_on(tree, 6, children=12))
+    view.resize(320, view.minimumHeight())
+    _show(view, tree)
+    view.set_zoom(ft.MIN_ZOOM)
+    QApplication.processEvents()
+    assert view.horizontalScrollBar().isVisible()  # a wide tree: the bar takes its part of the height
+    for nid in (broods[0][0], broods[3][5], broods[-1][-1]):
+        view.reveal(nid)
+        assert _on_screen(view, nid), nid

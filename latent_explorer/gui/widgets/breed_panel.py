@@ -140,8 +140,13 @@ class BreedPanel(QWidget):
         legend.setMinimumWidth(40)  # cut short when narrow, as the status line
         legend.setToolTip("one row per generation; each child has a line to each of its parents\n"
                           "drag the background or use the wheel to scroll; Ctrl+wheel or − / + zoom")
-        tree_heading = heading("Family tree: click a node to go back to it")
-        tree_heading.setMinimumWidth(40)  # cut short when narrow (1024 px): the tree keeps its column's width
+        tree_heading = QHBoxLayout()  # the zoom buttons beside the heading, never over the nodes
+        title = heading("Family tree")  # short: the zoom buttons share its row (1024 px leaves about 260)
+        title.setToolTip("click a node to go back to it")
+        title.setMinimumWidth(40)  # cut short when narrow: the tree keeps its column's width
+        tree_heading.addWidget(title, 1)
+        tree_heading.addWidget(self.tree.zoom_bar)
+        self.tree.zoom_bar.show()
         # three columns side by side, so a short window (1280 × 720) still shows the children
         split = QSplitter(Qt.Orientation.Horizontal)
         for parts, stretch in (((heading("Parents"), self.parents, adders, knobs, go), 0),
@@ -150,6 +155,8 @@ class BreedPanel(QWidget):
                                ((tree_heading, self.tree, legend), 4)):
             split.addWidget(_column(parts))
             split.setStretchFactor(split.count() - 1, stretch)
+        column = split.widget(2)  # never narrower than its heading row: the zoom buttons are never cut off
+        column.setMinimumWidth(column.widget().minimumSizeHint().width() + column.verticalScrollBar().sizeHint().width())
         split.setSizes([400, 480, 400])
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)

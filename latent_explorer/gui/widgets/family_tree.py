@@ -5,17 +5,21 @@ The node looked at has the accent frame, the parents chosen for the next breedin
 
 A tree soon outgrows a short dock (1280 × 720 gives it about 370 × 140 px), and shrinking it to fit
 made its names unreadable; so it is drawn at full size and scrolls (drag the background, or the
-wheel), Ctrl+wheel or the − / + buttons (over its top-right corner) zoom, and Fit shows as much of
-it as fits. The zoom never
-goes below ``MIN_ZOOM``: a node is never smaller than ``min_node_px()`` and a name never smaller
-than 9 px. After a breeding the newest brood is scrolled into view; otherwise (a thumbnail
+wheel), Ctrl+wheel or the − / + buttons zoom, and Fit shows as much of it as fits. The buttons are
+``zoom_bar``, which the owner lays out beside the view (the Breed panel: in the tree's heading row),
+never over the nodes to click. The zoom never goes below ``MIN_ZOOM``: a node is never smaller than
+``min_node_px()`` and a name never smaller than 9 px, and the view is never too low for one row of
+them (with the horizontal scroll bar). After a breeding the newest brood is scrolled into view; otherwise (a thumbnail
 arriving, a node clicked) the view stays where it was and only makes sure the node looked at shows.
 """
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPoint, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen, QTransform
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QToolButton
+from PySide6.QtWidgets import (QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QHBoxLayout,
+                               QToolButton, QWidget)
 
 from ..theme import ACCENT, ACCENT2, BASE, MUTED, PANEL, TEXT
 from .imaging import to_pixmap
@@ -25,6 +29,7 @@ LABEL = 16       # px: its name under it (the lines to its children start below 
 LABEL_PX = 12    # px at zoom 1: the names' font
 GAP_X, GAP_Y = 12, 24
 LEFT = 58        # px: the generation names' column
+TOP = 8          # px: above the first row
 MIN_ZOOM = 0.75  # the smallest zoom: nodes of 33 px, names of 9 px; a bigger tree scrolls
 MAX_ZOOM = 3.0
 FIT_MAX = 1.5    # Fit enlarges a small tree up to this
@@ -49,7 +54,9 @@ class FamilyTreeView(QGraphicsView):
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)  # drag the background to pan
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # set_zoom keeps its own anchor
-        self.setMinimumHeight(60)
+        # one row (a node and its name, a few px around) at the smallest zoom, under the frame, over the scroll bar
+        row = (NODE + LABEL + 2 + 2 * 4) * MIN_ZOOM
+        self.setMinimumHeight(math.ceil(row) + 2 * self.frameWidth() + self.horizontalScrollBar().sizeHint().height())
         self.positions: dict[int, tuple[float, float]] = {}   # node id -> its thumbnail's top-left
         self.zoom = 1.0
         self.newest: list[int] = []   # the newest brood (the nodes of the last breeding), left to right
@@ -58,17 +65,23 @@ class FamilyTreeView(QGraphicsView):
         self._current = None
         for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
             bar.actionTriggered.connect(self._user_scrolled)
-        self.buttons = {}  # −, + and Fit, over the view's top-right corner (no room for a toolbar in a short dock)
+        self.buttons = {}  # −, + and Fit, in a bar laid out beside the view (a child's place is over the nodes)
+        self.zoom_bar = QWidget(self)
+        bar = QHBoxLayout(self.zoom_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.setSpacing(3)
         for text, tip, slot in (("−", "smaller (Ctrl+wheel)", self.zoom_out),
                                 ("+", "larger (Ctrl+wheel)", self.zoom_in),
                                 ("Fit", "as much of the tree as fits, the newest generation in view", self.fit)):
-            b = QToolButton(self)
+            b = QToolButton(self.zoom_bar)
             b.setText(text)
             b.setToolTip(tip)
             b.setCursor(Qt.CursorShape.ArrowCursor)
             b.setStyleSheet(BUTTON_STYLE)
             b.clicked.connect(slot)
             self.buttons[text] = b
+            bar.addWidget(b)
+        self.zoom_bar.hide()  # until its owner lays it out
         self._empty()
 
     def _empty(self) -> None:
@@ -122,7 +135,7 @@ class FamilyTreeView(QGraphicsView):
         font = QFont()
         font.setPixelSize(LABEL_PX - 1)
         for g, row in sorted(rows.items()):
-            y = 8 + g * (NODE + LABEL + GAP_Y)
+            y = TOP + g * (NODE + LABEL + GAP_Y)
             name = self.scene().addText("picked" if g == 0 else f"gen {g}", font)
             name.setDefaultTextColor(QColor(MUTED))
             name.setPos(2, y + NODE / 2 - name.boundingRect().height() / 2)
@@ -178,7 +191,10 @@ class FamilyTreeView(QGraphicsView):
     def reveal(self, nid: int) -> None:
         """Scroll node ``nid`` (and its name) into view, if it is not already."""
         if nid in self.positions:
-            self.ensureVisible(self.node_rect(nid), MARGIN, MARGIN)
+            r, vp = self.node_rect(nid), self.viewport().size()  # the margins shrink in a low or narrow view
+            mx, my = (max(0, min(MARGIN, int((v - self.zoom * s) / 2))) for v, s in
+                      ((vp.width(), r.width()), (vp.height(), r.height())))
+            self.ensureVisible(r, mx, my)
 
     def show_newest(self) -> None:
         """Scroll the newest brood into view: its row from its first node on, as much as fits."""
@@ -198,12 +214,6 @@ class FamilyTreeView(QGraphicsView):
 
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
-        x = self.viewport().geometry().right() - 4
-        for b in reversed(list(self.buttons.values())):
-            b.adjustSize()
-            x -= b.width()
-            b.move(x, self.viewport().geometry().top() + 4)
-            x -= 3
         if self._following:  # a dock just opened or resized: the newest brood stays in view
             self.show_newest()
 
