@@ -7,9 +7,8 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Signal
-
 from gui_fixtures import qt_leak_guard  # noqa: F401  (fixture)
+from PySide6.QtCore import QObject, Signal
 
 from latent_explorer.app.jobs import learned_decodes as decodes
 from latent_explorer.gui.controllers.learned import LearnedPreviewController
@@ -128,7 +127,7 @@ def test_a_stopped_chunk_ends_the_decodes(qtbot, setup, monkeypatch):
 def test_a_cached_preview_already_checked_against_decodes_is_not_decoded_for_again(qtbot, setup):
     from latent_explorer.app.jobs.learned import FitReport
 
-    ctl, worker, _, _ = setup
+    ctl = setup[0]
     ctl.stop()
     ctl._active = True
     ctl._pairs = (np.zeros((40, 4, 8, 8), np.float32), np.zeros((40, 16, 16, 3), np.uint8))

@@ -20,8 +20,8 @@ No Qt.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 #: at most about this many multiply-adds ×2 (flops) between two looks: tens of ms on one CPU thread
 BAND_FLOPS = 1.5e9
