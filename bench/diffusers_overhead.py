@@ -17,7 +17,7 @@ The Stable Diffusion VAE architecture (block_out_channels 128-256-512-512, layer
 On a busy shared CPU (load average above the core count) torch uses one thread unless
 --threads says otherwise: the thread pool's spin-waits cost more than a second thread gains.
 The last stdout line is one JSON object; progress goes to stderr.
-Usage: python bench/diffusers_overhead.py [--repeats 2] [--threads N]
+Usage: python bench/diffusers_overhead.py [--repeats 2] [--threads N] [--yield-gap 256,512]
 """
 from __future__ import annotations
 
@@ -121,6 +121,43 @@ def worker_preview_ms(model, z, changes: int = 40, interval_ms: int = 40) -> lis
     return out
 
 
+def yield_gaps(vae, sizes) -> dict:
+    """The worst gap (ms) between two looks of a background decode at whether a request waits, per size."""
+    from latent_explorer.app.jobs import learned_decodes as decodes
+    from latent_explorer.core.models.diffusers_vae import DiffusersVAEModel
+
+    class Looks:  # the worker's TaskContext as decode_chunk sees it: nothing ever waits
+        def __init__(self, model):
+            self.model, self.cancelled, self.times = model, False, []
+
+        def checkpoint(self):
+            pass
+
+        def waiting(self):
+            self.times.append(time.perf_counter())
+            return False
+
+    torch.set_num_threads(1)  # as on the worker
+    model = DiffusersVAEModel(vae, spec="sd-vae-random", device="cpu", size=64)
+    model.decode(model.sample_prior(1, seed=0))  # warm-up (kernel selection) at a small size
+    model.weights_hash()  # (the app's "hash" request computes it once, right after the load)
+    out = {}
+    for size in sizes:
+        model.set_size(size)
+        z = model.sample_prior(1, seed=0)
+        ctx = Looks(model)
+        targets = decodes.DecodeTargets(tuple(model.latent_shape), [0])
+        t0 = time.perf_counter()
+        decodes.decode_chunk(ctx, targets, z, count=1)
+        t = [t0] + ctx.times + [time.perf_counter()]
+        gaps = np.diff(t) * 1e3
+        out[str(size)] = {"decode_s": round(t[-1] - t0, 2), "looks": len(ctx.times),
+                          "worst_gap_ms": round(float(gaps.max()), 1),
+                          "p99_gap_ms": round(float(np.percentile(gaps, 99)), 1)}
+        log(f"yield gap at {size} px: worst {gaps.max():.0f} ms over {len(ctx.times)} looks in {t[-1] - t0:.1f} s")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=2, help="interleaved pairs (ours, direct)")
@@ -130,6 +167,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip-bf16", action="store_true")
+    ap.add_argument("--yield-gap", default="", help="sizes (e.g. 256,512): only measure a background decode's yield gap")
     a = ap.parse_args()
 
     from diffusers import AutoencoderKL
@@ -145,6 +183,11 @@ def main() -> None:
                         up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=2, latent_channels=4,
                         norm_num_groups=32, sample_size=512, scaling_factor=0.18215).eval()
     build_s = time.perf_counter() - t
+    if a.yield_gap:
+        gaps = yield_gaps(vae, [int(v) for v in a.yield_gap.split(",")])
+        print(json.dumps({"cpu": cpu_name(), "torch_threads": 1, "load_average": round(os.getloadavg()[0], 2),
+                          "yield_gap": gaps}))
+        return
     model = DiffusersVAEModel(vae, spec="sd-vae-random", device=a.device, size=a.size)
     z = model.sample_prior(1, seed=0)
     zt = torch.from_numpy(z).to(a.device)

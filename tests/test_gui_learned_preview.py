@@ -59,14 +59,44 @@ def test_idle_decodes_refit_the_preview_on_full_decodes(qtbot, open_window, monk
     assert cached == ["decodes" if r.installed else "images"]
 
 
-def test_a_new_model_stops_the_background_decodes(qtbot, open_window, monkeypatch):
-    monkeypatch.setattr(controller, "IDLE_MS", 10 ** 6)  # never idle: the decodes wait
+@pytest.fixture
+def running_chunk(monkeypatch):
+    """The first background decode chunk runs until it is cancelled or gives way (then decodes for
+    real): a chunk is surely in flight when the test changes the model."""
+    import threading
+
+    real, started = decodes.decode_chunk, threading.Event()
+
+    def chunk(ctx, *a, **k):
+        if not started.is_set():
+            started.set()
+            while not ctx.cancelled and not ctx.waiting():
+                threading.Event().wait(0.002)
+        return real(ctx, *a, **k)
+
+    monkeypatch.setattr(decodes, "decode_chunk", chunk)
+    monkeypatch.setattr(controller, "IDLE_MS", 1)
+    return started
+
+
+def test_a_new_model_stops_a_running_background_decode(qtbot, open_window, running_chunk):
     win = open_window(model="photos-sd", size=64, map_limit=64)
     learned = win.ctx.learned
-    assert learned.decoding and learned.idle.isActive()
+    qtbot.waitUntil(running_chunk.is_set, timeout=60000)
     win.models.load("digits")
     qtbot.waitUntil(lambda: win.models.summary is not None and win.models.summary.spec == "digits", timeout=60000)
     assert not learned.decoding and not learned.idle.isActive() and not win.worker.is_busy(decodes.KIND)
+
+
+def test_a_failed_load_leaves_the_background_decodes_going(qtbot, open_window, running_chunk, monkeypatch):
+    win = open_window(model="photos-sd", size=64, map_limit=64)
+    learned = win.ctx.learned
+    monkeypatch.setattr(win.ctx, "error", lambda *a, **k: None)  # no dialog
+    qtbot.waitUntil(running_chunk.is_set, timeout=60000)
+    with qtbot.waitSignal(win.models.loadFailed, timeout=60000):
+        win.models.load("/no/such/model")
+    assert learned.decoding and win.models.summary.spec == "photos-sd"
+    qtbot.waitUntil(lambda: learned.decode_chunks >= 1, timeout=60000)  # the cancelled chunk is asked again
 
 
 def test_non_spatial_models_are_left_alone(qtbot):

@@ -18,7 +18,6 @@ from gui_fixtures import qt_leak_guard  # noqa: E402,F401  (fixture)
 from latent_explorer.app import requests  # noqa: E402
 from latent_explorer.app.jobs import learned as jobs  # noqa: E402
 from latent_explorer.app.jobs import learned_decodes as decodes  # noqa: E402
-from latent_explorer.core.errors import Cancelled  # noqa: E402
 from latent_explorer.core.models.learned_preview import LearnedPreview, psnr  # noqa: E402
 
 N = 40  # map images (≥ MIN_PAIRS)
@@ -34,6 +33,7 @@ def tiny(tmp_path_factory):
     from latent_explorer.core.models.approx_preview import synthetic_images
     from latent_explorer.core.models.loading import load_model
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     vae = AutoencoderKL(block_out_channels=[32, 64], down_block_types=["DownEncoderBlock2D"] * 2,
@@ -47,21 +47,25 @@ def tiny(tmp_path_factory):
     model = load_model(str(root / "a"), device="cpu", size=16)
     model.fit_preview()
     images = synthetic_images(N, 16, seed=3)
-    return model, model.encode(images)[0], images, str(root / "b")
+    yield model, model.encode(images)[0], images, str(root / "b")
+    torch.set_num_threads(threads)
 
 
 class Ctx:
     """What a job sees of the worker: the model, checkpoints, and whether another request waits."""
 
+    cancelled = False
+
     def __init__(self, model, waiting=lambda: False):
         self.model = model
-        self.checks = 0
+        self.checks = self.looks = 0
         self._waiting = waiting
 
-    def checkpoint(self):
+    def checkpoint(self):  # would serve waiting previews nested in the job
         self.checks += 1
 
     def waiting(self):
+        self.looks += 1
         return self._waiting()
 
 
@@ -81,7 +85,8 @@ def test_background_decodes_are_the_full_decodes_and_stop_at_the_cap(tiny):
     targets = decodes.new_targets(z, model.image_size, max_decodes=36)
     ctx = Ctx(model)
     r = decodes.decode_chunk(ctx, targets, z, count=1)
-    assert (r.decoded, r.total, r.done, r.yielded) == (1, 36, False, False) and ctx.checks >= 1
+    assert (r.decoded, r.total, r.done, r.yielded) == (1, 36, False, False) and ctx.looks >= 1
+    assert ctx.checks == 0  # nothing runs nested inside a background decode: it gives way instead
     assert targets.model_hash == model.weights_hash()
     while not decodes.decode_chunk(ctx, targets, z, count=10).done:
         pass
@@ -119,15 +124,69 @@ def test_a_model_change_stops_the_decodes(tiny):
     targets = decodes.new_targets(z, model.image_size)
     decodes.decode_chunk(Ctx(model), targets, z, count=2)
     other = load_model(other_spec, device="cpu", size=16)  # other weights, same architecture
-    with pytest.raises(Cancelled):
-        decodes.decode_chunk(Ctx(other), targets, z, count=2)
+    assert decodes.decode_chunk(Ctx(other), targets, z, count=2).stopped
     model.set_size(32)  # another working size: the planned latents are of the old one
     try:
-        with pytest.raises(Cancelled):
-            decodes.decode_chunk(Ctx(model), targets, z, count=2)
+        assert decodes.decode_chunk(Ctx(model), targets, z, count=2).stopped
     finally:
         model.set_size(16)
     assert len(targets.images) == 2
+
+
+def test_a_paired_taesd_ends_the_decodes_with_a_report(tiny, monkeypatch):
+    model, z, _, _ = tiny
+    targets = decodes.new_targets(z, model.image_size)
+    decodes.decode_chunk(Ctx(model), targets, z, count=1)
+    monkeypatch.setattr(decodes, "supports", lambda m: False)  # a TAESD now previews it
+    r = decodes.decode_chunk(Ctx(model), targets, z, count=1)  # a report (not a silent Cancelled)
+    assert r.stopped and not r.done and r.decoded == 1
+
+
+def test_a_decode_gives_way_inside_one_large_layer(tiny, monkeypatch):
+    """A layer long enough to keep a preview waiting is computed in bands, with a look between two."""
+    import torch
+
+    from latent_explorer.app.jobs import banded, tiers
+
+    model, z, _, _ = tiny
+    monkeypatch.setattr(tiers, "CHECK_EVERY_S", 0.0)
+    monkeypatch.setattr(banded, "BAND_FLOPS", 2e5)
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1)
+    monkeypatch.setattr(model, "decode", lambda zz, batch_size=4: conv(torch.zeros(1, 8, 32, 32)))
+    asked = []
+
+    def waiting():  # the layer has started (the module's own look said no); then a request arrives
+        asked.append(1)
+        return len(asked) > 2
+
+    targets = decodes.new_targets(z, model.image_size)
+    r = decodes.decode_chunk(Ctx(model, waiting), targets, z, count=1)
+    assert r.yielded and not targets.images and len(asked) == 3
+
+
+def test_banded_layers_compute_the_same_and_look_between_bands(monkeypatch):
+    import torch
+    import torch.nn.functional as F
+
+    from latent_explorer.app.jobs.banded import banded
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 5, (3, 5), padding=(1, 2))
+    x = torch.randn(2, 6, 17, 11)
+    q, k, v = torch.randn(1, 2, 50, 8), torch.randn(1, 2, 40, 8), torch.randn(1, 2, 40, 8)
+    want_conv, want_att = conv(x), F.scaled_dot_product_attention(q, k, v)
+    looks = []
+    with torch.no_grad(), banded(lambda: looks.append(1), band_flops=2 * (2 * 2 * 11 * 5 * 6 * 15)):  # 2 rows a band
+        got_conv = conv(x)
+        assert len(looks) == 8  # 17 rows in 9 bands
+        got_att = F.scaled_dot_product_attention(q, k, v)
+    assert len(looks) > 8
+    assert torch.allclose(got_conv, want_conv, atol=1e-5) and torch.allclose(got_att, want_att, atol=1e-5)
+    assert torch.nn.Conv2d.forward is not None and conv(x).shape == want_conv.shape  # unpatched after
+    n = len(looks)
+    conv(x)
+    F.scaled_dot_product_attention(q, k, v)
+    assert len(looks) == n
 
 
 def test_the_refit_learns_the_decodes_and_is_judged_on_them(tiny, tmp_path, monkeypatch):
@@ -235,3 +294,32 @@ def test_a_preview_arriving_during_a_decode_is_served_before_the_decode_goes_on(
     worker.submit(decodes.KIND, decodes.decode_chunk, targets, z, count=1, on_result=reports.append)
     qtbot.waitUntil(lambda: len(reports) == 2, timeout=10000)
     assert not reports[1].yielded and reports[1].decoded == 1 and log[-1] == "decoded"
+
+
+def test_a_refit_on_decodes_that_loses_is_remembered(tiny, tmp_path, monkeypatch):
+    """The cached preview it did not beat is saved again marked ``decodes_checked``: a later opening
+    installs it and knows the decodes were tried (minutes of CPU on a real VAE)."""
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path))
+    model, z, images, _ = tiny
+    state = jobs.FitState()
+    jobs.fit_chunk(Ctx(model), state, z, images, steps=1)
+    state.fitter.steps = 5
+    first = state.fitter.result()
+    model.set_learned_preview(first)
+    first.save(jobs.cache_path(model))
+    try:
+        assert not jobs.install_cached(Ctx(model)).decodes_checked
+        targets = decodes.new_targets(z, model.image_size)
+        while not decodes.decode_chunk(Ctx(model), targets, z, count=N).done:
+            pass
+        latents, full = decodes.pairs(targets, z)
+        monkeypatch.setattr(jobs, "MIN_GAIN_DB", 1e6)  # the refit loses
+        state = jobs.FitState()
+        jobs.fit_chunk(Ctx(model), state, latents, full, steps=1, targets="decodes")
+        state.fitter.steps = 5
+        r = jobs.fit_chunk(Ctx(model), state, latents, full, steps=10 ** 6, targets="decodes")
+        assert r.done and not r.installed and r.decodes_checked
+        again = jobs.install_cached(Ctx(model))
+        assert again.installed and again.targets == "images" and again.decodes_checked
+    finally:
+        model.set_learned_preview(None)

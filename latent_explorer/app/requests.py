@@ -16,7 +16,7 @@
 | map                                    | coalesce + generation    | no                                 | 13   |
 | breed (a family tree's thumbnails)     | coalesce                 | no                                 | 9    |
 | learn-preview (short chunks)           | coalesce                 | no; previews nest inside it        | 14   |
-| learn-decode (one background decode)   | coalesce; yields         | no; gives way to anything waiting  | 15   |
+| learn-decode (one background decode)   | coalesce; yields         | no, none inside; gives way instead | 15   |
 
 - **coalesce**: a newer request replaces the pending one of its kind and asks a running one to
   stop at its next checkpoint; only the newest result of a kind is delivered.
@@ -31,15 +31,21 @@
   with the model it was made with).
 - **generation** (maps): ``MapGenerations`` in ``app/map_generations.py``: a result from an
   older map job never replaces a newer map.
-- **yields** (``learn-decode``): between the decoder's layers the job asks ``ctx.waiting()``
-  (does any request of a higher rank wait?) and, if one does, drops the decode it is in and
-  returns, so the waiting request runs next, as a request of its own, not nested.
+- **yields** (``learn-decode``): between the decoder's layers, and between bands of one large
+  convolution or attention (``app/jobs/banded.py``), the job asks ``ctx.waiting()`` (does any
+  request of a higher rank wait?) and, if one does, drops the decode it is in and returns, so
+  the waiting request runs next, as a request of its own. It never calls ``ctx.checkpoint()``
+  (only its cancellation is checked): nothing runs nested inside it, so after the first preview
+  of a drag the worker is free and the next previews wait for nothing. A preview waits at most
+  one band or one memory-bound layer (``bench/diffusers_overhead.py --yield-gap``: 45 ms at
+  256 px, 170 ms at 512 px on one CPU thread for the Stable Diffusion VAE).
 When several requests wait, the lowest rank runs first (then the oldest). ``learn-preview``
 (``app/jobs/learned.py``) fits a learned preview in quarter-second chunks, rank 14:
 whatever else waits runs between two chunks, and previews run nested inside one.
 ``learn-decode`` (``app/jobs/learned_decodes.py``), the lowest rank, fully decodes the map's
 latents one at a time, as targets for a second fit; the GUI asks for it only after the user has
-left the worker idle for a while, and a decode yields to any request that arrives meanwhile.
+left the worker idle for a while (nothing else waiting or running), and a decode yields to any
+request that arrives meanwhile.
 """
 from __future__ import annotations
 

@@ -224,6 +224,11 @@ class DecodeWorker(QObject):
         with self._cond:
             return sum(1 for q in self._pending if kind is None or q.kind == kind)
 
+    def quiet(self, ignore: tuple[str, ...] = ()) -> bool:
+        """Nothing waits and nothing runs but requests of the kinds in ``ignore``: the worker is idle."""
+        with self._cond:
+            return not any(q.kind not in ignore for q in self._pending + self._running)
+
     def _outranked(self, rank: int) -> bool:
         with self._cond:
             return any(q.rule.rank < rank for q in self._pending)

@@ -14,7 +14,9 @@ waiting runs first, and each job is short:
   ``learned_decodes.py`` made while the worker was idle: the preview stands in for the full
   decode, which is not the image. Its held-out pairs are judged against their full decodes, and
   it replaces the installed preview only when it also beats that one there. The cache notes the
-  targets (``FitReport.targets``), so a preview cached from images is improved on a later opening.
+  targets (``FitReport.targets``), so a preview cached from images is improved on a later opening;
+  when the refit loses, the cached preview in use is saved again marked ``decodes_checked``, so
+  a later opening does not decode the map again (minutes of CPU) for the same outcome.
 No Qt.
 """
 from __future__ import annotations
@@ -77,6 +79,7 @@ class FitReport:
     targets: str = "images"     # what it was fitted (and judged) on: "images" or "decodes" (full decodes)
     previous_psnr: float = 0.0  # the preview installed before it, on the same held-out pairs (0: none)
     pairs: int = 0              # training pairs it was fitted on
+    decodes_checked: bool = False  # a refit on full decodes was tried for these weights: not again
 
 
 def install_cached(ctx) -> FitReport:
@@ -95,7 +98,8 @@ def install_cached(ctx) -> FitReport:
     except Exception:  # a corrupt or mismatched file: fit again (and overwrite it)
         return FitReport(done=False, fraction=0.0)
     return FitReport(True, 1.0, True, learned.psnr, learned.linear_psnr, learned.seconds, learned.parameters,
-                     cached=True, tiers=describe(model), targets=learned.targets, pairs=learned.pairs)
+                     cached=True, tiers=describe(model), targets=learned.targets, pairs=learned.pairs,
+                     decodes_checked=learned.decodes_checked or learned.targets == "decodes")
 
 
 def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, seconds: float = CHUNK_S,
@@ -123,12 +127,16 @@ def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, sec
     current = getattr(model, "learned_preview", None)  # (a refit must beat the preview it would replace)
     previous = fitter.score(current.decode, ctx.checkpoint) if current is not None else 0.0
     better = learned.psnr >= learned.linear_psnr + MIN_GAIN_DB and learned.psnr > previous
-    if better:
-        model.set_learned_preview(learned)
+    checked = targets == "decodes"
+    keep = learned if better else current if checked and current is not None else None
+    if keep is not None:  # the new preview, or the one in use, now known to beat a refit on decodes
+        keep.decodes_checked = keep.decodes_checked or checked
+        if better:
+            model.set_learned_preview(learned)
         try:
-            learned.save(cache_path(model))
-        except OSError:  # a read-only data folder: it is fitted again next time
+            keep.save(cache_path(model))
+        except OSError:  # a read-only data folder: it is fitted (and checked) again next time
             pass
     return FitReport(True, 1.0, better, learned.psnr, learned.linear_psnr, learned.seconds, learned.parameters,
                      tiers=describe(model), targets=learned.targets, previous_psnr=previous,
-                     pairs=learned.pairs)
+                     pairs=learned.pairs, decodes_checked=checked)

@@ -10,14 +10,17 @@ mixing the decodes with the images they replace did worse than the decodes alone
 Request kind ``learn-decode`` (``app/requests.py``): coalesce, rank 15, the lowest of all.
 ``decode_chunk`` is one request: it decodes the next latent of ``DecodeTargets.order`` (and more,
 one by one, while it has taken under ``CHUNK_S`` and nothing else waits) on one torch thread.
-It *yields*: between the decoder's layers (``tiers.interruptible``) it looks whether any other
-request waits, and if one does it drops the decode it is in and returns (``yielded``), so a
-slider preview or a full decode never waits for a background decode, not even nested inside it.
-The GUI asks for the next chunk only when the user has left the worker idle for a while.
+It *yields*: between the decoder's layers (``tiers.interruptible``), and between bands of one
+large convolution or attention (``banded.py``), it looks whether any other request waits, and
+if one does it drops the decode it is in and returns (``yielded``); nothing runs nested inside
+it, so the next requests find the worker free. A slider preview waits for a background decode
+at most one band of one layer: ``bench/diffusers_overhead.py --yield-gap`` measures the worst
+gap on the Stable Diffusion VAE architecture (one CPU thread). The GUI asks for the next chunk
+only when the user has left the worker idle for a while.
 
 - the decodes are capped (``MAX_DECODES``, and ``MAX_BYTES`` of images): memory stays bounded;
-- a chunk for other weights or another working size than its ``DecodeTargets`` raises Cancelled
-  (the model changed: this work is of no use), and the GUI drops the targets with the model;
+- a chunk for other weights or another working size than its ``DecodeTargets``, or once a TAESD
+  is paired, reports ``stopped`` (this work is of no use) and the GUI drops the targets;
 - the latents are taken in a seeded random order, so the decodes sample the whole map.
 No Qt.
 """
@@ -68,6 +71,7 @@ class DecodeReport:
     done: bool
     yielded: bool = False        # stopped because another request waited
     seconds: float = 0.0         # time spent decoding so far (kept decodes)
+    stopped: bool = False        # the model no longer takes these decodes: drop them
 
 
 def cap(n_pairs: int, image_shape: tuple, max_decodes: int | None = None, max_bytes: int | None = None) -> int:
@@ -95,6 +99,18 @@ def new_targets(latents: np.ndarray, image_shape: tuple, max_decodes: int | None
     return DecodeTargets(tuple(np.shape(latents)[1:]), plan(len(latents), n))
 
 
+def _look(ctx) -> None:
+    """Between two layers (or two bands of one): stop if cancelled, give way if anything waits.
+    Nothing is served from here (nothing runs nested in a background decode): the decode returns
+    and the worker runs the waiting request next, with no decode left to finish after it."""
+    from ...core.errors import Cancelled
+
+    if ctx.cancelled:
+        raise Cancelled()
+    if ctx.waiting():
+        raise Yielded()
+
+
 class _Yielding:
     """A ``ctx`` for ``tiers.interruptible`` whose checkpoint gives way to any waiting request."""
 
@@ -102,35 +118,32 @@ class _Yielding:
         self._ctx = ctx
 
     def checkpoint(self) -> None:
-        if self._ctx.waiting():
-            raise Yielded()
-        self._ctx.checkpoint()
+        _look(self._ctx)
 
 
 def decode_chunk(ctx, targets: DecodeTargets, latents: np.ndarray, seconds: float = CHUNK_S,
                  count: int | None = None) -> DecodeReport:
-    """Fully decode the next planned latent(s) into ``targets`` (``count``: exactly that many, for tests)."""
-    from ...core.errors import Cancelled
+    """Fully decode the next planned latent(s) into ``targets`` (``count``: exactly that many, for tests).
+    ``stopped`` when the model no longer takes these decodes (other weights or working size, a
+    paired TAESD): the caller drops them."""
     from . import tiers
+    from .banded import banded
 
     model = ctx.model
     if not targets.model_hash and supports(model):
         targets.model_hash = model.weights_hash()
     if not supports(model) or targets.model_hash != model.weights_hash() \
             or tuple(targets.latent_shape) != tuple(model.latent_shape):
-        raise Cancelled()  # another model (or working size) since: these decodes are of no use
+        return DecodeReport(len(targets.images), len(targets.order), False, stopped=True)
     t0, made = time.perf_counter(), 0
     yielded = False
     while not targets.done and (made == 0 or (count is not None and made < count)
                                 or (count is None and time.perf_counter() - t0 < seconds)):
-        ctx.checkpoint()
-        if ctx.waiting():
-            yielded = True
-            break
         i = targets.next_index()
         t1 = time.perf_counter()
         try:
-            with tiers.interruptible(_Yielding(ctx), every_s=tiers.CHECK_EVERY_S):
+            _look(ctx)
+            with tiers.interruptible(_Yielding(ctx), every_s=tiers.CHECK_EVERY_S), banded(lambda: _look(ctx)):
                 image = model.decode(np.asarray(latents[i:i + 1], np.float32), batch_size=1)[0]
         except Yielded:
             targets.dropped_s += time.perf_counter() - t1

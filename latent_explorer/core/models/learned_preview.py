@@ -13,7 +13,8 @@ reconstruction error), so the "images" may also be full decodes of the latents
 (``targets="decodes"``): the app fits again on those once it has made them. A share of the
 pairs is held out; ``evaluate`` compares the learned and the linear preview on them, and the
 app switches to the learned one only when it is better there. ``save`` / ``load`` keep a fitted
-network in one safetensors file, its figures and its targets in the file's metadata.
+network in one safetensors file, its figures, its targets and whether a refit on full decodes
+was already tried against it (``decodes_checked``) in the file's metadata.
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ class LearnedPreview:
     pairs: int = 0             # pairs it was fitted on
     seconds: float = 0.0       # time spent fitting
     targets: str = "images"    # what the pairs' images were: "images" (the sources) or "decodes" (full decodes)
+    decodes_checked: bool = False  # a refit on full decodes was tried for these weights (and did not beat it)
 
     @property
     def factor(self) -> int:
@@ -100,7 +102,8 @@ class LearnedPreview:
 
         meta = {"format": FORMAT, "channels": self.net.channels, "factor": self.net.factor, "width": self.net.width,
                 "depth": self.net.depth, "psnr": self.psnr, "linear_psnr": self.linear_psnr, "pairs": self.pairs,
-                "seconds": self.seconds, "targets": self.targets}
+                "seconds": self.seconds, "targets": self.targets,
+                "decodes_checked": bool(self.decodes_checked)}
         state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as f:
@@ -126,7 +129,8 @@ class LearnedPreview:
             raise ValueError(f"{path}: not a usable learned preview ({type(e).__name__})") from None
         targets = meta.get("targets", "images")  # (files from before targets were noted: images)
         return cls(net.eval(), float(meta.get("psnr", 0)), float(meta.get("linear_psnr", 0)), int(meta.get("pairs", 0)),
-                   float(meta.get("seconds", 0)), targets if targets in TARGETS else "images")
+                   float(meta.get("seconds", 0)), targets if targets in TARGETS else "images",
+                   bool(meta.get("decodes_checked", False)))
 
 
 def fit_linear(latents: np.ndarray, images: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:

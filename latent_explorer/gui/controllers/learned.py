@@ -11,7 +11,8 @@ beats the linear preview on held-out pairs, it replaces it and the tier badge sa
 Then, since the preview stands in for the full decode and not for the image, the map's latents
 are fully decoded in the background (``app/jobs/learned_decodes.py``, kind ``learn-decode``, the
 lowest rank): a chunk is asked for only after the user has left the worker alone for
-``IDLE_MS`` (no result of any other kind delivered meanwhile), and a chunk gives way to any
+``IDLE_MS`` (nothing of any other kind waiting or running then, and none delivered or failed
+during the wait: a final decode of seconds restarts the wait when it ends), and a chunk gives way to any
 request that arrives while it decodes. Once the capped set of decodes is made, the preview is
 fitted again on them and replaces the first one if it is closer to the full decodes of held-out
 latents. A preview cached from images only is improved this way on a later opening.
@@ -44,7 +45,7 @@ class LearnedPreviewController(QObject):
         self.chunks = 0               # fitting chunks asked for
         self.decode_chunks = 0        # decode chunks that reported
         self.last_decode: decodes.DecodeReport | None = None
-        self._pairs = None            # the map's (latents, images)
+        self._pairs = None            # the map's (latents, images); images None once the decodes replace them
         self._fit = None              # (latents, images, targets) of the fit running
         self._checking = False
         self._active = False          # this model takes a learned preview
@@ -54,8 +55,10 @@ class LearnedPreviewController(QObject):
         self.idle.setInterval(IDLE_MS)
         self.idle.timeout.connect(self._decode_next)
         ctx.models.loaded.connect(self._on_model)
+        ctx.models.loadFailed.connect(self._resume)
         ctx.maps.ready.connect(self._on_map)
         ctx.worker.finished.connect(self._on_worker_result)
+        ctx.worker.failed.connect(self._on_worker_failure)
 
     @property
     def fitting(self) -> bool:
@@ -100,8 +103,8 @@ class LearnedPreviewController(QObject):
             return
         if self.report is None:
             self._start_fit(*self._pairs, "images")
-        elif self.report.targets == "images":  # cached from images: fit on full decodes too
-            self._start_decodes()
+        elif self.report.targets == "images" and not self.report.decodes_checked:  # cached from images:
+            self._start_decodes()                                                  # try full decodes too
 
     # ---- fitting ------------------------------------------------------------------
     def _start_fit(self, latents, images, targets: str) -> None:
@@ -144,7 +147,7 @@ class LearnedPreviewController(QObject):
             self.ctx.message(f"the preview learned from {'full decodes' if decoded else 'images'} "
                              f"({r.psnr:.1f} dB) did not beat {rival}: keeping that one", 6000)
         self.finished.emit(r)
-        if r.targets == "images" and (r.installed or r.psnr) and self._pairs is not None:
+        if r.targets == "images" and not r.decodes_checked and (r.installed or r.psnr) and self._pairs is not None:
             self._start_decodes()
 
     # ---- background decodes -------------------------------------------------------
@@ -154,17 +157,22 @@ class LearnedPreviewController(QObject):
         if len(targets.order) < jobs.MIN_PAIRS:  # too few to fit on (a tiny map, huge images)
             return
         self.targets = targets
+        self._pairs = (latents, None)  # the full decodes replace the images: let them go
         self.idle.start()
 
     def _on_worker_result(self, kind: str, *_):
-        """Something the user asked for came back: the worker is not idle yet; wait again."""
+        """Something the user asked for ended: the worker is not idle yet; wait again from now."""
         if kind not in (jobs.KIND, decodes.KIND) and self.idle.isActive():
             self.idle.start()
+
+    def _on_worker_failure(self, failure) -> None:
+        self._on_worker_result(failure.kind)
 
     def _decode_next(self) -> None:
         if self.targets is None:
             return
-        if self.ctx.worker.pending_count():  # not idle: wait for a quiet moment
+        if not self.ctx.worker.quiet(ignore=(jobs.KIND, decodes.KIND)):
+            # a request waits or runs (a final decode of seconds): wait; its end restarts the wait
             self.idle.start()
             return
         self.ctx.worker.submit(decodes.KIND, decodes.decode_chunk, self.targets, self._pairs[0],
@@ -172,6 +180,10 @@ class LearnedPreviewController(QObject):
 
     def _on_decoded(self, r) -> None:
         if self.targets is None:
+            return
+        if r.stopped:  # the model no longer takes them (a TAESD was paired): end the decodes
+            self.targets = None
+            self.idle.stop()
             return
         self.decode_chunks += 1
         self.last_decode = r
@@ -186,6 +198,19 @@ class LearnedPreviewController(QObject):
             self.idle.start()
         else:
             self._decode_next()
+
+    def _resume(self, _message: str = "") -> None:
+        """A load failed: the weights are those the work was for, but the load cancelled the request in
+        flight (a cancelled request reports nothing): ask for it again."""
+        if not self._active:
+            return
+        if self._checking:
+            self.ctx.worker.submit(jobs.KIND, jobs.install_cached, on_result=self._on_cached,
+                                   on_error=lambda f: self._halt())
+        elif self._fit is not None:
+            self._next()
+        elif self.targets is not None:
+            self.idle.start()
 
     def _halt(self) -> None:
         """Stop fitting and decoding (a failure, the model cannot take a learned preview); the report stays."""
