@@ -124,9 +124,12 @@ class BreedPanel(QWidget):
                                    self.nextRequested)
         self.export_button = _button("Export child…", "the child looked at as a PNG whose recipe holds its "
                                      "whole lineage", self.exportRequested)
-        self.undo_button = _button("↶ Undo step", "take back the last breeding step: a generation made, "
+        # arrows alone: the four buttons fit the column at 1024 px (the words are in the tooltips)
+        self.undo_button = _button("↶", "undo breeding step: take back the last generation made or the "
                                    "parents chosen (Ctrl+Alt+Z)", self.undoRequested)
-        self.redo_button = _button("↷ Redo step", "Ctrl+Alt+Shift+Z", self.redoRequested)
+        self.redo_button = _button("↷", "redo breeding step (Ctrl+Alt+Shift+Z)", self.redoRequested)
+        for b in (self.undo_button, self.redo_button):
+            b.setAccessibleName(b.toolTip().split(":")[0].split(" (")[0])
         actions = QHBoxLayout()
         for w in (self.next_button, self.export_button, None, self.undo_button, self.redo_button):
             actions.addStretch(1) if w is None else actions.addWidget(w)
@@ -183,7 +186,7 @@ class BreedPanel(QWidget):
     def _show_checked(self) -> None:
         n = len(self.checked())
         self.next_button.setEnabled(n > 0)
-        self.next_button.setText(f"Next generation from {n}" if n else "Next generation")
+        self.next_button.setText(f"Next generation ({n})" if n else "Next generation")
 
     def _fill(self, lst: QListWidget, side: int, entries, checkable: bool, current) -> None:
         from .imaging import to_pixmap
