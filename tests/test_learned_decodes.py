@@ -69,6 +69,13 @@ class Ctx:
         return self._waiting()
 
 
+def _decodes(model, z):
+    targets = decodes.new_targets(z, model.image_size)
+    while not decodes.decode_chunk(Ctx(model), targets, z, count=N).done:
+        pass
+    return decodes.pairs(targets, z)
+
+
 def test_decode_targets_are_capped_and_sample_the_map():
     assert decodes.cap(1000, (256, 256)) == decodes.MAX_DECODES == 64
     assert decodes.cap(20, (256, 256)) == 20
@@ -192,11 +199,8 @@ def test_banded_layers_compute_the_same_and_look_between_bands(monkeypatch):
 def test_the_refit_learns_the_decodes_and_is_judged_on_them(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path))
     model, z, _, _ = tiny
-    targets = decodes.new_targets(z, model.image_size)
     ctx = Ctx(model)
-    while not decodes.decode_chunk(ctx, targets, z, count=N).done:
-        pass
-    latents, full = decodes.pairs(targets, z)
+    latents, full = _decodes(model, z)
     state = jobs.FitState()
     jobs.fit_chunk(ctx, state, latents, full, steps=1, targets="decodes")
     state.fitter.steps = 60  # a short fit: the test is about what it learns from and is judged on
@@ -309,10 +313,7 @@ def test_a_refit_on_decodes_that_loses_is_remembered(tiny, tmp_path, monkeypatch
     first.save(jobs.cache_path(model))
     try:
         assert not jobs.install_cached(Ctx(model)).decodes_checked
-        targets = decodes.new_targets(z, model.image_size)
-        while not decodes.decode_chunk(Ctx(model), targets, z, count=N).done:
-            pass
-        latents, full = decodes.pairs(targets, z)
+        latents, full = _decodes(model, z)
         monkeypatch.setattr(jobs, "MIN_GAIN_DB", 1e6)  # the refit loses
         state = jobs.FitState()
         jobs.fit_chunk(Ctx(model), state, latents, full, steps=1, targets="decodes")
@@ -321,5 +322,78 @@ def test_a_refit_on_decodes_that_loses_is_remembered(tiny, tmp_path, monkeypatch
         assert r.done and not r.installed and r.decodes_checked
         again = jobs.install_cached(Ctx(model))
         assert again.installed and again.targets == "images" and again.decodes_checked
+    finally:
+        model.set_learned_preview(None)
+
+
+class FirstStep(Ctx):
+    """A Ctx that keeps the fit's weights at its first checkpoint, just before its first training step."""
+
+    def __init__(self, model, state):
+        super().__init__(model)
+        self.state, self.first = state, None
+
+    def checkpoint(self):
+        super().checkpoint()
+        if self.first is None and self.state.fitter is not None:
+            self.first = {k: v.clone() for k, v in self.state.fitter.net.state_dict().items()}
+
+
+def test_the_refit_starts_from_the_installed_preview(tiny, tmp_path, monkeypatch):
+    """Warm start: the refit on decodes begins at the installed preview's weights (a copy: the preview in
+    use is not trained in place), runs ``WARM_STEPS``, and is still judged against the preview in use."""
+    import torch
+
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path))
+    model, z, images, _ = tiny
+    state = jobs.FitState()
+    jobs.fit_chunk(Ctx(model), state, z, images, steps=1)
+    state.fitter.steps = 5
+    installed = state.fitter.result()
+    model.set_learned_preview(installed)
+    before = {k: v.clone() for k, v in installed.net.state_dict().items()}
+    try:
+        latents, full = _decodes(model, z)
+        state = jobs.FitState()
+        ctx = FirstStep(model, state)
+        jobs.fit_chunk(ctx, state, latents, full, steps=1, targets="decodes")
+        fitter = state.fitter
+        assert fitter.warm and fitter.steps == jobs.WARM_STEPS < jobs.FIT_STEPS and fitter.net is not installed.net
+        assert ctx.first.keys() == before.keys() and all(torch.equal(ctx.first[k], v) for k, v in before.items())
+        after = installed.net.state_dict()
+        assert all(torch.equal(after[k], v) for k, v in before.items())  # the preview in use is untouched
+        assert not all(torch.equal(fitter.net.state_dict()[k], v) for k, v in before.items())  # the copy learns
+        fitter.steps = 3
+        r = jobs.fit_chunk(ctx, state, latents, full, steps=10 ** 6, targets="decodes")
+        test = fitter.test_idx
+        assert r.previous_psnr == pytest.approx(psnr(installed.decode(latents[test]), full[test]))
+        assert r.installed == (r.psnr >= r.linear_psnr + jobs.MIN_GAIN_DB and r.psnr > r.previous_psnr)
+    finally:
+        model.set_learned_preview(None)
+
+
+def test_the_refit_starts_afresh_without_a_preview_of_its_shape(tiny, tmp_path, monkeypatch):
+    """Nothing installed (the image fit lost to the linear map), or a preview of another shape: a fresh
+    fit of ``FIT_STEPS`` from the least-squares linear map, its detail layer at zero."""
+    import torch
+
+    from latent_explorer.core.models.learned_preview import PreviewNet, fit_linear
+
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path))
+    model, z, _, _ = tiny
+    latents, full = _decodes(model, z)
+    try:
+        for installed in (None, LearnedPreview(PreviewNet(4, 2, width=8, depth=1))):
+            model.set_learned_preview(installed)
+            state = jobs.FitState()
+            ctx = FirstStep(model, state)
+            jobs.fit_chunk(ctx, state, latents, full, steps=1, targets="decodes")
+            fitter = state.fitter
+            assert not fitter.warm and fitter.steps == jobs.FIT_STEPS
+            w, b = fit_linear(latents[fitter.train_idx], full[fitter.train_idx], model.factor)
+            assert np.allclose(ctx.first["linear.weight"].view(3, -1).numpy(), w)
+            assert np.allclose(ctx.first["linear.bias"].numpy(), b)
+            last = len(fitter.net.body) - 1
+            assert not torch.count_nonzero(ctx.first[f"body.{last}.weight"])
     finally:
         model.set_learned_preview(None)

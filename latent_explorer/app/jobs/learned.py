@@ -12,7 +12,10 @@ waiting runs first, and each job is short:
   only when it is better there;
 - a second fit, ``fit_chunk(..., targets="decodes")``, on (latent, full decode) pairs that
   ``learned_decodes.py`` made while the worker was idle: the preview stands in for the full
-  decode, which is not the image. Its held-out pairs are judged against their full decodes, and
+  decode, which is not the image. It starts from the installed learned preview's weights when
+  there is one of the same shape (a warm start, ``WARM_STEPS`` steps; measured on photos-sd by
+  ``bench/preview_quality.py``), afresh otherwise (the image fit lost to the linear map, a cached
+  preview of another shape). Its held-out pairs are judged against their full decodes, and
   it replaces the installed preview only when it also beats that one there. The cache notes the
   targets (``FitReport.targets``), so a preview cached from images is improved on a later opening;
   when the refit loses, the cached preview in use is saved again marked ``decodes_checked``, so
@@ -34,8 +37,10 @@ CHUNK_S = 0.25
 MIN_GAIN_DB = 0.5
 #: fewer pairs than this are too few to fit and to judge a preview on: the linear one stays
 MIN_PAIRS = 32
-#: training steps of a fit (about 15 s on one CPU thread)
+#: training steps of a fit from scratch (about 15 s on one CPU thread)
 FIT_STEPS = 1200
+#: training steps of the refit on full decodes when it starts from the installed preview's weights
+WARM_STEPS = 400
 KIND = "learn-preview"
 
 
@@ -102,6 +107,16 @@ def install_cached(ctx) -> FitReport:
                      decodes_checked=learned.decodes_checked or learned.targets == "decodes")
 
 
+def _warm_start(current, latents: np.ndarray, factor: int, fit_options: dict):
+    """The installed preview's network when a fit of these options can start from it (same shape), else None."""
+    from ...core.models.learned_preview import PreviewNet, same_shape
+
+    if current is None:
+        return None
+    shape = PreviewNet(np.shape(latents)[1], factor, fit_options.get("width", 64), fit_options.get("depth", 2))
+    return current.net if same_shape(current.net, shape) else None
+
+
 def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, seconds: float = CHUNK_S,
               steps: int | None = None, targets: str = "images", **fit_options) -> FitReport:
     """Fit the learned preview for about ``seconds`` (``steps``: exactly that many steps, for tests);
@@ -114,9 +129,11 @@ def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, sec
         return FitReport(done=True, fraction=1.0)
     if state.fitter is None:
         state.model_hash = model.weights_hash()
-        fit_options.setdefault("steps", FIT_STEPS)
+        current = getattr(model, "learned_preview", None) if targets == "decodes" else None
+        warm = _warm_start(current, latents, model.factor, fit_options)
+        fit_options.setdefault("steps", WARM_STEPS if warm is not None else FIT_STEPS)
         state.fitter = PreviewFitter(latents, images, model.factor, linear=model.linear_decode, targets=targets,
-                                     **fit_options)
+                                     init=warm, **fit_options)
     elif state.model_hash != model.weights_hash():
         raise Cancelled()  # another model since: this fit is of no use
     fitter = state.fitter

@@ -10,7 +10,8 @@ the latent's resolution, so a 256 px preview costs a few milliseconds on one CPU
 in short, resumable runs (``run(seconds=…)``), so a caller can interleave it with other work.
 The preview stands in for the *full decode*, which is not the source image (the VAE's
 reconstruction error), so the "images" may also be full decodes of the latents
-(``targets="decodes"``): the app fits again on those once it has made them. A share of the
+(``targets="decodes"``): the app fits again on those once it has made them, starting from the
+weights of the preview fitted on the images (``init``: a warm start, in fewer steps). A share of the
 pairs is held out; ``evaluate`` compares the learned and the linear preview on them, and the
 app switches to the learned one only when it is better there. ``save`` / ``load`` keep a fitted
 network in one safetensors file, its figures, its targets and whether a refit on full decodes
@@ -57,6 +58,12 @@ class PreviewNet(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         base = F.interpolate(self.linear(z), scale_factor=self.factor, mode="bilinear", align_corners=False)
         return base + F.pixel_shuffle(self.body(z), self.factor)
+
+
+def same_shape(a: PreviewNet | None, b: PreviewNet) -> bool:
+    """Whether ``a`` is a ``PreviewNet`` of ``b``'s architecture (its weights fit ``b``)."""
+    return isinstance(a, PreviewNet) and all(getattr(a, k) == getattr(b, k)
+                                             for k in ("channels", "factor", "width", "depth"))
 
 
 def to_uint8(rgb: torch.Tensor) -> np.ndarray:
@@ -150,11 +157,15 @@ class PreviewFitter:
     ``latents`` float32 N×C×h×w, ``images`` uint8 N×(h·f)×(w·f)×3. ``linear`` (optional): a function
     latents -> uint8 images, the preview to beat (default: the least-squares linear map itself).
     ``targets`` says what ``images`` are, "images" or "decodes" (the result carries it).
+    ``init`` (optional): a fitted ``PreviewNet`` to start from (a warm start: a copy of its
+    weights, the network itself is not touched) when it has this fit's shape (``warm`` says so);
+    otherwise the fit starts afresh from the least-squares linear map.
     """
 
     def __init__(self, latents: np.ndarray, images: np.ndarray, factor: int, linear: Callable | None = None,
                  steps: int = 1200, width: int = 64, depth: int = 2, batch: int = 16, window: int = 12,
-                 holdout: float = 0.15, lr: float = 3e-3, seed: int = 0, targets: str = "images"):
+                 holdout: float = 0.15, lr: float = 3e-3, seed: int = 0, targets: str = "images",
+                 init: PreviewNet | None = None):
         latents = np.asarray(latents, np.float32)
         images = np.asarray(images, np.uint8)
         n = len(latents)
@@ -174,7 +185,11 @@ class PreviewFitter:
         torch.manual_seed(seed)
         self.net = PreviewNet(latents.shape[1], factor, width, depth)
         w, b = fit_linear(latents[self.train_idx], images[self.train_idx], factor)
-        self.net.set_linear(w, b)
+        self.warm = same_shape(init, self.net)
+        if self.warm:
+            self.net.load_state_dict(init.state_dict())  # (copies: the installed preview stays as it is)
+        else:
+            self.net.set_linear(w, b)
         self._linear = linear or (lambda z: LearnedPreview(self._linear_only(w, b)).decode(z))
         self.opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
         self._rng = rng
