@@ -9,14 +9,20 @@ The preview stands in for the full decode, which is not the image, so the same r
 with the same budget (steps, seed), a preview to the *full decodes* of the training latents
 instead of the images — all of them, and ``--cap`` of them alone as the app does
 (``app/jobs/learned_decodes.py``: it decodes that many map latents while the worker is idle) —
-and times the decodes (one by one, one thread, as the app makes them).
+and times the decodes (one by one, one thread, as the app makes them). As the app does it, it
+also fits to the ``--cap`` decodes starting from the image fit's weights (a warm start) for
+``--warm-steps`` steps (default: the app's ``WARM_STEPS``; a comma list compares several), side
+by side with the from-scratch fit to the same decodes.
 
 Prints one JSON object as its last line: PSNR (dB) of the linear and the learned preview against
 the full decode (and against the original images), their gain, the time of one preview of one
 latent on one CPU thread (the worker's setting) for each and for the full decode, the time to
 fit each preview, and the learned preview's parameter count; then ``image_fit_*``,
 ``decode_fit_*`` and ``capped_decode_fit_*``: the three fits against the full decode of the
-held-out crops, and ``decodes_s`` / ``capped_decodes_s``: the time the decodes took. Targets:
+held-out crops, and ``decodes_s`` / ``capped_decodes_s``: the time the decodes took;
+``warm_decode_fit_*``: the warm start (the app's ``WARM_STEPS``, or the first of ``--warm-steps``)
+and ``warm_sweep``: each of ``--warm-steps``; ``*_replaces``: whether the fit beats the image fit
+on its own held-out decodes, as the app judges it (with its linear-map margin). Targets:
 learned ≥ linear + 4 dB, ≤ 10 ms per 256 px preview.
 """
 from __future__ import annotations
@@ -49,11 +55,15 @@ def main() -> None:
                    help="the learned preview of the main figures: fitted to the images (as the app does first) "
                         "or to their full decodes")
     p.add_argument("--cap", type=int, default=None, help="decodes the app makes (default: its MAX_DECODES)")
+    p.add_argument("--warm-steps", default=None,
+                   help="steps of the warm-started fit to the capped decodes (default: the app's WARM_STEPS); "
+                        "a comma list compares several")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=30)
     a = p.parse_args()
     import torch
 
+    from latent_explorer.app.jobs.learned import MIN_GAIN_DB, WARM_STEPS
     from latent_explorer.app.jobs.learned_decodes import MAX_DECODES, plan
     from latent_explorer.core.data import photos
     from latent_explorer.core.models.learned_preview import LearnedPreview, PreviewFitter, psnr
@@ -82,14 +92,18 @@ def main() -> None:
     decodes = np.stack(decodes)
     picked = plan(len(z_train), min(len(z_train), MAX_DECODES if a.cap is None else a.cap))  # the app's choice
 
-    def fit(latents, targets, kind):
-        fitter = PreviewFitter(latents, targets, model.factor, linear=model.linear_decode, steps=a.steps,
-                               targets=kind)
+    def fit(latents, targets, kind, steps=a.steps, init=None):
+        fitter = PreviewFitter(latents, targets, model.factor, linear=model.linear_decode, steps=steps,
+                               targets=kind, init=init)
         fitter.run()
         return fitter, fitter.result()
 
     fits = {"images": fit(z_train, train_images, "images"), "decodes": fit(z_train, decodes, "decodes"),
             "capped": fit(z_train[picked], decodes[picked], "decodes")}
+    warm_steps = [int(s) for s in a.warm_steps.split(",")] if a.warm_steps else [WARM_STEPS]
+    image_net = fits["images"][1].net
+    warm = [fit(z_train[picked], decodes[picked], "decodes", steps, image_net) for steps in warm_steps]
+    assert all(f.warm for f, _ in warm)
     fitter, learned = fits[a.targets]
     model.set_learned_preview(learned)
 
@@ -118,6 +132,22 @@ def main() -> None:
     out["decode_fit_gain_db"] = round(out["decode_fit_psnr_vs_full_db"] - out["image_fit_psnr_vs_full_db"], 2)
     out["capped_decode_fit_gain_db"] = round(out["capped_decode_fit_psnr_vs_full_db"]
                                              - out["image_fit_psnr_vs_full_db"], 2)
+    def vs_full(net) -> float:
+        return round(psnr(LearnedPreview(net).decode(z_test, model.image_size), full), 2)
+
+    def replaces(f, r) -> bool:  # the app's judgement: beats the linear map by the margin and the preview in use
+        return bool(r.psnr >= r.linear_psnr + MIN_GAIN_DB and r.psnr > f.score(LearnedPreview(image_net).decode))
+
+    out["capped_decode_fit_steps"] = a.steps
+    out["capped_decode_fit_replaces"] = replaces(*fits["capped"])
+    (f, r), steps = warm[0], warm_steps[0]
+    out["warm_decode_fit_psnr_vs_full_db"] = vs_full(r.net)
+    out["warm_decode_fit_gain_db"] = round(out["warm_decode_fit_psnr_vs_full_db"]
+                                           - out["image_fit_psnr_vs_full_db"], 2)
+    out["warm_decode_fit_pairs"], out["warm_decode_fit_s"] = len(f.latents), round(f.seconds, 1)
+    out["warm_decode_fit_steps"], out["warm_decode_fit_replaces"] = steps, replaces(f, r)
+    out["warm_sweep"] = [{"steps": s, "psnr_vs_full_db": vs_full(r.net), "s": round(f.seconds, 1),
+                          "replaces": replaces(f, r)} for s, (f, r) in zip(warm_steps, warm)]
     out["decodes_s"], out["capped_decodes_s"] = round(sum(decode_s), 1), round(sum(decode_s[i] for i in picked), 1)
     out["decode_ms_per_image"] = round(float(np.median(decode_s)) * 1000, 1)
     out["meets_targets"] = bool(out["gain_db"] >= 4.0 and out["learned_ms"] <= 10.0)
