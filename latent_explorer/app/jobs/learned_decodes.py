@@ -4,7 +4,7 @@ The learned preview (``learned.py``) stands in for the full decode, but it is fi
 the map's *images*, and the full decode of an image's latent is not the image (the VAE's
 reconstruction error). So once that fit is over, the app fully decodes some of the map's latents
 in the background and fits again on (latent, full decode) pairs alone (``pairs``;
-``learned.fit_chunk(..., targets="decodes")``): measured on ``photos-sd`` (``bench/preview_quality.py``),
+``learned.fit_chunk(..., targets="decodes")``, from the installed preview's weights): measured on ``photos-sd`` (``bench/preview_quality.py``),
 mixing the decodes with the images they replace did worse than the decodes alone.
 
 Request kind ``learn-decode`` (``app/requests.py``): coalesce, rank 15, the lowest of all.

@@ -14,8 +14,9 @@ lowest rank): a chunk is asked for only after the user has left the worker alone
 ``IDLE_MS`` (nothing of any other kind waiting or running then, and none delivered or failed
 during the wait: a final decode of seconds restarts the wait when it ends), and a chunk gives way to any
 request that arrives while it decodes. Once the capped set of decodes is made, the preview is
-fitted again on them and replaces the first one if it is closer to the full decodes of held-out
-latents. A preview cached from images only is improved this way on a later opening.
+fitted again on them, starting from the installed preview's weights (a warm start in fewer
+steps; afresh when none is installed), and replaces the first one only if it is closer to the
+full decodes of held-out latents. A preview cached from images only is improved this way on a later opening.
 """
 from __future__ import annotations
 
