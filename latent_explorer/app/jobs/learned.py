@@ -109,16 +109,6 @@ def install_cached(ctx) -> FitReport:
                      decodes_checked=learned.decodes_checked or learned.targets == "decodes")
 
 
-def _warm_start(current, latents: np.ndarray, factor: int, fit_options: dict):
-    """The installed preview's network when a fit of these options can start from it (same shape), else None."""
-    from ...core.models.learned_preview import PreviewNet, same_shape
-
-    if current is None:
-        return None
-    shape = PreviewNet(np.shape(latents)[1], factor, fit_options.get("width", 64), fit_options.get("depth", 2))
-    return current.net if same_shape(current.net, shape) else None
-
-
 def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, seconds: float = CHUNK_S,
               steps: int | None = None, targets: str = "images", **fit_options) -> FitReport:
     """Fit the learned preview for about ``seconds`` (``steps``: exactly that many steps, for tests);
@@ -132,10 +122,12 @@ def fit_chunk(ctx, state: FitState, latents: np.ndarray, images: np.ndarray, sec
     if state.fitter is None:
         state.model_hash = model.weights_hash()
         current = getattr(model, "learned_preview", None) if targets == "decodes" else None
-        warm = _warm_start(current, latents, model.factor, fit_options)
-        fit_options.setdefault("steps", WARM_STEPS if warm is not None else FIT_STEPS)
+        told = "steps" in fit_options
+        fit_options.setdefault("steps", FIT_STEPS)
         state.fitter = PreviewFitter(latents, images, model.factor, linear=model.linear_decode, targets=targets,
-                                     init=warm, **fit_options)
+                                     init=current.net if current is not None else None, **fit_options)
+        if state.fitter.warm and not told:  # it starts from the installed preview of its shape: fewer steps
+            state.fitter.steps = WARM_STEPS
     elif state.model_hash != model.weights_hash():
         raise Cancelled()  # another model since: this fit is of no use
     fitter = state.fitter
