@@ -110,6 +110,14 @@ def test_spatial_model_gets_direction_sliders_channels_and_tiered_previews(qtbot
     np.testing.assert_allclose(win.views.channels.latent, win.state.z)
 
 
+def test_a_prior_sample_of_an_sd_style_vae_says_why_it_is_texture(qtbot, window):
+    win = window()
+    win.views.random_button.click()
+    qtbot.waitUntil(lambda: win.state.source.startswith("random sample"), timeout=20000)
+    caption = win.views.preview.caption.text()
+    assert caption.startswith("random sample (T 1.00") and "N(0, I)" in caption and "KL" in caption
+
+
 def test_stale_full_decode_is_never_shown_in_the_window(qtbot, window):
     import torch
 

@@ -218,6 +218,7 @@ def test_random_sample_reset_and_copy(qtbot, open_window):
     with qtbot.waitSignal(win.previews.shown, timeout=5000):
         win.views.random_button.click()
     assert win.state.source.startswith("random sample")
+    assert "N(0, I)" not in win.views.preview.caption.text()  # its KL is weighed: the prior is where images lie
     assert not np.array_equal(win.state.z, win.maps.data.mean[2])
     win.views.reset_button.click()
     np.testing.assert_array_equal(win.state.z, win.maps.data.mean[2])

@@ -147,7 +147,12 @@ class PreviewController(QObject):
                                on_result=lambda d: self._on_sample(d.z, d, seed, t))
 
     def _on_sample(self, z, d, seed: int, t: float) -> None:
-        self.ctx.note(f"random sample (T {t:.2f}, seed {seed})")
+        s = self.ctx.models.summary
+        # an SD-style VAE weighs its KL by about 1e-6: its images' latents are nowhere near N(0, I)
+        # (Stable Diffusion draws them with a diffusion model), so a prior sample decodes to texture
+        why = (" · texture: an SD-style VAE barely weighs its KL, so its images do not lie at N(0, I)"
+               if s is not None and s.resizable else "")
+        self.ctx.note(f"random sample (T {t:.2f}, seed {seed}){why}")
         if d is None:
             self.set_latent(z, f"random sample T {t:.2f} seed {seed}")
         else:
