@@ -216,10 +216,7 @@ def test_the_refit_learns_the_decodes_and_is_judged_on_them(tiny, tmp_path, monk
 
 def test_the_cache_notes_which_targets_a_preview_was_fitted_on(tiny, tmp_path):
     model, z, images, _ = tiny
-    state = jobs.FitState()
-    jobs.fit_chunk(Ctx(model), state, z, images, steps=5)
-    state.fitter.steps = 5
-    learned = state.fitter.result()
+    learned = _image_fit(model, z, images)
     assert learned.targets == "images"
     learned.save(tmp_path / "images.safetensors")
     assert LearnedPreview.load(tmp_path / "images.safetensors").targets == "images"
@@ -300,15 +297,20 @@ def test_a_preview_arriving_during_a_decode_is_served_before_the_decode_goes_on(
     assert not reports[1].yielded and reports[1].decoded == 1 and log[-1] == "decoded"
 
 
+def _image_fit(model, z, images):
+    """A learned preview fitted on the images, one step (the first fit, in short)."""
+    state = jobs.FitState()
+    jobs.fit_chunk(Ctx(model), state, z, images, steps=1)
+    state.fitter.steps = 5
+    return state.fitter.result()
+
+
 def test_a_refit_on_decodes_that_loses_is_remembered(tiny, tmp_path, monkeypatch):
     """The cached preview it did not beat is saved again marked ``decodes_checked``: a later opening
     installs it and knows the decodes were tried (minutes of CPU on a real VAE)."""
     monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path))
     model, z, images, _ = tiny
-    state = jobs.FitState()
-    jobs.fit_chunk(Ctx(model), state, z, images, steps=1)
-    state.fitter.steps = 5
-    first = state.fitter.result()
+    first = _image_fit(model, z, images)
     model.set_learned_preview(first)
     first.save(jobs.cache_path(model))
     try:
@@ -346,10 +348,7 @@ def test_the_refit_starts_from_the_installed_preview(tiny, tmp_path, monkeypatch
 
     monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path))
     model, z, images, _ = tiny
-    state = jobs.FitState()
-    jobs.fit_chunk(Ctx(model), state, z, images, steps=1)
-    state.fitter.steps = 5
-    installed = state.fitter.result()
+    installed = _image_fit(model, z, images)
     model.set_learned_preview(installed)
     before = {k: v.clone() for k, v in installed.net.state_dict().items()}
     try:
