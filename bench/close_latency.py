@@ -40,8 +40,8 @@ CHILD = textwrap.dedent("""
 
     real_launch = gui_app.launch
     def launch(options, on_shown=None):
-        options.model_object = SlowModel()
-        options.autosave = False
+        import dataclasses
+        options = dataclasses.replace(options, model_object=SlowModel(), autosave=False)
         app, win = real_launch(options, on_shown)
         def press():
             if not win.worker.is_busy("preview"):

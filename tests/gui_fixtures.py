@@ -37,9 +37,18 @@ def qt_leak_guard(qtbot, monkeypatch, tmp_path_factory):
 
     monkeypatch.setattr(QThread, "start", start_thread)
     monkeypatch.setattr(QTimer, "start", start_timer)
+    from latent_explorer.app.scheduler import abandoned_threads
+
+    before = {t.ident for t in threading.enumerate()}
     yield
     QApplication.processEvents()
     leaks = []
+    # the scheduler's worker is a plain thread (app/scheduler.py): a window must end it when it closes
+    for t in threading.enumerate():
+        if t.name == "DecodeWorker" and t.ident not in before and t not in abandoned_threads():
+            t.join(5)
+            if t.is_alive():
+                leaks.append("a DecodeWorker thread still running after the test")
     for t, where in list(threads.items()):
         try:
             if t.isRunning():

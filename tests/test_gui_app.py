@@ -90,7 +90,8 @@ CLOSE_WHILE_BLOCKED = textwrap.dedent("""
 
     real_launch = gui_app.launch
     def launch(options):
-        options.model_object = StuckModel()
+        import dataclasses
+        options = dataclasses.replace(options, model_object=StuckModel())
         app, win = real_launch(options)
         action = quit_action(win.menuBar())
         if action is None:

@@ -89,7 +89,7 @@ def test_every_step_first_to_last_drives_the_app(qtbot, open_window):
             assert win.state.source.startswith("random sample T 1.00")
         elif k == 3:  # KL and the prior's rings, the data and the holes
             assert v.theory.prior_check.isChecked() and win.theory.hole_grid is not None
-            assert win.maps.place_resolver is not None
+            assert win.model.prior_holes is not None  # a click in one decodes it
             assert len(v.theory.kl_bars.opts["height"]) == 16
         elif kind == "digits-2d":
             assert win.models.summary.spec == "digits-2d" and win.maps.data.projection.method == "identity"
@@ -115,7 +115,9 @@ def test_every_step_first_to_last_drives_the_app(qtbot, open_window):
 
 
 def test_the_steps_as_data(monkeypatch):
-    import latent_explorer.gui.controllers.lab as lab_module
+    import latent_explorer.app.lab as lab_module
+    from latent_explorer.app.lab import LabRunner, read_steps, steps_file
+    from latent_explorer.gui.main_window import LAB_TARGETS
 
     with_ae = lab_steps()
     monkeypatch.setattr(lab_module, "ae_folder", lambda: None)
@@ -125,10 +127,11 @@ def test_the_steps_as_data(monkeypatch):
         assert s.title and s.do and s.look and s.targets
         assert 2 <= s.text.count(". ") + 1 <= 4, s.title  # a few short sentences
         for op, *args in s.actions:
-            assert hasattr(LabController, f"_op_{op}"), op
+            assert hasattr(LabRunner, f"_op_{op}"), op
+            assert [type(a) for a in args] == [t for _, t in lab_module.OPS[op]][:len(args)], (op, args)
         for name, label in s.targets:
-            assert name in lab_module.WIDGETS or name == "theory"
-    assert [s.title for s in plain] == [s.title for s in lab_module.STEPS]
+            assert name in LAB_TARGETS or name == "theory"
+    assert [s.title for s in plain] == [s.title for s in read_steps(steps_file())[0]]
 
 
 def test_back_next_bounds_and_a_step_left_or_failed(qtbot, open_window):

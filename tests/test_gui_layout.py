@@ -13,7 +13,7 @@ def open_window(qtbot, qt_leak_guard):  # noqa: F811
 
 @pytest.mark.parametrize("size, density", [((1024, 700), "tight"), ((1280, 720), "compact"), ((1600, 920), "roomy")])
 def test_the_map_gets_the_space_first_at_every_size(qtbot, open_window, size, density):
-    from latent_explorer.gui.controllers.layout import NAMES
+    from latent_explorer.gui.layout import NAMES
 
     win = open_window(window_size=size, map_limit=100)
     win.show()

@@ -8,30 +8,22 @@ import threading
 import numpy as np
 import pytest
 from gui_fixtures import qt_leak_guard  # noqa: F401  (fixture)
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
 from latent_explorer.app.jobs import learned_decodes as decodes
 from latent_explorer.gui.controllers.learned import LearnedPreviewController
+from latent_explorer.app.model import ExplorerModel
 from latent_explorer.gui.worker import DecodeWorker
 
 pytestmark = pytest.mark.usefixtures("qt_leak_guard")
 
 
-class Models(QObject):
-    loaded = Signal(object)
-    loadFailed = Signal(str)
-    tiersChanged = Signal(object)
-    summary = None
-
-
-class Maps(QObject):
-    ready = Signal(object)
-
-
 class Ctx(QObject):
+    """What the controller sees of a window: the application model, the worker, messages."""
+
     def __init__(self, worker):
         super().__init__()
-        self.worker, self.models, self.maps, self.sliders, self.said = worker, Models(), Maps(), None, []
+        self.worker, self.model, self.said = worker, ExplorerModel(), []
 
     def message(self, text, ms=0):
         self.said.append(text)
@@ -109,7 +101,7 @@ def test_a_failed_load_resumes_the_decodes(qtbot, setup):
     worker.cancel_all()  # what ModelController._begin does; the chunk reports nothing
     qtbot.waitUntil(lambda: worker.quiet(), timeout=10000)
     assert ctl.decoding and not ctl.idle.isActive() and ctl.decode_chunks == 0  # stuck, unless…
-    ctl.ctx.models.loadFailed.emit("/no/such/model: no such file")
+    ctl.ctx.model.load_failed.emit("/no/such/model: no such file")
     assert ctl.idle.isActive()  # the weights are unchanged: wait for the next quiet moment
     with qtbot.waitSignal(ctl.decoded, timeout=10000):
         fire(ctl)

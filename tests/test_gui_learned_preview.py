@@ -93,8 +93,10 @@ def test_a_failed_load_leaves_the_background_decodes_going(qtbot, open_window, r
     learned = win.ctx.learned
     monkeypatch.setattr(win.ctx, "error", lambda *a, **k: None)  # no dialog
     qtbot.waitUntil(running_chunk.is_set, timeout=60000)
-    with qtbot.waitSignal(win.models.loadFailed, timeout=60000):
-        win.models.load("/no/such/model")
+    failed = []
+    win.model.load_failed.connect(failed.append)
+    win.models.load("/no/such/model")
+    qtbot.waitUntil(lambda: bool(failed), timeout=60000)
     assert learned.decoding and win.models.summary.spec == "photos-sd"
     qtbot.waitUntil(lambda: learned.decode_chunks >= 1, timeout=60000)  # the cancelled chunk is asked again
 

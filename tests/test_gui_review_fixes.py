@@ -120,7 +120,8 @@ def test_late_bookmark_pictures_go_to_the_bookmarks_still_there(qtbot, open_wind
     win = open_window(map_limit=100)
     a, b = Bookmark("same", np.zeros(16, np.float32)), Bookmark("same", np.ones(16, np.float32))
     c = win.bookmarks
-    c.items, c.thumbnails = [b], {}
+    c._publish([b])   # (the bookmarks now: b only)
+    c.thumbnails = {}
     c._on_thumbnails([a, b], [np.zeros((28, 28, 1), np.uint8), np.ones((28, 28, 1), np.uint8)])
     assert list(c.thumbnails) == [0] and c.thumbnails[0].max() == 1
 

@@ -45,12 +45,12 @@ def test_settings_changed_within_a_moment_all_take_effect(qtbot, open_window):
     win = open_window(map_limit=100)
     idle(qtbot, win)
     changes = []
-    win.models.tiersChanged.connect(lambda s: changes.append(s.device))
+    win.model.tiers_changed.connect(lambda s: changes.append(s.device))
     win.models.set_device("cpu")
     win.models.set_reduced_precision(True)
     win.models.set_reduced_precision(False)
     qtbot.waitUntil(lambda: len(changes) == 3, timeout=20000)
-    assert win.ctx.options.precision == "fp32"
+    assert win.model.precision == "fp32"
 
 
 def test_switching_device_while_a_model_loads_ends_loaded_on_that_device(qtbot, open_window):
@@ -70,7 +70,7 @@ def test_choosing_pca_while_tsne_runs_cancels_tsne_and_keeps_pca(qtbot, open_win
     win = open_window(map_limit=300)
     pca = win.maps.data
     shown = []
-    win.maps.ready.connect(lambda d: shown.append(d.projection.method))
+    win.model.events.map.connect(lambda d: d is not None and shown.append(d.projection.method))
     win.maps.set_projection("tsne")
     qtbot.waitUntil(lambda: win.maps.projector.is_busy("map"), timeout=5000)
     win.maps.set_projection("pca")
@@ -86,7 +86,7 @@ def test_opening_a_folder_cancels_the_projection_of_the_previous_map(qtbot, open
         Image.fromarray(np.full((28, 28), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
     win = open_window(map_limit=300)
     shown = []
-    win.maps.ready.connect(lambda d: shown.append((d.name, d.projection.method)))
+    win.model.events.map.connect(lambda d: d is not None and shown.append((d.name, d.projection.method)))
     win.maps.set_projection("tsne")
     qtbot.waitUntil(lambda: win.maps.projector.is_busy("map"), timeout=5000)
     win.maps.open_images(str(tmp_path))
@@ -169,7 +169,7 @@ def test_of_two_models_opened_in_a_row_only_the_newest_is_applied(qtbot, open_wi
     win = open_window(map_limit=100)
     idle(qtbot, win)
     applied, errors = [], []
-    win.models.loaded.connect(lambda s: applied.append(s.spec))
+    win.model.loaded.connect(lambda s: applied.append(s.spec))
     win.ctx.errorShown.connect(errors.append)
     win.models.load("digits-2d")
     win.models.load("shapes")

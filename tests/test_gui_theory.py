@@ -112,7 +112,7 @@ def test_the_prior_and_the_holes_on_the_map_and_a_click_in_a_hole_decodes_it(qtb
     np.testing.assert_allclose(win.state.z, [xs[j], ys[i]], atol=1e-6)  # exact: the latent at the hole
     assert "a hole" in win.views.preview.caption.text()
     win.views.theory.prior_check.setChecked(False)
-    assert win.maps.place_resolver is None
+    assert win.model.prior_holes is None
 
 
 def test_a_latent_beyond_the_sliders_range_shows_its_real_value(qtbot, open_window):
@@ -133,7 +133,7 @@ def test_a_latent_beyond_the_sliders_range_shows_its_real_value(qtbot, open_wind
 def test_the_plots_save_as_png_and_svg_for_slides(qtbot, open_window, tmp_path):
     win = open_window(map_limit=100)
     selected_numbers(qtbot, win, 2)
-    written = win.views.theory.save_figures(str(tmp_path / "theory")) + win.exports.save_map_figure(str(tmp_path / "map"))
+    written = win.views.theory.save_figures(str(tmp_path / "theory")) + win.maps.save_map_figure(str(tmp_path / "map"))
     assert sorted(p.rsplit("/", 1)[1] for p in written) == [
         "map.png", "map.svg", "theory-kl.png", "theory-kl.svg", "theory-posterior.png", "theory-posterior.svg"]
     for p in written:

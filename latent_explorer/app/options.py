@@ -1,4 +1,7 @@
-"""How the app was asked to start: model, images, device, and the switches tests and scripts use."""
+"""How the app was asked to start: model, images, device, and the switches tests and scripts use.
+
+Frozen: what changes while the app runs (the model open, its images, size, device, precision)
+is the application model's (``app/model.py``), which starts from these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +9,7 @@ from dataclasses import dataclass
 MAX_MAP_POINTS = 5000
 
 
-@dataclass
+@dataclass(frozen=True)
 class LaunchOptions:
     model: str = "digits"
     images: object = None

@@ -1,22 +1,9 @@
-"""The worker's request kinds and their rules. The DecodeWorker (gui/worker.py) enforces this table.
+"""The worker's request kinds and their rules. The Scheduler (app/scheduler.py) enforces this table.
 
-| kind                                   | coalesce or queue        | nested in a long job's checkpoint? | rank |
-| -------------------------------------- | ------------------------ | ---------------------------------- | ---- |
-| load, size, device, precision, pair    | queue, applied in order  | never: exclusive                   | 0    |
-| preview, sample, recon                 | coalesce (newest wins)   | yes: read-only decodes             | 1-3  |
-| hash, warm                             | coalesce                 | no                                 | 4-5  |
-| final (a slow decoder's full decode)   | coalesce                 | yes: read-only (the latent shown)  | 6    |
-| strip, traversal, manifold             | coalesce                 | no                                 | 7-9  |
-| attribute-strips (what each direction does) | coalesce            | no                                 | 8    |
-| theory, posterior, figure (Theory)     | coalesce                 | no                                 | 9    |
-| compare (its own worker and models)    | coalesce                 | no                                 | 13   |
-| export                                 | queue: every one runs    | no; ranks above the map            | 10   |
-| attribute (a group's encode, a direction) | queue: every one runs | no                                 | 10   |
-| strip-final, directions                | coalesce                 | no                                 | 11-12|
-| map                                    | coalesce + generation    | no                                 | 13   |
-| breed (a family tree's thumbnails)     | coalesce                 | no                                 | 9    |
-| learn-preview (short chunks)           | coalesce                 | no; previews nest inside it        | 14   |
-| learn-decode (one background decode)   | coalesce; yields         | no, none inside; gives way instead | 15   |
+The table below is generated from ``RULES`` (``markdown_table()``); docs/architecture.md holds the
+same text, checked by a test, so no copy can drift.
+
+{table}
 
 - **coalesce**: a newer request replaces the pending one of its kind and asks a running one to
   stop at its next checkpoint; only the newest result of a kind is delivered.
@@ -48,6 +35,8 @@ left the worker idle for a while (nothing else waiting or running), and a decode
 request that arrives meanwhile.
 """
 from __future__ import annotations
+
+_DOC_TEMPLATE = __doc__
 
 from dataclasses import dataclass
 
@@ -98,3 +87,41 @@ def rule(kind: str) -> Rule:
         return RULES[kind]
     except KeyError:
         raise ValueError(f"unknown request kind {kind!r}: declare it in app/requests.py") from None
+
+
+#: what each kind is, in words (the docs' table shows it; every kind of ``RULES`` has one)
+WHAT = {
+    "load": "open a model", "size": "change a Stable Diffusion-style VAE's working size",
+    "device": "move the model to another device", "precision": "change the full decode's precision",
+    "pair": "pair a TAESD decoder for a slow VAE's approximate previews",
+    "preview": "decode the latent on screen (a slider, a map click)", "sample": "decode a random sample",
+    "recon": "encode and decode the selected image", "hash": "the weights' hash (sessions, recipes)",
+    "warm": "trace the small decoder after the first preview", "final": "a slow decoder's full decode of the latent shown",
+    "strip": "a slider's strip of what its dimension does", "traversal": "the traversal grid",
+    "attribute-strips": "what each of your directions does", "manifold": "the 2-d manifold figure",
+    "theory": "the Theory panel's numbers", "posterior": "samples of the posterior q(z ∣ x) for the Theory panel",
+    "figure": "a figure for slides", "export": "write an image, GIF, MP4 or recipe",
+    "attribute": "a group's encode or a direction's fit", "strip-final": "a strip's full decodes",
+    "directions": "principal directions", "map": "encode and project the map",
+    "compare": "the β comparison (its own models)", "breed": "a family tree's thumbnails",
+    "learn-preview": "fit the learned preview in quarter-second chunks",
+    "learn-decode": "one background full decode, a target for the learned preview (yields)",
+}
+
+_NESTING_WORDS = {NESTED: "yes: read-only decodes", NORMAL: "no", EXCLUSIVE: "never: exclusive"}
+_POLICY_WORDS = {COALESCE: "coalesce (newest wins)", QUEUE: "queue: every one runs, in order"}
+
+
+def markdown_table() -> str:
+    """The rule table, in Markdown, one row a kind in rank order (generated from ``RULES``)."""
+    rows = ["| kind | coalesce or queue | nested in a long job's checkpoint? | rank | what it is |",
+            "| --- | --- | --- | --- | --- |"]
+    for r in sorted(RULES.values(), key=lambda r: (r.rank, r.kind)):
+        policy = _POLICY_WORDS[r.policy] + ("; yields to anything waiting" if r.kind == "learn-decode" else "")
+        policy += "; map generations" if r.kind == "map" else ""
+        rows.append(f"| {r.kind} | {policy} | {_NESTING_WORDS[r.nesting]} | {r.rank} | {WHAT[r.kind]} |")
+    return "\n".join(rows)
+
+
+if _DOC_TEMPLATE:  # (python -O strips docstrings)
+    __doc__ = _DOC_TEMPLATE.replace("{table}", markdown_table())

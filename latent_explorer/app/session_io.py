@@ -1,10 +1,12 @@
-"""Sessions in the app, without Qt: what the user made <-> a ``core.session.Session``.
+"""Sessions in the app, without Qt: the application model (``app/model.py``) <-> a ``core.session.Session``.
 
-``capture(snapshot)`` turns a ``Snapshot`` (plain values the controllers hand over: model, images,
-latent and history, bookmarks, morph, map settings) into a Session. ``plan_restore(session, ...)``
-checks a loaded session against the model and map now open and returns a ``RestorePlan``: what
-to put back and, in words, what could not be (another latent shape, an image not on this map).
-The GUI applies the plan; nothing here touches a widget.
+A session is the model's serialisation and nothing else. Saving: ``snapshot(model)`` reads the
+model's fields into a ``Snapshot`` and ``capture`` turns it into a Session (``dump(model)`` does
+both). Opening: ``plan_restore(session, ...)`` checks a loaded (schema-checked, bounded) session
+against the model and map now open and returns a ``RestorePlan``: what to put back and, in
+words, what could not be (another latent shape, an image not on this map); ``apply_plan(model,
+plan)`` writes it into the model, whose events update whatever views it has. Nothing here
+touches a widget.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ class MorphSpec:
     keys: np.ndarray                 # k × *latent_shape
     ends: tuple                      # (index a or None, index b or None) on the map
     name: str = "morph"
-    method: str = "slerp"
-    frames: int = 16
+    #: None (both): the strip's current settings (the view fills them in)
+    method: str | None = "slerp"
+    frames: int | None = 16
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Snapshot:
     latent: np.ndarray | None = None
     latent_source: str = ""
     selected: int | None = None
+    pins: tuple = ()
     bookmarks: list = field(default_factory=list)
     history: list = field(default_factory=list)      # [(z, source)], oldest first
     history_position: int = -1
@@ -44,6 +48,63 @@ class Snapshot:
     view: list | None = None
     morph: MorphSpec | None = None
     directions: list = field(default_factory=list)   # [(core.latent.attributes.Direction, strength)]
+
+
+def snapshot(model) -> Snapshot | None:
+    """The application model's fields as a Snapshot (None before a model is loaded)."""
+    s = model.summary
+    if s is None:
+        return None
+    st, h = model.latent, model.latent.history
+    snap = Snapshot(
+        model_spec=s.spec, model_hash=model.model_hash or "", images=model.images,
+        latent=None if st.z is None else st.z.copy(), latent_source=st.source, selected=model.selected,
+        pins=tuple(model.pins),
+        bookmarks=list(model.bookmarks), history=h.entries(), history_position=h.position,
+        image_size=tuple(s.image_size) if s.resizable else None)
+    tree = model.family
+    snap.family = tree.to_dict() if tree is not None and tree.nodes else None
+    snap.temperature = float(model.temperature)
+    snap.color_by = model.color_by
+    if model.map is not None:
+        snap.projection = model.map.projection.method
+        if model.map_view:
+            snap.view = [float(v) for v in model.map_view]
+    snap.morph = model.morph
+    snap.directions = list(model.directions)
+    return snap
+
+
+def dump(model) -> Session | None:
+    """The application model as a Session (None before a model is loaded)."""
+    snap = snapshot(model)
+    return None if snap is None else capture(snap)
+
+
+def apply_plan(model, plan: "RestorePlan") -> None:
+    """Put a checked session (``plan_restore``'s plan) into the application model, in the order the
+    views need: map settings, selection, morph, bookmarks, latent and history, directions (their
+    strengths are relative to the latent), projection or view, the family tree."""
+    from ..core.latent.breeding import FamilyTree
+
+    if plan.color_by:
+        model.color_by = plan.color_by
+    if plan.temperature is not None:
+        model.temperature = float(plan.temperature)
+    if plan.selected is not None:
+        model.selected = int(plan.selected)
+    model.pins = tuple(plan.pins)
+    if plan.morph is not None:
+        model.morph = plan.morph
+    model.bookmarks = tuple(plan.bookmarks)
+    if plan.latent is not None or plan.history:
+        model.latent.restore(plan.latent, plan.latent_source, plan.history, plan.history_position)
+    model.directions = tuple((d, float(st)) for d, st in plan.directions)
+    if plan.projection:
+        model.projection = plan.projection
+    elif plan.view:
+        model.map_view = tuple(float(v) for v in plan.view)
+    model.family = plan.family if plan.family is not None else FamilyTree()
 
 
 def capture(snap: Snapshot) -> Session:
@@ -58,6 +119,8 @@ def capture(snap: Snapshot) -> Session:
                "history_position": snap.history_position}
     if snap.family is not None:
         s.family, s.family_latents = snap.family
+    if snap.pins:
+        s.extra["pins"] = [int(i) for i in snap.pins]
     if isinstance(images, (list, tuple)):
         s.extra["image_files"] = [str(p) for p in images]
     if snap.image_size:
@@ -141,6 +204,7 @@ class RestorePlan:
     color_by: str | None = None
     temperature: float | None = None
     selected: int | None = None
+    pins: tuple = ()
     morph: MorphSpec | None = None
     bookmarks: list = field(default_factory=list)
     latent: np.ndarray | None = None
@@ -153,6 +217,14 @@ class RestorePlan:
     directions: list = field(default_factory=list)   # (core.latent.attributes.Direction, strength)
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projection: str | None) -> RestorePlan:
     """What of ``s`` fits the model (latents of ``latent_shape``) and the map (``map_size`` points,
     projected with ``projection``; None when there is no map) now open."""
@@ -163,19 +235,33 @@ def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projecti
         return z is not None and tuple(np.shape(z)) == shape
 
     ms = s.map_settings or {}
-    plan.color_by = ms.get("color_by") or None
+    color_by = ms.get("color_by")
+    plan.color_by = color_by if isinstance(color_by, str) and color_by else None
     if "temperature" in s.extra:
-        plan.temperature = float(s.extra["temperature"])
+        t = s.extra["temperature"]
+        if _is_number(t) and 0.0 <= t <= 3.0:
+            plan.temperature = float(t)
+        else:
+            plan.notes.append(f"the session's temperature {t!r} is not a number from 0 to 3: kept this one")
     if map_size is not None and s.selected_index is not None:
         if 0 <= s.selected_index < map_size:
             plan.selected = int(s.selected_index)
         else:
             plan.notes.append(f"the selected image #{s.selected_index} is not on this map")
+    pins = s.extra.get("pins") or []
+    if not isinstance(pins, list):
+        plan.notes.append("the session's pins are damaged and were left out")
+    elif map_size is not None:
+        ok = [int(i) for i in pins if _is_int(i) and 0 <= i < map_size]
+        plan.pins = tuple(dict.fromkeys(ok))
+        if len(plan.pins) < len(pins):
+            plan.notes.append(f"{len(pins) - len(plan.pins)} pinned image(s) are not on this map")
     if s.morphs:  # its endpoints index the map only when they are on it
         m = s.morphs[0]
         if fits(m.keyframes[0]):
-            ends = tuple(s.extra.get("morph_endpoints") or (None, None))
-            if map_size is None or any(e is not None and e >= map_size for e in ends):
+            ends = s.extra.get("morph_endpoints") or (None, None)
+            ends = tuple(ends) if isinstance(ends, (list, tuple)) and len(ends) == 2 else (None, None)
+            if map_size is None or any(e is not None and not (_is_int(e) and 0 <= e < map_size) for e in ends):
                 ends = (None, None)
             plan.morph = MorphSpec(np.asarray(m.keyframes, np.float32), ends, m.name, m.method, int(m.frames))
         else:
@@ -193,8 +279,10 @@ def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projecti
         plan.notes.append(f"the saved latent has shape {tuple(np.shape(s.current_latent))}, "
                           f"this model's is {shape}: kept the model's own")
     plan.notes += list(getattr(s, "read_notes", []))
-    plan.latent_source = s.extra.get("latent_source", "restored session")
-    plan.history_position = s.extra.get("history_position") if len(plan.history) == len(s.history) else None
+    source = s.extra.get("latent_source", "restored session")
+    plan.latent_source = source if isinstance(source, str) else "restored session"
+    pos = s.extra.get("history_position")
+    plan.history_position = int(pos) if _is_int(pos) and len(plan.history) == len(s.history) else None
     if s.family:
         from ..core.latent.breeding import FamilyTree
 
@@ -204,8 +292,9 @@ def plan_restore(s: Session, latent_shape: tuple, map_size: int | None, projecti
         else:
             plan.notes.append("the family tree was bred on another latent shape and was not restored")
     method, view = ms.get("projection"), ms.get("view")
+    method = method if isinstance(method, str) else None
     if map_size is not None and method and method != projection:
         plan.projection = method
-    elif map_size is not None and view and len(view) == 4:
+    elif map_size is not None and isinstance(view, list) and len(view) == 4 and all(_is_number(v) for v in view):
         plan.view = list(view)
     return plan

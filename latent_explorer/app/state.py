@@ -103,6 +103,9 @@ class LatentState:
         self._listeners: list[Callable] = []
         self._history_listeners: list[Callable] = []
         self._dirty = False
+        #: the image of the latest ``set`` when its caller already had it (a strip's frame, a child's
+        #: thumbnail): (image, final, seconds, request id), or None: the views decode the latent
+        self.shown = None
 
     def connect(self, listener: Callable) -> None:
         self._listeners.append(listener)
@@ -121,9 +124,14 @@ class LatentState:
         self.selected = None
         self.set(z, source)
 
-    def set(self, z: np.ndarray, source: str, origin=None, commit: bool = True) -> None:
+    def set(self, z: np.ndarray, source: str, origin=None, commit: bool = True, image=None, final: bool = True,
+            seconds: float = 0.0, rid: int = 0) -> None:
+        """Make ``z`` the current latent. ``commit=False``: part of a gesture (one undo step once
+        committed). ``image``: its decode, when the caller already has it (nothing decodes it again;
+        ``final`` False: an approximate one that a slow decoder replaces when the user pauses)."""
         import numpy as np
 
+        self.shown = None if image is None else (image, bool(final), float(seconds), int(rid))
         self.z = np.array(z, np.float32, copy=True)
         self.source = source
         if commit:
@@ -182,6 +190,7 @@ class LatentState:
         if item is None:
             return False
         self.z, self.source = item[0].copy(), item[1]
+        self.shown = None
         self._dirty = False
         self._emit(None)
         return True
@@ -197,6 +206,7 @@ class LatentState:
             return
         self.z = np.array(z, np.float32, copy=True)
         self.source = source
+        self.shown = None
         self._dirty = False
         self._emit(None)
 

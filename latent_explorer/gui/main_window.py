@@ -29,6 +29,14 @@ from .widgets.skipped import SkippedLink
 from .widgets.status import ErrorBanner, StatusPanel
 from .worker import DecodeWorker
 
+#: the parts of the window a lab step can point at (app/lab.py TARGETS): (views or the Theory panel, attribute)
+LAB_TARGETS = {"map": ("views", "map"), "preview": ("views", "preview"), "random": ("views", "random_button"),
+               "temperature": ("views", "temperature"), "sliders": ("views", "slider_stack"),
+               "channels": ("views", "channel_panel"), "posterior": ("theory", "post_plot"),
+               "kl": ("theory", "kl_plot"), "elbo": ("theory", "elbo"), "theory_steps": ("theory", "steps"),
+               "prior_check": ("theory", "prior_check")}
+
+
 class MainWindow(QMainWindow):
     """The explorer's window: widgets in ``views``, work in the controllers (see the module docstring)."""
 
@@ -45,7 +53,7 @@ class MainWindow(QMainWindow):
             self.fit_to_screen(1600, 920)
         self.worker = DecodeWorker(self)
         self.views = Views()
-        self.ctx = self.state = None
+        self.ctx = self.state = self.model = None
         self.models = self.previews = self.maps = self.morphs = None
         self.exports = self.bookmarks = self.sessions = self.training = self.readiness = self.theory = None
         self.compare = self.lab = self.breeding = None
@@ -111,7 +119,7 @@ class MainWindow(QMainWindow):
         if o.model_object is not None:
             self.models.adopt(o.model_object)
         else:
-            self.models.load(o.model, first=True)
+            self.models.load(self.model.spec, first=True)   # (a recovered session may have changed it)
         self._steps = [self._build_preview_column, self._wait_for_imports, self._build_map_panel,
                        self._build_slider_panels, self._build_theory_panel, self._finish_views]
         QTimer.singleShot(0, self._next_step)
@@ -138,7 +146,7 @@ class MainWindow(QMainWindow):
 
     def compose(self) -> None:
         """Create the controllers, the docks and the menus (``app.launch`` does it before the first paint)."""
-        from ..app.state import LatentState
+        from ..app.model import ExplorerModel
         from .context import Context
         from .controllers.bookmarks import BookmarkController
         from .controllers.breeding import BreedController
@@ -146,12 +154,12 @@ class MainWindow(QMainWindow):
         from .controllers.directions import DirectionsController
         from .controllers.lab import LabController
         from .controllers.learned import LearnedPreviewController
-        from .controllers.layout import FitLayout
+        from .layout import FitLayout
         from .controllers.exports import ExportController
         from .controllers.map import MapController
-        from .controllers.model import ModelController, show_model
+        from .controllers.model import ModelController
         from .controllers.morph import MorphController
-        from .controllers.presentation import Presentation
+        from .presentation import Presentation
         from .controllers.preview import PreviewController
         from .controllers.readiness import Readiness
         from .controllers.sessions import SessionController
@@ -161,8 +169,11 @@ class MainWindow(QMainWindow):
         from .menus import Menus
         from .widgets.history import HistoryPanel
 
-        self.state = LatentState()
-        self.ctx = c = Context(self, self.options, self.worker, self.state, self.views)
+        o = self.options
+        self.model = ExplorerModel(spec=o.model, size=o.size, device=o.device, precision=o.precision,
+                                   allow_pickle=o.allow_pickle, images=o.images, map_limit=o.map_limit)
+        self.state = self.model.latent
+        self.ctx = c = Context(self, self.options, self.worker, self.model, self.views)
         self.worker.failed.connect(c.report_failure)
         build_docks(self, HistoryPanel(self.state))
         # the order matters where two listen to one signal: the preview asks for its decode first
@@ -187,14 +198,40 @@ class MainWindow(QMainWindow):
         self.presentation = Presentation(c, self.fit)
         self.readiness.ready.connect(self.ready)
         self.views.menus = Menus(self, c)
-        self.models.loaded.connect(lambda s: show_model(c, s))
-        self.models.tiersChanged.connect(lambda s: show_model(c, s))
-        self.models.loadFailed.connect(self._on_load_failed)
-        self.models.loaded.connect(self._note_applied)
-        self.views.status.cancel.clicked.connect(self.maps.cancel)
+        self.model.loaded.connect(self.show_model)
+        self.model.tiers_changed.connect(self.show_model)
+        self.model.load_failed.connect(self._on_load_failed)
+        self.model.loaded.connect(self._note_applied)
+        self.views.status.cancel.clicked.connect(c.cancelRequested)
+        c.cancelRequested.connect(self.maps.cancel)
         self.views.skipped_link.clicked.connect(self.maps.show_skipped_report)
 
     # ================================================================ the panels, in steps
+    def show_model(self, s) -> None:
+        """The window's title, the model caption, the menus and the status bar for summary ``s``."""
+        from .controllers.model import describe
+
+        self.setWindowTitle(f"latent-explorer — {s.name}")
+        menus = self.views.menus
+        menus.show_model(s.spec)
+        menus.fill_devices(s.devices, s.device)
+        menus.show_working_size(s)
+        menus.show_tiers(s.tiers)
+        t = s.tiers
+        self.views.status.set_device(f"{s.device} · {t.dtype}" if t is not None and t.lowp_supported else s.device)
+        if self.views.model_label is not None:
+            self.views.model_label.setText(describe(s))
+        if t is not None and t.notices:
+            self.ctx.show_notices(t.notices)
+
+    def lab_target(self, name: str):
+        """The widget a lab step names (None where it does not exist or is not built yet)."""
+        if name == "theory":
+            return getattr(self, "theory_dock", None)
+        owner, attr = LAB_TARGETS[name]
+        holder = self.views if owner == "views" else self.views.theory
+        return None if holder is None else getattr(holder, attr, None)
+
     def _wait_for_imports(self) -> bool:
         """pyqtgraph and superqt are imported on the preload thread; False until they are there."""
         from . import preload
@@ -254,8 +291,12 @@ class MainWindow(QMainWindow):
         self.maps.attach()
         self.morphs.attach()
         self.theory.attach(self.theory_dock)
+        v.map.add_overlay(self.theory.prior)     # the Theory view's drawings on the map
+        v.map.add_overlay(self.theory.overlay)
         self.lab.attach(self.lab_dock.widget())
-        c.directions.attach(self.directions_dock.widget())
+        from .widgets.map_lasso import MapLasso
+
+        c.directions.attach(self.directions_dock.widget(), MapLasso(v.map))
         v.random_button.clicked.connect(self.previews.random_sample)
         v.reset_button.clicked.connect(self.maps.reset_to_selected)
         v.copy_button.clicked.connect(self.previews.copy_latent)
@@ -264,8 +305,8 @@ class MainWindow(QMainWindow):
         v.built = True
         self.fit.apply(force=True)
         c.sliders.set_enabled(False)
-        if self.models.summary is not None and not self.models.is_loading:  # the model won the race
-            self.models.loaded.emit(self.models.summary)
+        if self.model.summary is not None and not self.model.loading:  # the model won the race
+            self.model.loaded.emit(self.model.summary)
         elif not self.models.is_loading:  # it failed to load while the panels were being built
             self._show_no_model()
 
@@ -278,6 +319,7 @@ class MainWindow(QMainWindow):
         v = self.views
         v.preview, v.recon, v.channels = PreviewView(), ReconstructionView(), ChannelView()
         v.tier_badge = TierBadge(v.preview.view)
+        v.preview.caption.setText(self.model.caption)
         middle = QWidget()
         ml = QVBoxLayout(middle)
         ml.setContentsMargins(0, 0, 0, 0)

@@ -1,138 +1,28 @@
-"""DecodeWorker: the one thread that owns the model and runs every encode / decode.
+"""DecodeWorker: the Qt face of ``app/scheduler.py``'s ``Scheduler``.
 
-The GUI hands it *requests*: a kind ("preview", "export", "map", ...) and a job, a plain function
-``fn(ctx, *args)`` (``app/jobs``) to run with the model. Each kind's rules are declared in one
-table, ``app/requests.py``, and enforced here:
+The scheduler (no Qt) owns the model and runs every request by the rules of ``app/requests.py``
+on its own thread. This adapter lives on the GUI thread: it gives the scheduler a ``deliver``
+that posts each result, failure or progress report to the GUI thread through one queued Qt
+signal, and re-emits the scheduler's events there as Qt signals (``finished``, ``failed``,
+``progress``, ``dropped``), so widgets connect to it as to any QObject. Freshness (stale ids,
+cancelled requests, a closed worker) is checked by the scheduler at delivery, on the GUI thread.
 
-- **coalesce** kinds (previews, strips, the map): a newer request replaces the pending one of its
-  kind and asks a running one to stop at its next checkpoint; a result is delivered only while
-  its request is the newest of its kind, otherwise it is dropped as stale;
-- **queue** kinds (exports; load, size, device, precision, pair): every request runs, in the
-  order submitted, and reports success (``on_result``) or failure (``on_error``);
-- **nested** kinds (read-only decodes: preview, sample, recon) are the only ones a long job's
-  ``ctx.checkpoint()`` serves, so a slider preview never waits behind the map;
-- **exclusive** kinds change the model: never nested, nothing nested inside them, and they wait
-  for every request submitted before them.
-
-An exception in a request becomes a ``failed`` signal (and the request's ``on_error``) on the
-GUI thread; the worker lives on. ``stop()`` ends the thread; a thread stuck in a long native
-call is left for ``app`` to end the process over (see ``abandoned_threads``).
+``Request``, ``Failure``, ``TaskContext``, ``abandon`` and ``abandoned_threads`` are the
+scheduler's, re-exported here for the callers that import them from the GUI.
 """
 from __future__ import annotations
 
-import itertools
-import sys
-import threading
-import time
-import traceback
-from dataclasses import dataclass, field
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from ..app.requests import rule
-from ..core.errors import Cancelled, UserError
+from ..app.scheduler import Failure, Request, Scheduler, TaskContext, abandon, abandoned_threads
 
-# Worker threads that would not stop in time (blocked in native code). Kept referenced so the
-# QThread is never destroyed while running; app.run_gui ends the process with os._exit then.
-_ABANDONED: list = []
-
-
-def abandoned_threads() -> list:
-    return [t for t in _ABANDONED if t.isRunning()]
-
-
-def abandon(thread) -> None:
-    """Keep a thread that would not stop (stuck in native code) referenced until the process exits."""
-    _ABANDONED.append(thread)
-
-
-@dataclass
-class Request:
-    kind: str
-    id: int
-    fn: Callable
-    args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
-    on_result: Callable | None = None
-    on_error: Callable | None = None
-    submitted: float = 0.0
-    cancelled: bool = False
-
-    @property
-    def rule(self):
-        return rule(self.kind)
-
-
-@dataclass
-class Failure:
-    kind: str
-    id: int
-    message: str
-    detail: str = ""
-    user_error: bool = False
-    #: the exception itself (a folder import's UserError carries ``skipped``)
-    error: BaseException | None = None
-    #: the request had its own on_error, which tells the user
-    handled: bool = False
-
-
-class TaskContext:
-    """What a request's function sees: the model, cancellation, progress, checkpoints."""
-
-    def __init__(self, worker: "DecodeWorker", request: Request):
-        self._worker = worker
-        self.request = request
-
-    @property
-    def model(self):
-        m = self._worker._model
-        if m is None:
-            raise UserError("no model is loaded")
-        return m
-
-    @property
-    def has_model(self) -> bool:
-        return self._worker._model is not None
-
-    def set_model(self, model) -> None:
-        self._worker._model = model
-
-    @property
-    def cancelled(self) -> bool:
-        return self.request.cancelled or self._worker._stopping
-
-    def checkpoint(self) -> None:
-        """Raise Cancelled if this request was superseded or cancelled; else serve waiting requests of
-        *nested* kinds (read-only decodes) that rank above this one. An exclusive request (it is
-        changing the model) serves nothing."""
-        if self.cancelled:
-            raise Cancelled()
-        if not self.request.rule.exclusive:
-            self._worker._serve_pending(below=self.request.rule.rank, nested_only=True)
-        if self.cancelled:
-            raise Cancelled()
-
-    def waiting(self) -> bool:
-        """True when a request that outranks this one waits: background work can give way to it."""
-        return self._worker._outranked(self.request.rule.rank)
-
-    def progress(self, done: int, total: int, text: str = "") -> None:
-        self._worker._progress.emit(self.request.kind, self.request.id, int(done), int(total), text)
-
-
-class _Thread(QThread):
-    def __init__(self, worker: "DecodeWorker"):
-        super().__init__()
-        self._worker = worker
-        self.setObjectName("DecodeWorker")
-
-    def run(self):  # runs on the worker thread
-        self._worker._loop()
+__all__ = ["DecodeWorker", "Failure", "Request", "Scheduler", "TaskContext", "abandon", "abandoned_threads"]
 
 
 class DecodeWorker(QObject):
-    """Lives on the GUI thread; its ``_Thread`` runs the requests."""
+    """Lives on the GUI thread; its ``scheduler``'s thread runs the requests."""
 
     #: kind, id, value, seconds — only fresh results, on the GUI thread
     finished = Signal(str, int, object, float)
@@ -143,211 +33,81 @@ class DecodeWorker(QObject):
     #: kind, id of a result that arrived after a newer request of its kind (for tests / stats)
     dropped = Signal(str, int)
 
-    # raw cross-thread signals, delivered queued to the slots below on the GUI thread
-    _done = Signal(object, object, float)
-    _error = Signal(object, object)
-    _progress = Signal(str, int, int, int, str)
+    # the scheduler's deliveries, posted from its thread, run queued on the GUI thread
+    _post = Signal(object)
 
     def __init__(self, parent=None, torch_threads: int | None = 1, model=None):
         super().__init__(parent)
-        self._torch_threads = torch_threads
-        self._model = model
-        self._ids = itertools.count(1)
-        self._latest: dict[str, int] = {}
-        self._pending: list[Request] = []   # oldest first
-        self._running: list[Request] = []
-        self._cond = threading.Condition()
-        self._stopping = False
-        self._closed = False
-        self._thread = _Thread(self)
-        self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-        self._error.connect(self._deliver_error, Qt.ConnectionType.QueuedConnection)
-        self._progress.connect(self._deliver_progress, Qt.ConnectionType.QueuedConnection)
-        self.gui_thread = threading.get_ident()
-        self.worker_thread_ident: int | None = None
+        self._post.connect(self._run_posted, Qt.ConnectionType.QueuedConnection)
+        self.scheduler = s = Scheduler(deliver=self._post.emit, torch_threads=torch_threads, model=model)
+        s.finished.connect(self._on_finished)
+        s.failed.connect(self._on_failed)
+        s.progress.connect(self._on_progress)
+        s.dropped.connect(self._on_dropped)
+        self.gui_thread = s.gui_thread
 
-    # ---- GUI-thread API -------------------------------------------------------------
+    @Slot(object)
+    def _run_posted(self, fn: Callable[[], None]) -> None:
+        fn()
+
+    def _on_finished(self, kind: str, rid: int, value, seconds: float) -> None:
+        self.finished.emit(kind, rid, value, seconds)
+
+    def _on_failed(self, failure: Failure) -> None:
+        self.failed.emit(failure)
+
+    def _on_progress(self, kind: str, rid: int, done: int, total: int, text: str) -> None:
+        self.progress.emit(kind, rid, done, total, text)
+
+    def _on_dropped(self, kind: str, rid: int) -> None:
+        self.dropped.emit(kind, rid)
+
+    # ---- the scheduler's API, on the GUI thread -------------------------------------------
     def start(self) -> None:
-        if not self._thread.isRunning():
-            self._thread.start()
+        self.scheduler.start()
 
     def is_running(self) -> bool:
-        return self._thread.isRunning()
+        return self.scheduler.is_running()
 
     def submit(self, kind: str, fn: Callable, *args, on_result=None, on_error=None, **kwargs) -> int:
         """Ask for ``fn(ctx, *args, **kwargs)`` as a request of ``kind`` (its rule: ``app/requests.py``)."""
-        if self._closed:
-            return -1
-        r = rule(kind)  # an undeclared kind is a bug: refuse it here, not on the worker
-        rid = next(self._ids)
-        req = Request(kind, rid, fn, args, kwargs, on_result, on_error, time.perf_counter())
-        self._latest[kind] = rid
-        with self._cond:
-            if not r.queued:  # coalesce: the newest replaces the pending one and stops a running one
-                self._cancel_locked(kind)
-            self._pending.append(req)
-            self._cond.notify_all()
-        return rid
+        return self.scheduler.submit(kind, fn, *args, on_result=on_result, on_error=on_error, **kwargs)
 
     def cancel(self, kind: str) -> None:
-        """Forget the pending requests of ``kind``, stop a running one, drop its results."""
-        self._latest[kind] = next(self._ids)
-        with self._cond:
-            self._cancel_locked(kind)
-
-    def _cancel_locked(self, kind: str) -> None:
-        """Drop the pending requests of ``kind`` and flag a running one to stop (``_cond`` held)."""
-        for q in [q for q in self._pending if q.kind == kind]:
-            q.cancelled = True
-            self._pending.remove(q)
-        for q in self._running:
-            if q.kind == kind:
-                q.cancelled = True
+        self.scheduler.cancel(kind)
 
     def cancel_all(self, keep: tuple[str, ...] = (), queued: bool = False) -> None:
-        """Cancel every kind but ``keep``; queued kinds (exports, model changes) only when ``queued``."""
-        with self._cond:
-            kinds = {q.kind for q in self._pending} | {q.kind for q in self._running} | set(self._latest)
-        for k in kinds - set(keep):
-            if queued or not rule(k).queued:
-                self.cancel(k)
+        self.scheduler.cancel_all(keep, queued)
 
     def latest_id(self, kind: str) -> int | None:
-        return self._latest.get(kind)
+        return self.scheduler.latest_id(kind)
 
     def is_busy(self, kind: str) -> bool:
-        with self._cond:
-            return any(q.kind == kind for q in self._pending) or any(q.kind == kind for q in self._running)
+        return self.scheduler.is_busy(kind)
 
     def pending_count(self, kind: str | None = None) -> int:
-        """Requests waiting (of ``kind``, or all), not counting running ones."""
-        with self._cond:
-            return sum(1 for q in self._pending if kind is None or q.kind == kind)
+        return self.scheduler.pending_count(kind)
 
     def quiet(self, ignore: tuple[str, ...] = ()) -> bool:
-        """Nothing waits and nothing runs but requests of the kinds in ``ignore``: the worker is idle."""
-        with self._cond:
-            return not any(q.kind not in ignore for q in self._pending + self._running)
-
-    def _outranked(self, rank: int) -> bool:
-        with self._cond:
-            return any(q.rule.rank < rank for q in self._pending)
+        return self.scheduler.quiet(ignore)
 
     def stop(self, timeout_ms: int = 1500) -> bool:
-        """End the thread; True when it ended within ``timeout_ms``."""
-        self._closed = True
-        with self._cond:
-            self._stopping = True
-            for q in self._pending:
-                q.cancelled = True
-            self._pending.clear()
-            for q in self._running:
-                q.cancelled = True
-            self._cond.notify_all()
-        if not self._thread.isRunning():
-            return True
-        if self._thread.wait(timeout_ms):
-            return True
-        # stuck in native code: never let Qt destroy a running QThread
-        abandon(self._thread)
-        return False
+        """End the thread; True when it ended within ``timeout_ms`` (else it is abandoned)."""
+        return self.scheduler.stop(timeout_ms)
 
-    # ---- GUI-thread delivery ---------------------------------------------------------
-    @Slot(object, object, float)
-    def _deliver(self, req: Request, value, seconds: float) -> None:
-        if self._closed or req.cancelled or self._stale(req):
-            self.dropped.emit(req.kind, req.id)
-            return
-        if req.on_result is not None:
-            req.on_result(value)
-        self.finished.emit(req.kind, req.id, value, seconds)
+    @property
+    def worker_thread_ident(self) -> int | None:
+        return self.scheduler.worker_thread_ident
 
-    @Slot(object, object)
-    def _deliver_error(self, req: Request, failure: Failure) -> None:
-        if self._closed or req.cancelled or self._stale(req):
-            self.dropped.emit(req.kind, req.id)
-            return
-        if req.on_error is not None:
-            failure.handled = True
-            req.on_error(failure)
-        self.failed.emit(failure)
+    # for tests and tools that look inside
+    @property
+    def _model(self):
+        return self.scheduler._model
 
-    def _stale(self, req: Request) -> bool:
-        """A coalescing kind's result is stale once a newer request of its kind was made; a queued
-        kind's results all count (only a cancel drops them)."""
-        return not req.rule.queued and self._latest.get(req.kind) != req.id
+    @_model.setter
+    def _model(self, model) -> None:
+        self.scheduler._model = model
 
-    @Slot(str, int, int, int, str)
-    def _deliver_progress(self, kind, rid, done, total, text) -> None:
-        if not self._closed and self._latest.get(kind) == rid:
-            self.progress.emit(kind, rid, done, total, text)
-
-    # ---- worker thread ----------------------------------------------------------------
-    def _loop(self) -> None:
-        self.worker_thread_ident = threading.get_ident()
-        if self._torch_threads:
-            try:  # one intra-op thread: on a 2-core machine the GUI thread must not starve
-                import torch
-
-                torch.set_num_threads(self._torch_threads)
-            except ImportError:  # pragma: no cover - torch is a dependency
-                pass
-        while True:
-            with self._cond:
-                while not self._stopping and not self._pending:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-            self._serve_pending(below=None)
-
-    def _take(self, below: int | None, nested_only: bool) -> Request | None:
-        """The next request to run: the lowest rank (then the oldest); an exclusive one only after
-        every request submitted before it; at a checkpoint, nested kinds ranked above ``below`` only."""
-        with self._cond:
-            if self._stopping or not self._pending:
-                return None
-            if nested_only:
-                ready = [q for q in self._pending if q.rule.nesting == "nested" and q.rule.rank < below]
-                if not ready:
-                    return None
-                req = min(ready, key=lambda q: (q.rule.rank, q.id))
-            else:
-                req = min(self._pending, key=lambda q: (q.rule.rank, q.id))
-                if req.rule.exclusive:  # in order: whatever was asked for before it runs first
-                    req = min((q for q in self._pending if q.id <= req.id), key=lambda q: q.id)
-            self._pending.remove(req)
-            self._running.append(req)
-            return req
-
-    def _serve_pending(self, below: int | None, nested_only: bool = False) -> None:
-        while True:
-            req = self._take(below, nested_only)
-            if req is None:
-                return
-            try:
-                self._run(req)
-            finally:
-                with self._cond:
-                    self._running.remove(req)
-
-    def _run(self, req: Request) -> None:
-        ctx = TaskContext(self, req)
-        t0 = time.perf_counter()
-        try:
-            if req.cancelled:
-                return
-            value = req.fn(ctx, *req.args, **req.kwargs)
-        except Cancelled:
-            return
-        except UserError as e:
-            self._error.emit(req, Failure(req.kind, req.id, str(e), "", True, e))
-            return
-        except Exception as e:  # a bug or a broken model: show it, keep serving
-            detail = traceback.format_exc()
-            print(f"latent-explorer: {req.kind} request failed:\n{detail}", file=sys.stderr, flush=True)
-            msg = str(e).splitlines()[0] if str(e) else ""
-            self._error.emit(req, Failure(req.kind, req.id, f"{type(e).__name__}: {msg}".rstrip(": "), detail,
-                                                 False, e))
-            return
-        if not self._stopping:
-            self._done.emit(req, value, time.perf_counter() - t0)
+    @property
+    def _thread(self):
+        return self.scheduler._thread

@@ -47,7 +47,7 @@ class AutosaveController(QObject):
             self.autosave = Autosave(o.data_dir)
             orphans = self.autosave.orphans()
         except OSError as e:
-            self.ctx.views.banner.show_error(f"autosave is off: cannot use the data folder ({e.strerror or e})")
+            self.ctx.banner(f"autosave is off: cannot use the data folder ({e.strerror or e})")
             self.autosave = None
             return
         if orphans:
@@ -63,13 +63,9 @@ class AutosaveController(QObject):
         try:
             s = self.autosave.load_orphan(path)
         except Exception as e:  # an unreadable autosave must never stop the app starting
-            self.ctx.views.banner.show_error(f"could not recover the autosave: {e}")
+            self.ctx.banner(f"could not recover the autosave: {e}")
             return
-        o = self.ctx.options
-        o.model = s.model_spec
-        o.images, notes = session_io.available_images(s)
-        self.sessions.pending = s
-        self.sessions.notes = notes
+        self.ctx.commands.prepare_restore(s)   # (put back once the first model and map are up)
         self.recovered = True
 
     def _ask_recover(self) -> bool:
@@ -87,7 +83,7 @@ class AutosaveController(QObject):
         """Capture now, write in the background; False when there is nothing to save or a write is running."""
         if self.autosave is None or (self._writer is not None and self._writer.is_alive()):
             return False
-        if self.sessions.pending is not None or self.ctx.models.is_loading:
+        if self.sessions.pending is not None or self.ctx.model.loading:
             return False  # mid-restore or mid-load: saving now would overwrite what is being restored
         snap = self.sessions.snapshot()
         if snap is None:

@@ -19,12 +19,26 @@ class BookmarkController(QObject):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.ctx = ctx
-        self.items: list[Bookmark] = []
         self.thumbnails: dict[int, np.ndarray] = {}
+        self._mine = ()   # the tuple this controller last gave the model (its own change: no reload)
+        ctx.model.events.bookmarks.connect(self._on_bookmarks)
         p = ctx.views.bookmarks_panel
         p.jumpRequested.connect(self.go_to)
         p.addRequested.connect(self.add_dialog)
         p.removeRequested.connect(self.remove)
+
+    @property
+    def items(self) -> list:
+        """The bookmarks (``model.bookmarks``)."""
+        return list(self.ctx.model.bookmarks)
+
+    def _publish(self, items) -> None:
+        self._mine = tuple(items)
+        self.ctx.model.bookmarks = self._mine
+
+    def _on_bookmarks(self, items) -> None:
+        if items is not self._mine:  # set from elsewhere (a session, a script): list them anew
+            self._load(list(items))
 
     def _show(self) -> None:
         self.ctx.views.bookmarks_panel.set_bookmarks(self.items, self.thumbnails)
@@ -35,10 +49,10 @@ class BookmarkController(QObject):
             return
         state.commit()
         name = name.strip() or f"bookmark {len(self.items) + 1}"
-        self.items.append(Bookmark(name, state.z.copy()))
-        preview = self.ctx.views.preview
-        if preview is not None and preview.image is not None:
-            self.thumbnails[len(self.items) - 1] = preview.image.copy()
+        self._publish(self.items + [Bookmark(name, state.z.copy())])
+        image = self.ctx.drawn.preview_image
+        if image is not None:
+            self.thumbnails[len(self.items) - 1] = image.copy()
         self._show()
         self.ctx.views.bookmarks_dock.show()
         self.ctx.views.bookmarks_dock.raise_()
@@ -55,10 +69,13 @@ class BookmarkController(QObject):
 
     def set(self, bookmarks: list) -> None:
         """Bookmarks from a session: listed at once, their pictures decoded on the worker."""
-        self.items = list(bookmarks)
+        self.ctx.model.bookmarks = tuple(bookmarks)
+
+    def _load(self, bookmarks: list) -> None:
+        self._mine = tuple(bookmarks)
         self.thumbnails = {}
         self._show()
-        if self.items and self.ctx.models.summary is not None:
+        if self.items and self.ctx.model.summary is not None:
             items = list(self.items)
             self.ctx.worker.submit("figure", _decode_all, [b.latent for b in items],
                                    on_result=lambda imgs: self._on_thumbnails(items, imgs))
@@ -73,12 +90,14 @@ class BookmarkController(QObject):
 
     def remove(self, i: int) -> None:
         if 0 <= i < len(self.items):
-            del self.items[i]
+            items = self.items
+            del items[i]
+            self._publish(items)
             self.thumbnails = {k - (k > i): v for k, v in self.thumbnails.items() if k != i}
             self._show()
 
     def go_to(self, i: int) -> None:
-        s = self.ctx.models.summary
+        s = self.ctx.model.summary
         if not (0 <= i < len(self.items)) or s is None:
             return
         b = self.items[i]
@@ -87,4 +106,4 @@ class BookmarkController(QObject):
                            f"{tuple(s.latent_shape)}")
             return
         self.ctx.note(f"bookmark “{b.name}”")
-        self.ctx.previews.set_latent(b.latent, f"bookmark {b.name}")
+        self.ctx.state.set(b.latent, f"bookmark {b.name}")

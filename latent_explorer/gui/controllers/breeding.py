@@ -11,6 +11,8 @@ whose recipe holds its whole lineage (``breeding_recipe``), which replays to the
 """
 from __future__ import annotations
 
+from ...core.errors import UserError
+
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 
@@ -37,7 +39,6 @@ class BreedController(QObject):
         self.panel = BreedPanel()
         self.dock = dock(ctx.window, "Breed: children and their family tree", "BreedDock", self.panel, BOTTOM)
         self.dock.hide()
-        self.tree = FamilyTree()
         self.thumbs: dict[int, np.ndarray] = {}
         self.approximate = False     # the thumbnails are a slow decoder's approximate decodes
         self.current: int | None = None   # the node looked at
@@ -45,6 +46,22 @@ class BreedController(QObject):
         self.summary = ""            # what the last breeding made, in words (the panel's status line)
         self._sized = False
         self.dock.visibilityChanged.connect(self._size_once)
+        ctx.model.events.family.connect(self._on_family)
+
+    @property
+    def tree(self) -> FamilyTree:
+        """The family tree (``model.family``)."""
+        return self.ctx.model.family
+
+    @tree.setter
+    def tree(self, tree: FamilyTree) -> None:
+        self.ctx.model.family = tree
+
+    def _on_family(self, tree) -> None:
+        """Another tree (a session's, or an empty one for another model): its thumbnails are decoded."""
+        self.thumbs, self.current = {}, None
+        self.show()
+        self._decode_missing()
 
     def attach(self) -> None:
         p = self.panel
@@ -59,7 +76,7 @@ class BreedController(QObject):
         p.redoRequested.connect(self.redo_step)
         p.nodeClicked.connect(self.look)
         p.treeClicked.connect(self.go_to)
-        self.ctx.models.loaded.connect(self._on_loaded)
+        self.ctx.model.loaded.connect(self._on_loaded)
         self.ctx.state.connect(self._on_state)
         self.ctx.worker.progress.connect(self._on_progress)
 
@@ -84,7 +101,7 @@ class BreedController(QObject):
     # ---- parents --------------------------------------------------------------------------
     def _add(self, latents, labels) -> list[int]:
         ids = []
-        s = self.ctx.models.summary
+        s = self.ctx.model.summary
         if s is not None:  # (bookmarks outlive a model change: one of another latent shape is no parent here)
             keep = [(z, lab) for z, lab in zip(latents, labels) if tuple(np.shape(z)) == tuple(s.latent_shape)]
             if len(keep) < len(latents):
@@ -102,14 +119,14 @@ class BreedController(QObject):
         return ids
 
     def add_pinned(self) -> list[int]:
-        maps, pins = self.ctx.maps, list(self.ctx.views.map.pins) if self.ctx.views.built else []
-        if not pins or maps.data is None:
+        maps, pins = self.ctx.model, list(self.ctx.model.pins)
+        if not pins or maps.map is None:
             self.ctx.message("pin images on the map first (Ctrl-click them), then + Pinned", 5000)
             return []
-        return self._add([maps.data.mean[i] for i in pins], [maps.label(i) for i in pins])
+        return self._add([maps.map.mean[i] for i in pins], [maps.label(i) for i in pins])
 
     def add_bookmarks(self) -> list[int]:
-        items = self.ctx.bookmarks.items
+        items = self.ctx.model.bookmarks
         if not items:
             self.ctx.message("no bookmarks yet: Ctrl+D keeps the latent on the preview", 5000)
         return self._add([b.latent for b in items], [b.name for b in items])
@@ -168,7 +185,7 @@ class BreedController(QObject):
             return
         self.current = nid
         img = None if self.approximate else self.thumbs.get(nid)
-        self.ctx.previews.set_latent(n.latent, f"breeding {n.label}", image=img)
+        self.ctx.state.set(n.latent, f"breeding {n.label}", image=img)
         self.ctx.note(f"breeding: {self.describe(nid)}")
         self.show()
 
@@ -227,7 +244,7 @@ class BreedController(QObject):
 
     def _decode_missing(self) -> int:
         missing = [i for i in self.tree.nodes if i not in self.thumbs]
-        if not missing or self.ctx.models.summary is None or self.ctx.models.is_loading:
+        if not missing or self.ctx.model.summary is None or self.ctx.model.loading:
             return -1
         lat = [self.tree.nodes[i].latent for i in missing]
         return self.ctx.worker.submit("breed", breed_jobs.thumbnails, missing, lat, on_result=self._on_thumbs)
@@ -250,7 +267,8 @@ class BreedController(QObject):
         """Another model: its decodes differ; a tree of another latent shape is put away."""
         self.thumbs = {}
         if self.tree.shape is not None and self.tree.shape != tuple(s.latent_shape):
-            self.tree, self.current = FamilyTree(), None
+            self.tree = FamilyTree()   # (_on_family shows it)
+            return
         self.show()
         self._decode_missing()
 
@@ -260,10 +278,7 @@ class BreedController(QObject):
         return self.tree.to_dict() if self.tree.nodes else None
 
     def restore(self, tree: FamilyTree | None) -> None:
-        self.tree = tree or FamilyTree()
-        self.thumbs, self.current = {}, None
-        self.show()
-        self._decode_missing()
+        self.tree = tree or FamilyTree()   # (_on_family shows it)
 
     def export_child(self, path: str, nid: int | None = None, settings=None) -> int:
         """The node looked at (or ``nid``) as a PNG (its full decode) with its lineage in the recipe."""
@@ -271,15 +286,21 @@ class BreedController(QObject):
         if nid not in self.tree.nodes:
             self.ctx.message("look at a child first (click it), then Export child…", 4000)
             return -1
-        recipe = self.ctx.exports.recipe(**breeding_recipe(self.tree, nid), method=self.describe(nid))
-        return self.ctx.exports.submit(path, export_jobs.save_final_preview, self.tree.nodes[nid].latent,
-                                        recipe, settings)
+        recipe = self.ctx.commands.recipe(**breeding_recipe(self.tree, nid), method=self.describe(nid))
+        try:
+            return self.ctx.commands.export(path, export_jobs.save_final_preview, self.tree.nodes[nid].latent,
+                                            recipe, settings)
+        except UserError as e:
+            self.ctx.error(str(e))
+            return -1
 
     def export_dialog(self) -> None:
         if self.current is None:
             self.ctx.message("look at a child first (click it), then Export child…", 4000)
             return
-        chosen = self.ctx.exports.choose_options("Export the child")
+        from ..dialogs.export_options import ask
+
+        chosen = ask(self.ctx.window, "Export the child", False, 0, None)
         label = self.tree.nodes[self.current].label.replace("·", "-")
         path = chosen and memory.save_path(self.ctx.window, "Export child", f"child-{label}.png", "PNG image (*.png)")
         if path:

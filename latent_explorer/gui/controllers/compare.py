@@ -36,7 +36,7 @@ class CompareController(QObject):
         if self.dialog is None:
             self.dialog = CompareDialog(c.window)
             self.dialog.selectionChanged.connect(self.compare)
-        current = c.models.summary.spec if c.models.summary is not None else ""
+        current = c.model.summary.spec if c.model.summary is not None else ""
         points = compare_jobs.rate_distortion_points(data_dir() / "models")
         two_d = {p.spec for p in points if p.latent_dim == 2}
         self.dialog.set_points(points, current, lambda p: p.spec in two_d or p.spec == current)
@@ -45,15 +45,15 @@ class CompareController(QObject):
         return self.dialog
 
     def compare(self) -> int:
-        d, maps = self.dialog, self.ctx.maps
-        if d is None or maps.data is None:
+        d, maps = self.dialog, self.ctx.model
+        if d is None or maps.map is None:
             return -1
         i = maps.selected if maps.selected is not None else 0
-        image = maps.data.images[i]
-        n = len(maps.data.images)  # a fixed random sample: the map's images may be sorted by label
+        image = maps.map.images[i]
+        n = len(maps.map.images)  # a fixed random sample: the map's images may be sorted by label
         idx = np.sort(np.random.default_rng(0).choice(n, min(MAP_SAMPLE, n), replace=False))
-        sample = maps.data.images[idx]
-        labels = None if maps.data.labels is None else maps.data.labels[idx]
+        sample = maps.map.images[idx]
+        labels = None if maps.map.labels is None else maps.map.labels[idx]
         points = d.checked()
         d.status.setText(f"comparing {len(points)} model(s) on image {maps.label(i)}…")
         return self.worker.submit("compare", compare_jobs.compare, points, image, sample, labels, self.cache,

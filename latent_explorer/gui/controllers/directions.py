@@ -38,16 +38,16 @@ class DirectionsController(QObject):
         self._lasso_images = None    # the images the lasso's indices refer to (the map's)
         self._strips_later = None
 
-    def attach(self, panel) -> None:
-        """The panels exist: bind them (called once, by the window)."""
+    def attach(self, panel, lasso) -> None:
+        """The panels exist: bind them and the map's ``lasso`` (the window made it on the map)."""
         from superqt.utils import qdebounced
 
-        from ..widgets.map_lasso import MapLasso
+        self.ctx.model.events.directions.connect(self._on_directions)
 
         self._strips_later = qdebounced(self.request_strips, 150)
         v = self.ctx.views
         self.panel, self.sliders = panel, v.user_directions
-        self.lasso = MapLasso(v.map)
+        self.lasso = lasso
         self.lasso.selected.connect(lambda _: self._update_counts())
         panel.lassoArmed.connect(self.lasso.set_armed)
         panel.groupRequested.connect(self.set_group)
@@ -56,21 +56,21 @@ class DirectionsController(QObject):
         self.sliders.strengthChanged.connect(self.set_strength)
         self.sliders.actionRequested.connect(self._on_action)
         self.sliders.resetRequested.connect(self.reset_strengths)
-        v.map.pinsChanged.connect(lambda _: self._update_counts())
+        self.ctx.model.events.pins.connect(lambda _: self._update_counts())
         panel.menuOpening.connect(self._update_counts)
         self.ctx.worker.progress.connect(self._on_progress)
-        v.status.cancel.clicked.connect(self.cancel)
+        self.ctx.cancelRequested.connect(self.cancel)
         self.ctx.state.connect(self._on_state_changed)
-        self.ctx.models.loaded.connect(self._on_model)
-        self.ctx.maps.ready.connect(self._on_map)
+        self.ctx.model.loaded.connect(self._on_model)
+        self.ctx.model.events.map.connect(lambda d: d is not None and self._on_map(d))
 
     # ---- groups -------------------------------------------------------------------------
     def set_group(self, side: str, source: str, value=None) -> int:
         """Make one side's group from the map's lasso / pins / a label / a factor, the bookmarks, or
         a folder (encoded on the worker). Returns the request id of a folder's encode, else 0."""
-        d = self.ctx.maps.data
+        d = self.ctx.model.map
         try:
-            if self.ctx.models.is_loading or self.ctx.models.summary is None:
+            if self.ctx.model.loading or self.ctx.model.summary is None:
                 raise UserError("a model is loading: make the groups once it is there")
             if source == "folder":
                 folder = value or memory.open_folder(self.ctx.window, "A folder of images for the group")
@@ -82,8 +82,8 @@ class DirectionsController(QObject):
                     "attribute", attr_jobs.encode_group, folder, f"folder {name}", str(folder),
                     on_result=lambda g: self._encoded(side, g), on_error=self._failed)
             if source == "bookmarks":
-                shape = tuple(self.ctx.models.summary.latent_shape)
-                items = [b for b in self.ctx.bookmarks.items if tuple(np.shape(b.latent)) == shape]
+                shape = tuple(self.ctx.model.summary.latent_shape)
+                items = [b for b in self.ctx.model.bookmarks if tuple(np.shape(b.latent)) == shape]
                 if not items:
                     raise UserError("there are no bookmarks of this model yet (Ctrl+D keeps the current latent)")
                 names = ", ".join(b.name for b in items[:3]) + ("…" if len(items) > 3 else "")
@@ -110,7 +110,7 @@ class DirectionsController(QObject):
             if len(rows) == 0:
                 raise UserError("nothing is lassoed: Shift+drag round some points on the map")
         elif source == "pins":
-            rows = np.asarray(self.ctx.views.map.pins, int)
+            rows = np.asarray(self.ctx.model.pins, int)
             if len(rows) == 0:
                 raise UserError("nothing is pinned: Ctrl-click points on the map")
         elif source == "label":
@@ -151,8 +151,8 @@ class DirectionsController(QObject):
         self.panel.status.setText("now Make direction" if ready else f"{side}: {group.text}; now set the other group")
 
     def _encoded(self, side: str, group) -> None:
-        self.ctx.views.status.set_progress(None)
-        s = self.ctx.models.summary
+        self.ctx.progress(None)
+        s = self.ctx.model.summary
         if s is None or tuple(group.latents.shape[1:]) != tuple(s.latent_shape):
             self.panel.status.setText("the folder was encoded by another model: set the group again")
             return
@@ -161,24 +161,24 @@ class DirectionsController(QObject):
     def _on_progress(self, kind, rid, done, total, text) -> None:
         if kind == "attribute":
             self.panel.status.setText(text)
-            self.ctx.views.status.set_progress(text, done, total, cancellable=True)
+            self.ctx.progress(text, done, total, cancellable=True)
 
     def cancel(self) -> None:
         """The status bar's Cancel: stop encoding a group's folder (a direction's fit is quick)."""
         if self.ctx.worker.is_busy("attribute"):
             self.ctx.worker.cancel("attribute")
-            self.ctx.views.status.set_progress(None)
+            self.ctx.progress(None)
             self.panel.status.setText("cancelled")
 
     def _failed(self, failure) -> None:
-        self.ctx.views.status.set_progress(None)
+        self.ctx.progress(None)
         failure.handled = True
         self.panel.status.setText(f"could not: {failure.message}")
         self.ctx.error(f"Directions: {failure.message}")
 
     def _update_counts(self) -> None:
         if self.panel is not None:
-            self.panel.set_counts(len(self.lasso.indices), len(self.ctx.views.map.pins), len(self.ctx.bookmarks.items))
+            self.panel.set_counts(len(self.lasso.indices), len(self.ctx.model.pins), len(self.ctx.model.bookmarks))
 
     # ---- directions -----------------------------------------------------------------------
     def make(self, method: str = "mean", name: str = "") -> int:
@@ -186,17 +186,17 @@ class DirectionsController(QObject):
         if a is None or b is None:
             self.panel.status.setText("set both groups first")
             return -1
-        if self.ctx.models.is_loading:
+        if self.ctx.model.loading:
             self.panel.status.setText("a model is loading: make the direction once it is there")
             return -1
         name = name or f"{_short(a.text)} → {_short(b.text)}"
-        recipe = {"model": self.ctx.models.summary.spec}
+        recipe = {"model": self.ctx.model.summary.spec}
         self.panel.status.setText(f"making {name!r}…")
         return self.ctx.worker.submit("attribute", attr_jobs.fit, a, b, method, name, recipe,
                                       on_result=self.add, on_error=self._failed)
 
     def add(self, direction: Direction) -> None:
-        s = self.ctx.models.summary
+        s = self.ctx.model.summary
         if s is None or direction.latent_shape != tuple(s.latent_shape):
             self.panel.status.setText(f"{direction.name!r} was made for latents of shape {direction.latent_shape}, "
                                       "not this model's: left out")
@@ -208,6 +208,8 @@ class DirectionsController(QObject):
         self.ctx.message(f"direction {direction.name!r} added (length {direction.norm:.2f})", 5000)
 
     def _show_sliders(self) -> None:
+        if getattr(self, "_mine", None) is not self.ctx.model.directions or len(self._mine) != len(self.directions):
+            self._publish()
         self.sliders.set_directions([(d.name, _tooltip(d)) for d in self.directions])
         self.sliders.set_strengths(self.strengths)
         self._strips_for = None
@@ -220,7 +222,7 @@ class DirectionsController(QObject):
 
     def request_strips(self) -> int:
         base = self.base if self.base is not None else self.ctx.state.z
-        if not self.directions or base is None or self.ctx.closing or self.ctx.models.is_loading:
+        if not self.directions or base is None or self.ctx.closing or self.ctx.model.loading:
             return -1
         if self._strips_for is not None and self._strips_for[1] == len(self.directions) \
                 and np.array_equal(self._strips_for[0], base):
@@ -241,11 +243,12 @@ class DirectionsController(QObject):
         if self.base is None or self.base.shape != z.shape:
             self.base = z.copy()
         self.strengths[i] = float(s)
+        self._publish()
         moved = ", ".join(f"{d.name} {v:+.2f}" for d, v in zip(self.directions, self.strengths) if v)
         z = apply_directions(self.base, self.directions, self.strengths)
         self._applying = True
         try:
-            self.ctx.previews.set_latent(z, f"directions: {moved or 'all at 0'}", origin=self, commit=False)
+            self.ctx.state.set(z, f"directions: {moved or 'all at 0'}", origin=self, commit=False)
         finally:
             self._applying = False
         self.ctx.note(f"direction sliders: {moved or 'all at 0'}")
@@ -253,7 +256,8 @@ class DirectionsController(QObject):
     def reset_strengths(self) -> None:
         if any(self.strengths) and self.base is not None:
             self.strengths = [0.0] * len(self.directions)
-            self.ctx.previews.set_latent(self.base, "directions: all at 0", origin=self, commit=False)
+            self._publish()
+            self.ctx.state.set(self.base, "directions: all at 0", origin=self, commit=False)
             self.sliders.set_strengths(self.strengths)
 
     def _on_state_changed(self, origin) -> None:
@@ -262,6 +266,7 @@ class DirectionsController(QObject):
         self.base = None if self.ctx.state.z is None else self.ctx.state.z.copy()
         if any(self.strengths):
             self.strengths = [0.0] * len(self.directions)
+            self._publish()
             self.sliders.set_strengths(self.strengths)
         if self.directions:
             self.strips_later()
@@ -302,7 +307,7 @@ class DirectionsController(QObject):
     def import_file(self, path: str) -> bool:
         from ...core.latent.attributes import MAX_JSON_BYTES
 
-        s = self.ctx.models.summary
+        s = self.ctx.model.summary
         try:
             if Path(path).stat().st_size > MAX_JSON_BYTES:
                 raise ValueError("too large for a direction file")
@@ -352,6 +357,15 @@ class DirectionsController(QObject):
     def snapshot(self) -> list:
         return [(d, s) for d, s in zip(self.directions, self.strengths)]
 
+    def _publish(self) -> None:
+        """The directions and their strengths into ``model.directions`` (sessions save them there)."""
+        self._mine = tuple((d, float(s)) for d, s in zip(self.directions, self.strengths))
+        self.ctx.model.directions = self._mine
+
+    def _on_directions(self, items) -> None:
+        if items is not getattr(self, "_mine", None):  # from a session or a script
+            self.restore(list(items))
+
     def restore(self, items: list) -> None:
         """A session's (direction, strength) pairs, the sliders where they were: the latent restored is the
         moved one, so the image they started from is it minus Σ strength × direction."""
@@ -362,6 +376,7 @@ class DirectionsController(QObject):
         if not fits:
             self.strengths = [0.0] * len(self.directions)
         self.base = apply_directions(z, self.directions, [-s for s in self.strengths]) if fits else None
+        self._publish()
         self._show_sliders()
 
 

@@ -7,6 +7,8 @@ message)`` on failure (and the banner says why).
 """
 from __future__ import annotations
 
+from ...core.errors import UserError
+
 from dataclasses import replace
 
 import numpy as np
@@ -24,21 +26,19 @@ class ExportController(QObject):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.ctx = ctx
+        # every export (this window's or another's, through the commands) is said here
+        ctx.model.exported.connect(self._saved)
+        ctx.model.export_failed.connect(self._failed)
 
     def recipe(self, **kw) -> dict:
-        m = self.ctx.models
-        r = {"model": m.summary.spec if m.summary else ""}
-        if m.model_hash:
-            r["model_hash"] = m.model_hash
-        r.update(kw)
-        return r
+        return self.ctx.commands.recipe(**kw)
 
     def submit(self, path: str, fn, *args) -> int:
-        if self.ctx.models.is_loading:  # it would be made with the model being loaded, not this one
-            self.ctx.error(f"Not exported: a model is loading; export {path} once it is there")
+        try:
+            return self.ctx.commands.export(path, fn, *args)
+        except UserError as e:  # a model is loading: it would be made with that one, not this one
+            self.ctx.error(str(e))
             return -1
-        return self.ctx.worker.submit("export", fn, path, *args, on_result=lambda p: self._saved(str(p)),
-                                      on_error=lambda f: self._failed(str(path), f.message))
 
     def _saved(self, path: str) -> None:
         self.ctx.message(f"saved {path}", 5000)
@@ -51,12 +51,12 @@ class ExportController(QObject):
     # ---- the exports ---------------------------------------------------------------------
     def save_preview(self, path: str, settings=None) -> int:
         """The preview as a PNG whose text chunk holds the latent, the model hash and how it was made."""
-        v, state = self.ctx.views, self.ctx.state
-        img = v.preview.image if v.preview is not None else None
+        drawn, state = self.ctx.drawn, self.ctx.state
+        img = drawn.preview_image
         if img is None or state.z is None:
             return -1
         recipe = self.recipe(kind="preview", latent=state.z, method=state.source, image_size=list(img.shape[:2]))
-        if self.ctx.models.slow and v.tier_badge.final is not True:  # never save the approximate preview
+        if self.ctx.model.slow and drawn.preview_final is not True:  # never save the approximate preview
             return self.submit(path, export_jobs.save_final_preview, state.z, recipe, settings)
         return self.submit(path, export_jobs.save_preview, img, recipe, settings)
 
@@ -65,7 +65,7 @@ class ExportController(QObject):
         """The morph strip as a GIF, MP4 or PNG strip. With ``settings`` (size, fps, easing, looping,
         frames) it is made again as asked; ``through_pins`` runs it through the pinned images
         (3 or more), ``close`` comes back to the first image at the end."""
-        s = self.ctx.views.morph.strip
+        s = self.ctx.drawn.strip
         if s is None:
             return -1
         if not getattr(s, "final", True):
@@ -73,16 +73,16 @@ class ExportController(QObject):
                            "frames are there")
             return -1
         a, b = s.endpoints if s.endpoints else (None, None)
-        maps = self.ctx.maps
+        maps = self.ctx.model
         recipe = self.recipe(kind="morph", method=s.method, frames=len(s.frames), keyframes=s.keyframes,
                              images=[maps.label(i) for i in (a, b) if i is not None],
-                             dataset=maps.data.name if maps.data is not None else "")
+                             dataset=maps.map.name if maps.map is not None else "")
         keys = None
         if settings is not None and s.method == "analogy":  # its frames are strengths, not a path: as they are
             settings = replace(settings, frames=None, ease="linear")
         elif settings is not None:
-            pins = list(self.ctx.views.map.pins)
-            keys = maps.data.mean[pins] if through_pins and len(pins) >= 3 else s.keyframes
+            pins = list(self.ctx.model.pins)
+            keys = maps.map.mean[pins] if through_pins and len(pins) >= 3 else s.keyframes
             keys = None if keys is None else np.asarray(keys, np.float32)
             if keys is not None and close:
                 keys = np.concatenate([keys, keys[:1]])
@@ -94,28 +94,28 @@ class ExportController(QObject):
     def export_traversal(self, path: str, steps: int = 9, value_range: float = 3.0, max_rows: int = 16,
                          settings=None) -> int:
         """Rows = the most informative dimensions (KL order), each swept over ±range around the current latent."""
-        z, v = self.ctx.state.z, self.ctx.views
+        z, v, drawn = self.ctx.state.z, self.ctx.views, self.ctx.drawn
         if z is None or not v.built:
             return -1
-        if self.ctx.models.spatial and v.spatial.directions is not None:  # rows = principal directions
+        if self.ctx.model.spatial and drawn.spatial_directions is not None:  # rows = principal directions
             recipe = self.recipe(method="each row moves the latent along one principal direction of the mapped "
                                         "images, over ±3 std of the images along it")
             self.ctx.message("exporting the direction grid (full decodes)…", 4000)
-            return self.submit(path, spatial_jobs.export_direction_grid, z, v.spatial.directions, steps,
+            return self.submit(path, spatial_jobs.export_direction_grid, z, drawn.spatial_directions, steps,
                                 min(max_rows, 8), recipe, settings)
-        dims = list(v.sliders.order[:max_rows]) or list(range(min(max_rows, z.size)))
+        dims = list(drawn.slider_order[:max_rows]) or list(range(min(max_rows, z.size)))
         recipe = self.recipe(method="each row sets one dimension to evenly spaced values, the rest as the latent")
-        kl = self.ctx.maps.data.kl_per_dim if self.ctx.maps.data is not None else None
+        kl = self.ctx.model.map.kl_per_dim if self.ctx.model.map is not None else None
         labels = [f"z{d}" + ("" if kl is None else f" · KL {kl[d]:.2f}") for d in dims]
         return self.submit(path, export_jobs.export_traversal_grid, z, dims, steps, value_range, recipe, labels,
                             settings)
 
     def export_samples(self, path: str, n: int = 64, seed: int | None = None, settings=None) -> int:
-        if self.ctx.models.summary is None or not self.ctx.views.built:
+        if self.ctx.model.summary is None or not self.ctx.views.built:
             return -1
-        seed = self.ctx.previews.seed + 1000 if seed is None else seed
+        seed = self.ctx.model.sample_seed + 1000 if seed is None else seed
         recipe = self.recipe(method="z ~ N(0, T²·I), decoded")
-        return self.submit(path, export_jobs.export_sample_grid, n, seed, self.ctx.views.temperature.value(), recipe,
+        return self.submit(path, export_jobs.export_sample_grid, n, seed, self.ctx.model.temperature, recipe,
                             settings)
 
     # ---- dialogs -------------------------------------------------------------------------
@@ -125,20 +125,19 @@ class ExportController(QObject):
     def choose_options(self, title: str, animated: bool = False):
         from ..dialogs.export_options import ask
 
-        v = self.ctx.views
-        pins = len(v.map.pins) if v.built else 0
-        strip = v.morph.strip if v.built else None
+        pins = len(self.ctx.model.pins)
+        strip = self.ctx.drawn.strip
         return ask(self.ctx.window, title, animated, pins, len(strip.frames) if strip is not None else None)
 
     def save_preview_dialog(self) -> None:
-        if self.ctx.views.preview is not None and self.ctx.views.preview.image is not None:
+        if self.ctx.drawn.preview_image is not None:
             chosen = self.choose_options("Save the preview")
             path = chosen and self._ask("Save preview", "preview.png", "PNG image (*.png)")
             if path:
                 self.save_preview(path, chosen[0])
 
     def export_morph_dialog(self) -> None:
-        if self.ctx.views.morph is None or self.ctx.views.morph.strip is None:
+        if self.ctx.drawn.strip is None:
             self.ctx.message("make a morph first: drag from one point to another on the map", 4000)
             return
         chosen = self.choose_options("Export the morph", animated=True)
@@ -156,26 +155,8 @@ class ExportController(QObject):
                 self.export_traversal(path, settings=chosen[0])
 
     def export_samples_dialog(self) -> None:
-        if self.ctx.models.summary is not None:
+        if self.ctx.model.summary is not None:
             chosen = self.choose_options("Export a grid of samples")
             path = chosen and self._ask("Export sample grid", "samples.png", "PNG image (*.png)")
             if path:
                 self.export_samples(path, settings=chosen[0])
-
-    def save_map_figure(self, stem: str) -> list[str]:
-        """The map as it looks now, as ``stem``.png and ``stem``.svg (for slides)."""
-        from ..widgets.figures import save_plot
-
-        if not self.ctx.views.built:
-            return []
-        written = save_plot(self.ctx.views.map.plot, stem)
-        for path in written:
-            self._saved(path)
-        return written
-
-    def save_map_figure_dialog(self) -> None:
-        from ..widgets.figures import ask_stem
-
-        stem = ask_stem(self.ctx.window, "Save the map as a figure (PNG and SVG)", "map")
-        if stem:
-            self.save_map_figure(stem)

@@ -55,9 +55,9 @@ class LearnedPreviewController(QObject):
         self.idle.setSingleShot(True)
         self.idle.setInterval(IDLE_MS)
         self.idle.timeout.connect(self._decode_next)
-        ctx.models.loaded.connect(self._on_model)
-        ctx.models.loadFailed.connect(self._resume)
-        ctx.maps.ready.connect(self._on_map)
+        ctx.model.loaded.connect(self._on_model)
+        ctx.model.load_failed.connect(self._resume)
+        ctx.model.events.map.connect(lambda d: d is not None and self._on_map(d))
         ctx.worker.finished.connect(self._on_worker_result)
         ctx.worker.failed.connect(self._on_worker_failure)
 
@@ -70,7 +70,7 @@ class LearnedPreviewController(QObject):
         return self.targets is not None
 
     def _eligible(self) -> bool:
-        s = self.ctx.models.summary
+        s = self.ctx.model.summary
         t = getattr(s, "tiers", None)
         return bool(self.enabled and t is not None and t.slow and t.spatial and t.preview in ("linear", "none"))
 
@@ -132,12 +132,11 @@ class LearnedPreviewController(QObject):
     def _finish(self, r) -> None:
         self.report = r
         decoded = r.targets == "decodes"
-        if r.installed and r.tiers is not None and self.ctx.models.summary is not None:
-            s = self.ctx.models.summary
+        if r.installed and r.tiers is not None and self.ctx.model.summary is not None:
+            s = self.ctx.model.summary
             s.tiers = r.tiers
-            self.ctx.models.tiersChanged.emit(s)  # the preview is redone with it; menus and caption say so
-            if self.ctx.sliders is not None:
-                self.ctx.sliders.refresh_traversal()  # the direction strips are approximate decodes too
+            # the preview and the strips (approximate decodes too) are redone with it; menus and caption say so
+            self.ctx.model.tiers_changed.emit(s)
             how = "from the cache" if r.cached else f"fitted in {r.seconds:.0f} s"
             what = "full decodes" if decoded else "images"
             self.ctx.message(f"approximate previews now learned from the map's {what} ({how}): {r.psnr:.1f} dB "

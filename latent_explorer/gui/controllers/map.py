@@ -20,9 +20,9 @@ from ...app.jobs import decode as decode_jobs
 from ...app.jobs import mapping as map_jobs
 from ...app.jobs import tiers as tier_jobs
 from ...app.map_generations import MapGenerations
+from ...app.session_io import MorphSpec
 from .. import memory
 from ..worker import DecodeWorker
-from .model import show_notices
 
 MANIFOLD_TILE_PX = 34
 
@@ -36,17 +36,37 @@ class MapController(QObject):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.ctx = ctx
-        self.data = None              # the MapData on screen
-        self.selected: int | None = None
-        self.done = False             # the map job ended (shown, failed or cancelled)
-        self.manifold_ready = False
         self.generations = MapGenerations()
         self.projector: DecodeWorker | None = None  # t-SNE / UMAP: long, no model, own thread
-        #: (x, y) -> (latent, words) for a click on empty space that someone else decodes (a hole of
-        #: the prior, when the Theory panel shows them), or None: the default blend
-        self.place_resolver = None
         self._move_marker = self._manifold_later = None
         ctx.worker.progress.connect(self._on_progress)
+
+    # the map, the selection and whether the map job ended live in the application model
+    @property
+    def data(self):
+        """The MapData on screen (``model.map``)."""
+        return self.ctx.model.map
+
+    @property
+    def selected(self) -> int | None:
+        return self.ctx.model.selected
+
+    @property
+    def manifold_ready(self) -> bool:
+        return self.ctx.drawn.manifold_ready
+
+    @manifold_ready.setter
+    def manifold_ready(self, value: bool) -> None:
+        self.ctx.drawn.manifold_ready = bool(value)
+
+    @property
+    def done(self) -> bool:
+        """The map job ended (shown, failed or cancelled): ``model.map_done``."""
+        return self.ctx.model.map_done
+
+    @done.setter
+    def done(self, value: bool) -> None:
+        self.ctx.model.map_done = bool(value)
 
     def attach(self) -> None:
         """The map panel exists: bind it (called once, by the window)."""
@@ -57,17 +77,58 @@ class MapController(QObject):
         self._manifold_later = qdebounced(self.request_manifold, 120)
         self.ctx.state.connect(lambda origin: self._move_marker())
         m.pointClicked.connect(lambda i, mods: self.select(i))
+        # pins, colours, the visible region: the model holds them, the map shows them (and says
+        # when the user changes them)
+        model = self.ctx.model
+        m.pinsChanged.connect(lambda pins: setattr(model, "pins", tuple(pins)))
+        model.events.pins.connect(self._show_pins)
+        m.colorModeChanged.connect(lambda mode: setattr(model, "color_by", mode))
+        model.events.color_by.connect(lambda mode: mode and m.color_mode != mode and m.set_color_mode(mode))
+        m.visibleRangeChanged.connect(self._on_range)
+        model.events.map_view.connect(self._show_view)
+        model.events.selected.connect(self._on_selected)
+        model.events.projection.connect(self._on_projection_asked)
         m.placeClicked.connect(self._on_place_clicked)
+        # drag one image onto another (or anywhere) to morph; inside the pins' hull, blend them
+        cmds = self.ctx.commands
+        m.morphMoved.connect(cmds.drag)
+        m.morphDropped.connect(cmds.drop)
+        m.blendMoved.connect(cmds.blend_pins)
         m.projectionChanged.connect(self.set_projection)
         m.visibleRangeChanged.connect(lambda *a: self._manifold_later())
         m.manifoldToggled.connect(lambda on: on and self._manifold_later())
-        self.ctx.models.loaded.connect(self._on_model)
+        self.ctx.model.loaded.connect(self._on_model)
+        model.load_started.connect(lambda spec, words: self.cancel_projection())
+        model.events.images.connect(lambda images: self._build_if_ready())
+        model.rebuild_map.connect(self._build_if_ready)
+
+    def _on_range(self, x0, x1, y0, y1) -> None:
+        with self.ctx.model.events.map_view.blocked():  # the user's own pan: nothing to show again
+            self.ctx.model.map_view = (x0, x1, y0, y1)
+
+    def _show_view(self, view) -> None:
+        if view and len(view) == 4 and self.ctx.views.map is not None:
+            self.ctx.views.map.vb.setRange(xRange=view[:2], yRange=view[2:], padding=0.0)
+
+    def _asked_projection(self, method) -> None:
+        """``model.projection`` says what is asked for (without asking this controller again)."""
+        with self.ctx.model.events.projection.blocked():
+            self.ctx.model.projection = method
+
+    def _on_projection_asked(self, method) -> None:
+        if method and (self.data is None or method != self.data.projection.method):
+            self.set_projection(method)
+
+    def _show_pins(self, pins) -> None:
+        m = self.ctx.views.map
+        if m is not None and list(m.pins) != list(pins):
+            m.set_pins(pins)
 
     # ---- building ---------------------------------------------------------------------
     def _on_model(self, s) -> None:
         """A new model (or working size): forget the old map and latent, encode the images again."""
-        self.data = None
-        self.selected = None
+        self.ctx.model.map = None
+        self.ctx.model.forget_map()
         self.manifold_ready = False
         self.ctx.views.recon.clear()
         self.ctx.state.reset(np.zeros(s.latent_shape, np.float32), "initial")
@@ -83,16 +144,20 @@ class MapController(QObject):
         self.done = False
         gen = self.generations.next()
         self.ctx.views.map.show_message("Encoding images…")
-        self.ctx.views.status.set_progress("encoding images…", 0, 0)
-        return self.ctx.worker.submit("map", map_jobs.build_map, self.ctx.options.images,
+        self.ctx.progress("encoding images…", 0, 0)
+        return self.ctx.worker.submit("map", map_jobs.build_map, self.ctx.model.images,
                                       limit=self.ctx.options.map_limit, on_result=lambda d: self._on_ready(d, gen),
                                       on_error=lambda f: self._on_failed(f, gen))
 
     def open_images(self, source) -> None:
         """Map a folder (scanned lazily on the worker) or a list of image files."""
-        source = [str(p) for p in source] if isinstance(source, (list, tuple)) else str(source)
-        self.ctx.options.images = source
-        if self.ctx.models.summary is not None and not self.ctx.models.is_loading:
+        before = self.ctx.model.images
+        self.ctx.commands.open_images(source)
+        if self.ctx.model.images == before:  # the same images again: map them again
+            self._build_if_ready()
+
+    def _build_if_ready(self) -> None:
+        if self.ctx.model.ready:
             self.build()
 
     def cancel(self) -> None:
@@ -102,11 +167,10 @@ class MapController(QObject):
         self.generations.next()
         self.ctx.worker.cancel("map")
         self.cancel_projection()
-        self.ctx.views.status.set_progress(None)
+        self.ctx.progress(None)
         self.ctx.views.map.show_message("" if self.data is not None else
                                         "Map cancelled (File → Open images… to retry)")
-        self.done = True
-        self.ctx.readiness.check()
+        self._settle()
 
     def cancel_projection(self) -> None:
         if self.projector is not None:
@@ -114,13 +178,15 @@ class MapController(QObject):
 
     def set_projection(self, method: str) -> int:
         """Project the map with ``method`` (a new generation: a running projection is cancelled)."""
+        self._asked_projection(method)
         if self.data is None:
+            self._asked_projection(None)
             return -1
         if method == self.data.projection.method:  # the map on screen already: stop a running projection
             if self.projector is not None and self.projector.is_busy("map"):
                 self.generations.next()
                 self.cancel_projection()
-                self.ctx.views.status.set_progress(None)
+                self.ctx.progress(None)
                 self.ctx.views.map.show_message("")
                 self.ctx.views.map.set_projection_methods(*self._methods(self.data))
             return -1
@@ -132,36 +198,35 @@ class MapController(QObject):
         if self.ctx.worker.is_busy("map"):  # images are being encoded: that map comes first
             self.ctx.message("the images are still being encoded: choose the projection once the map is up", 5000)
             self.ctx.views.map.set_projection_methods(*self._methods(self.data))
+            self._asked_projection(self.data.projection.method)   # refused: the map stays as it is
             return -1
         gen = self.generations.next()
         n = len(self.data.mean)
         slow = " (t-SNE takes a while)" if method == "tsne" else ""
         self.ctx.views.map.show_message(f"Projecting {n:,} points…{slow}")
-        self.ctx.views.status.set_progress(f"projecting with {method}…{slow}", 0, 0)
+        self.ctx.progress(f"projecting with {method}…{slow}", 0, 0)
         return self.projector.submit("map", map_jobs.reproject, self.data, method,
                                      on_result=lambda d: self._on_ready(d, gen),
                                      on_error=lambda f: self._on_failed(f, gen))
 
     def _on_progress(self, kind, rid, done, total, text) -> None:
         if kind in ("map", "load", "export"):
-            self.ctx.views.status.set_progress(text, done, total, cancellable=kind == "map")
+            self.ctx.progress(text, done, total, cancellable=kind == "map")
             if kind == "export" and total and done >= total:
-                self.ctx.views.status.set_progress(None)
+                self.ctx.progress(None)
             if kind == "map" and self.ctx.views.built and self.data is None:
                 self.ctx.views.map.show_message(text)
 
     def _on_failed(self, failure, gen: int) -> None:
         if not self.generations.is_current(gen):
             return
-        self.ctx.views.status.set_progress(None)
-        self.done = True
+        self.ctx.progress(None)
         self.ctx.views.map.show_message(failure.message)
         skipped = getattr(failure.error, "skipped", None)
         if skipped:
-            self.show_skipped(skipped, self.ctx.options.images, 0)
+            self.show_skipped(skipped, self.ctx.model.images, 0)
             self.show_skipped_report()
-        self.ctx.sessions.map_settled()
-        self.ctx.readiness.check()
+        self._settle()
 
     def _on_ready(self, data, gen: int) -> None:
         if not self.generations.accept(gen):
@@ -169,37 +234,37 @@ class MapController(QObject):
         old, m = self.data, self.ctx.views.map
         keep_view = old is not None and old.mean is data.mean and data.projection.method == old.projection.method
         new_images = old is not None and old.mean is not data.mean
-        self.data = data
         if new_images:  # other images: nothing may keep showing the previous ones
-            self._forget_images()
-        self.ctx.views.status.set_progress(None)
+            self._forget_images(data)
+        self.ctx.progress(None)
         m.set_projection_methods(*self._methods(data))
         m.set_data(data, keep_view=keep_view)
+        if not new_images and self.ctx.model.pins:  # the same images projected again: the pins stay
+            m.set_pins(self.ctx.model.pins)
         if data.source is not None or not data.skipped:
             self.show_skipped(data.skipped, data.source, len(data.images))
-        self.done = True
+        restoring = self.ctx.model.opening_session is not None   # (applied once the map settles)
+        self.ctx.model.map = data   # everyone hears of the new map (model.events.map)
         self.ready.emit(data)
         self.update_marker()
         if self.selected is not None:
             m.set_selected(self.selected)
         if data.projection.method == "identity":
             self._manifold_later()
-        if not self.ctx.sessions.map_settled() and self.ctx.options.demo and (
-                self.ctx.state.source == "initial" or new_images):
+        if not restoring and self.ctx.options.demo and (self.ctx.state.source == "initial" or new_images):
             self._demo_start()
-        self.ctx.readiness.check()
+        self._settle()
 
-    def _forget_images(self) -> None:
-        """The previous images' selection, reconstruction, morph and posterior band go; the preview
-        starts again from the prior's mean."""
-        self.selected = None
-        self.ctx.state.selected = None
-        v = self.ctx.views
-        v.recon.clear()
-        v.sliders.set_posterior(None, None)
-        v.reset_button.setEnabled(False)
-        self.ctx.morphs.clear()
-        self.ctx.previews.set_latent(np.zeros(self.data.mean.shape[1:], np.float32), "the prior's mean z = 0")
+    def _settle(self) -> None:
+        self.ctx.model.settle_map()
+
+    def _forget_images(self, data) -> None:
+        """The previous images' selection, pins, reconstruction, morph and posterior band go; the
+        preview starts again from the prior's mean."""
+        self.ctx.model.forget_map()
+        self.ctx.views.recon.clear()
+        self.ctx.model.morph = None
+        self.ctx.state.set(np.zeros(data.mean.shape[1:], np.float32), "the prior's mean z = 0")
         self.ctx.note("new images: the prior's mean z = 0 (click an image to select it)")
 
     @staticmethod
@@ -218,7 +283,8 @@ class MapController(QObject):
             if len(threes) and len(eights):
                 a, b = int(threes[len(threes) // 3]), int(eights[len(eights) // 3])
         self.select(a)
-        self.ctx.morphs.make(a, b)
+        self.ctx.model.morph = MorphSpec(np.stack([d.mean[a], d.mean[b]]), (a, b),
+                                         f"{self.label(a)} → {self.label(b)}", method=None, frames=None)
 
     # ---- the marker and the manifold of a 2-d latent ----------------------------------------
     def update_marker(self) -> None:
@@ -239,16 +305,11 @@ class MapController(QObject):
     def _on_manifold(self, result) -> None:
         self.ctx.views.map.set_manifold(*result)
         self.manifold_ready = True
-        self.ctx.readiness.check()
 
     # ---- selection and clicks ---------------------------------------------------------
     def label(self, i: int) -> str:
-        """How an image is named everywhere (captions, history, morph titles, bookmarks): its file name
-        for the user's own images, else its index and label."""
-        d = self.data
-        if d.paths and 0 <= i < len(d.paths):
-            return Path(d.paths[i]).name
-        return f"#{i}" + ("" if d.labels is None else f" ({d.label_text(i)})")
+        """How an image is named everywhere (``model.label``)."""
+        return self.ctx.model.label(i)
 
     def _caption_name(self, i: int) -> str:
         """The reconstruction view's name of image ``i`` (its label is said beside it)."""
@@ -257,38 +318,40 @@ class MapController(QObject):
 
     def show_own_images(self) -> None:
         """File → Show this model's own images: its dataset, or the folder it was trained on."""
-        self.ctx.options.images = None
-        if self.ctx.models.summary is not None and not self.ctx.models.is_loading:
-            self.build()
+        before = self.ctx.model.images
+        self.ctx.commands.open_images(None)
+        if before is None:
+            self._build_if_ready()
 
     def select(self, i: int) -> None:
+        """Select image ``i`` (``Commands.select``: the latent becomes its μ; selecting it again goes
+        back to its μ)."""
+        if self.data is not None:
+            self.ctx.commands.select(i)
+
+    def _on_selected(self, i) -> None:
+        """``model.selected`` changed: the ring on the map and the reconstruction."""
         d, v = self.data, self.ctx.views
-        if d is None:
+        if i is None or d is None or v.map is None:
             return
-        self.selected = i
-        self.ctx.state.selected = i
         v.map.set_selected(i)
-        self.ctx.sliders.show_posterior(d.mean[i], d.logvar[i] if d.logvar is not None else None)
-        v.reset_button.setEnabled(True)
         lab = "" if d.labels is None else f"{d.label_name} {d.label_text(i)} · "
         if np.isnan(d.recon_error[i]):  # a slow decoder (or a collection): the map skipped decoding every image
             v.recon.set_selected(i, d.images[i], f"{lab}{self._caption_name(i)} · decoding its reconstruction…")
-            path = collection_jobs.original_path(d, self.ctx.models.summary, i)
+            path = collection_jobs.original_path(d, self.ctx.model.summary, i)
             fn, args = (collection_jobs.recon_with_original, (d.mean[i], path)) if path else (tier_jobs.final, (d.mean[i],))
             self.ctx.worker.submit("recon", fn, *args, on_result=lambda r, i=i: self._on_slow_recon(i, r))
         else:
             v.recon.set_selected(i, d.images[i], f"{lab}{self._caption_name(i)} · reconstruction error {d.recon_error[i]:.4f}")
             self.ctx.worker.submit("recon", decode_jobs.decode, d.mean[i],
                                    on_result=lambda r, i=i: v.recon.set_reconstruction(i, r.image))
-        self.ctx.note(f"image {self.label(i)}: its posterior mean μ decoded")
-        self.ctx.previews.set_latent(d.mean[i], f"image {self.label(i)}")
         self.selected_changed.emit(i)
 
     def _on_slow_recon(self, i: int, r) -> None:
         d = self.data
         if d is None or i >= len(d.images):
             return
-        show_notices(self.ctx, r.extra.get("notices") or [])
+        self.ctx.show_notices(r.extra.get("notices") or [])
         original = r.extra.get("original")
         if original is not None:  # a collection's own file, not its thumbnail
             self.ctx.views.recon.set_selected(i, original, "")
@@ -303,25 +366,30 @@ class MapController(QObject):
             self.select(self.selected)
 
     def latent_at(self, x: float, y: float) -> np.ndarray:
-        """The latent at map point (x, y): exact for a 2-d latent, else a blend of the images around it."""
-        d = self.data
-        if d.projection.method == "identity":
-            return np.array([x, y], np.float32).reshape(d.mean.shape[1:])
-        if d.interpolator is None:  # too few points for a blend: the nearest image
-            return d.mean[int(np.argmin(((d.xy - (x, y)) ** 2).sum(1)))]
-        return d.interpolator.latent_at((x, y))
+        """The latent at map point (x, y) (``model.latent_at``)."""
+        return self.ctx.model.latent_at(x, y)
 
     def _on_place_clicked(self, x: float, y: float) -> None:
-        if self.data is None:
-            return
-        resolved = self.place_resolver(x, y) if self.place_resolver is not None else None
-        if resolved is not None:
-            z, how = resolved
-        else:
-            z = self.latent_at(x, y)
-            how = "exact" if self.data.projection.method == "identity" else "blend of the 3 points around it"
-        self.ctx.note(f"map point ({x:.2f}, {y:.2f}), {how}")
-        self.ctx.previews.set_latent(z, f"map point ({x:.2f}, {y:.2f})")
+        if self.data is not None:
+            self.ctx.commands.show_place(x, y)
+
+    def save_map_figure(self, stem: str) -> list[str]:
+        """The map as it looks now, as ``stem``.png and ``stem``.svg (for slides)."""
+        from ..widgets.figures import save_plot
+
+        if not self.ctx.views.built:
+            return []
+        written = save_plot(self.ctx.views.map.plot, stem)
+        for path in written:
+            self.ctx.model.exported.emit(path)   # (said like every export)
+        return written
+
+    def save_map_figure_dialog(self) -> None:
+        from ..widgets.figures import ask_stem
+
+        stem = ask_stem(self.ctx.window, "Save the map as a figure (PNG and SVG)", "map")
+        if stem:
+            self.save_map_figure(stem)
 
     # ---- opening images, and the skipped-files report -----------------------------------
     def open_folder_dialog(self) -> None:

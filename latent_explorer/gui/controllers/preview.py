@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QApplication
 from ...app.jobs import decode as decode_jobs
 from ...app.jobs import model as model_jobs
 from ...app.jobs import tiers as tier_jobs
-from .model import show_notices
 from .tiered import TieredPreviewer
 
 
@@ -27,34 +26,46 @@ class PreviewController(QObject):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.ctx = ctx
-        self.first_preview_at: float | None = None
-        self.final_seen = False      # a slow decoder's full decode has been shown (screenshots wait for it)
         self._warm_up_pending = False
-        self._known_image = False    # set_latent was given the image: no decode for this change
-        self._seed = 0
         self.tiered = TieredPreviewer(ctx.worker, self._show_tiered, parent=self)
-        self.tiered.notices.connect(lambda notes: show_notices(ctx, notes))
+        self.tiered.notices.connect(ctx.show_notices)
         ctx.state.connect(self._on_state_changed)
-        ctx.models.loading.connect(self._on_loading)
-        ctx.models.loaded.connect(self._on_loaded)
-        ctx.models.tiersChanged.connect(self._on_tiers)
+        ctx.model.events.caption.connect(self._show_caption)
+        ctx.model.load_started.connect(self._on_loading)
+        ctx.model.loaded.connect(self._on_loaded)
+        ctx.model.tiers_changed.connect(self._on_tiers)
+
+    @property
+    def first_preview_at(self) -> float | None:
+        return self.ctx.drawn.first_preview_at
+
+    @property
+    def final_seen(self) -> bool:
+        """A slow decoder's full decode has been shown (screenshots wait for it)."""
+        return self.ctx.drawn.final_seen
+
+    def _show_caption(self, text: str) -> None:
+        if self.ctx.views.preview is not None:
+            self.ctx.views.preview.caption.setText(text)
 
     @property
     def seed(self) -> int:
-        """The last random sample's seed."""
-        return self._seed
+        """The last random sample's seed (``model.sample_seed``)."""
+        return self.ctx.model.sample_seed
 
     # ---- model events ---------------------------------------------------------------
     def _on_loading(self, spec: str) -> None:
         if self.ctx.views.preview is not None:
             self.ctx.views.preview.set_placeholder(f"Loading {spec}…")
+            self.ctx.drawn.preview_image = self.ctx.views.preview.image
 
     def _on_loaded(self, s) -> None:
         self._warm_up_pending = True  # after its first preview (see _show)
-        self.final_seen = False
+        self.ctx.drawn.final_seen = False
         self.tiered.stop()
         if self.ctx.views.tier_badge is not None:
             self.ctx.views.tier_badge.clear()
+        self.ctx.drawn.preview_final = None
         if not self.ctx.views.built:  # the panels are still being built: show z = 0 at once
             self._preview_prior_mean(s)
 
@@ -62,6 +73,7 @@ class PreviewController(QObject):
         """Device or precision changed: redo the preview (a slow decoder may have become fast)."""
         self.tiered.stop()
         self.ctx.views.tier_badge.clear()
+        self.ctx.drawn.preview_final = None
         self.request(self.ctx.state.z, self.ctx.state.source)
 
     def _preview_prior_mean(self, s) -> None:
@@ -79,30 +91,28 @@ class PreviewController(QObject):
 
     # ---- latent changes ---------------------------------------------------------------
     def _on_state_changed(self, origin) -> None:
-        if not self._known_image:
-            self.request(self.ctx.state.z, self.ctx.state.source)
+        st = self.ctx.state
+        if st.shown is None:  # decode it
+            self.request(st.z, st.source)
+            return
+        image, final, seconds, rid = st.shown   # its caller had the image already
+        if self.ctx.model.slow:
+            self.tiered.request(st.z, st.source, image=image, final=final, seconds=seconds)
+        else:
+            self._show(image, rid, st.source, seconds)
 
     def set_latent(self, z, source: str, origin=None, commit: bool = True, image=None, rid: int = 0,
                    seconds: float = 0.0, final: bool = True) -> None:
-        """Make ``z`` the current latent; decode it unless its ``image`` is already known (``final``:
-        a full decode; else an approximate one, which a slow decoder replaces when the user pauses)."""
-        self._known_image = image is not None
-        try:
-            self.ctx.state.set(z, source, origin=origin, commit=commit)
-        finally:
-            self._known_image = False
-        if image is not None and self.ctx.models.slow:
-            self.tiered.request(self.ctx.state.z, source, image=image, final=final, seconds=seconds)
-        elif image is not None:
-            self._show(image, rid, source, seconds)
-        if not commit:
-            self.ctx.sliders.commit_later()
+        """Make ``z`` the current latent (``LatentState.set``: the preview decodes it unless its
+        ``image`` is already known)."""
+        self.ctx.state.set(z, source, origin=origin, commit=commit, image=image, final=final, seconds=seconds,
+                           rid=rid)
 
     def request(self, z, caption: str) -> int:
         """Ask for the decode of ``z`` (the newest request wins)."""
-        if self.ctx.models.is_loading or self.ctx.closing or z is None or self.ctx.models.summary is None:
+        if self.ctx.model.loading or self.ctx.closing or z is None or self.ctx.model.summary is None:
             return -1
-        if self.ctx.models.slow:  # approximate now, full decode when the user pauses
+        if self.ctx.model.slow:  # approximate now, full decode when the user pauses
             return self.tiered.request(z, caption)
         return self.ctx.worker.submit("preview", decode_jobs.decode, z, on_result=lambda d: self._on_decoded(d, caption))
 
@@ -111,53 +121,29 @@ class PreviewController(QObject):
 
     def _show_tiered(self, image, rid: int, caption: str, seconds: float, final: bool) -> None:
         kind = self.tiered.preview_kind
-        if not kind and self.ctx.models.summary is not None and self.ctx.models.summary.tiers is not None:
-            kind = self.ctx.models.summary.tiers.preview
+        if not kind and self.ctx.model.summary is not None and self.ctx.model.summary.tiers is not None:
+            kind = self.ctx.model.summary.tiers.preview
         self.ctx.views.tier_badge.set_tier(final, seconds, pending=not final, preview=kind)
+        self.ctx.drawn.preview_final = bool(final)
         if final:
-            self.final_seen = True
+            self.ctx.drawn.final_seen = True
         self._show(image, rid, caption, seconds)
 
     def _show(self, image, rid: int, caption: str, seconds: float) -> None:
         self.ctx.views.preview.show_image(image, rid)
-        self.ctx.views.status.preview_shown(seconds)
-        if self.first_preview_at is None:
-            self.first_preview_at = time.perf_counter()
+        self.ctx.drawn.preview_image = self.ctx.views.preview.image
+        self.ctx.preview_time(seconds)
+        if self.ctx.drawn.first_preview_at is None:
+            self.ctx.drawn.first_preview_at = time.perf_counter()
         if self._warm_up_pending:  # the model's first preview is out: now its fast small decodes
             self._warm_up_pending = False
             self.ctx.worker.submit("warm", model_jobs.warm_up)
         self.shown.emit(rid)
-        self.ctx.readiness.check()
 
     # ---- buttons ------------------------------------------------------------------------
     def random_sample(self) -> None:
-        if self.ctx.models.summary is None or self.ctx.models.is_loading or not self.ctx.views.built:
-            return
-        self._seed += 1
-        t, seed = self.ctx.views.temperature.value(), self._seed
-        if self.ctx.models.slow:  # draw the latent only; the tiered preview decodes it
-            from ...app.jobs.spatial import sample_latent
-
-            self.ctx.worker.submit("sample", sample_latent, seed, t,
-                                   on_result=lambda z: self._on_sample(z, None, seed, t))
-            return
-        # a "preview" request: the newest of the user's actions wins (a click on the map right after
-        # Random replaces the sample, and the sample replaces a preview still pending)
-        self.ctx.worker.submit("preview", decode_jobs.sample, seed, t,
-                               on_result=lambda d: self._on_sample(d.z, d, seed, t))
-
-    def _on_sample(self, z, d, seed: int, t: float) -> None:
-        s = self.ctx.models.summary
-        # an SD-style VAE weighs its KL by about 1e-6: its images' latents are nowhere near N(0, I)
-        # (Stable Diffusion draws them with a diffusion model), so a prior sample decodes to texture
-        why = (" · texture: an SD-style VAE barely weighs its KL, so its images do not lie at N(0, I)"
-               if s is not None and s.resizable else "")
-        self.ctx.note(f"random sample (T {t:.2f}, seed {seed}){why}")
-        if d is None:
-            self.set_latent(z, f"random sample T {t:.2f} seed {seed}")
-        else:
-            self.set_latent(z, f"random sample T {t:.2f} seed {seed}", image=d.image,
-                            rid=self.ctx.worker.latest_id("preview") or 0, seconds=d.seconds)
+        if self.ctx.views.built:
+            self.ctx.commands.random_sample()
 
     def copy_image(self) -> None:
         """The preview on the clipboard, scaled up by a whole factor (pixels stay crisp)."""
@@ -176,12 +162,10 @@ class PreviewController(QObject):
             self.ctx.message("latent copied to the clipboard", 2000)
 
     def undo(self) -> None:
-        if self.ctx.state.undo():
-            self.ctx.note(f"undo: {self.ctx.state.source}")
+        self.ctx.commands.undo()
 
     def redo(self) -> None:
-        if self.ctx.state.redo():
-            self.ctx.note(f"redo: {self.ctx.state.source}")
+        self.ctx.commands.redo()
 
     def stop(self) -> None:
         self.tiered.stop()

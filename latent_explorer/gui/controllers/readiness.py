@@ -1,6 +1,10 @@
 """Readiness: the window has its model, map and first preview (and, for the demo, its strips,
 manifold, full decode and morph), so a screenshot shows the whole thing. ``ready`` fires once per
-start; a model that fails to load with nothing to fall back on makes it fire too."""
+start; a model that fails to load with nothing to fall back on makes it fire too.
+
+It reads the application model and ``ctx.drawn`` (what each controller has drawn) and checks
+whenever one of them changes: no controller calls it.
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
@@ -13,30 +17,32 @@ class Readiness(QObject):
         super().__init__(ctx)
         self.ctx = ctx
         self.sent = False
-        ctx.models.loaded.connect(lambda s: self._rearm())
-        ctx.models.loadFailed.connect(lambda msg: self.check(failed=ctx.models.summary is None))
+        m = ctx.model
+        m.loaded.connect(lambda s: self._rearm())
+        m.load_failed.connect(lambda msg: self.check(failed=m.summary is None))
+        m.events.map_done.connect(lambda done: self.check())
+        ctx.drawn.events.connect(lambda *a: self.check())
 
     def _rearm(self) -> None:
         self.sent = False
 
     def is_ready(self) -> bool:
-        c = self.ctx
-        if c.models.summary is None or c.models.is_loading or c.previews.first_preview_at is None:
+        c, drawn, m = self.ctx, self.ctx.drawn, self.ctx.model
+        if m.summary is None or m.loading or drawn.first_preview_at is None:
             return False
-        if not c.views.built or not c.maps.done:
+        if not c.views.built or not m.map_done:
             return False
-        d = c.maps.data
+        d = m.map
         if c.options.demo and d is not None:
-            v = c.views
-            if v.sliders.rows and not c.sliders.traversal_ready:
+            if drawn.slider_rows and not drawn.traversal_ready:
                 return False
-            if c.models.spatial and (v.spatial.directions is None or not c.sliders.traversal_ready):
+            if m.spatial and (drawn.spatial_directions is None or not drawn.traversal_ready):
                 return False
-            if c.models.slow and not c.previews.final_seen:
+            if m.slow and not drawn.final_seen:
                 return False
-            if c.morphs.pending:
+            if drawn.morph_pending:
                 return False
-            if d.projection.method == "identity" and not c.maps.manifold_ready:
+            if d.projection.method == "identity" and not drawn.manifold_ready:
                 return False
         return True
 

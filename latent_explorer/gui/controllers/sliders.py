@@ -22,11 +22,13 @@ class SliderController(QObject):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.ctx = ctx
-        self.traversal_ready = False
         self._last_traversal_z = None
         self._directions_for = None   # the map latents the spatial directions were fitted on
         self._timers = []
         self._commit = self._traverse = self._channels = None
+        # a change that is part of a gesture (a drag on the map, a scrub, a direction) becomes one
+        # undo step once the user pauses, whoever made it
+        ctx.state.connect(lambda origin: ctx.state.editing and self.commit_later())
 
     def attach(self) -> None:
         """The slider panels exist: bind them (called once, by the window)."""
@@ -40,8 +42,31 @@ class SliderController(QObject):
         self.ctx.state.connect(self._on_state_changed)
         v.sliders.valueEdited.connect(self._on_slider_edited)
         v.spatial.latentEdited.connect(self._on_spatial_edited)
-        self.ctx.models.loaded.connect(self.apply_model)
-        self.ctx.maps.ready.connect(self._on_map_ready)
+        self.ctx.model.events.selected.connect(self._on_selected)
+        # the temperature: the model holds it, the spin box shows and edits it
+        m = self.ctx.model
+        v.temperature.setValue(m.temperature)
+        v.temperature.valueChanged.connect(lambda t: setattr(m, "temperature", float(t)))
+        m.events.temperature.connect(lambda t: v.temperature.value() != t and v.temperature.setValue(t))
+        self.ctx.model.loaded.connect(self.apply_model)
+        # another device, precision or approximate decoder: the strips are drawn again with it
+        self.ctx.model.tiers_changed.connect(lambda s: self.refresh_traversal())
+        self.ctx.model.events.map.connect(lambda d: d is not None and self._on_map_ready(d))
+
+    @property
+    def traversal_ready(self) -> bool:
+        """The strips are drawn for the latent on screen (``ctx.drawn``)."""
+        return self.ctx.drawn.traversal_ready
+
+    @traversal_ready.setter
+    def traversal_ready(self, value: bool) -> None:
+        self.ctx.drawn.traversal_ready = bool(value)
+
+    def _show_order(self) -> None:
+        """The sliders' order and count, for the views that follow it (exports, Theory, readiness)."""
+        v = self.ctx.views.sliders
+        self.ctx.drawn.slider_order = tuple(v.order)
+        self.ctx.drawn.slider_rows = len(v.rows)
 
     def commit_later(self) -> None:
         """Close the current gesture (one undo step) once the user pauses."""
@@ -54,14 +79,15 @@ class SliderController(QObject):
         v = self.ctx.views
         for w in (v.random_button, v.reset_button, v.copy_button, v.temperature, v.sliders, v.spatial):
             w.setEnabled(on)
-        v.reset_button.setEnabled(on and self.ctx.maps.selected is not None)
+        v.reset_button.setEnabled(on and self.ctx.model.selected is not None)
 
     def apply_model(self, s) -> None:
-        v, spatial = self.ctx.views, self.ctx.models.spatial
+        v, spatial = self.ctx.views, self.ctx.model.spatial
         v.slider_stack.setCurrentWidget(v.spatial if spatial else v.sliders)
         v.channel_panel.setVisible(spatial)
         v.legend.setText(LEGEND_SPATIAL if spatial else LEGEND_DIMS)
         v.sliders_heading.setText("Latent directions and channels" if spatial else "Latent dimensions")
+        self.ctx.drawn.spatial_directions = None
         if spatial:
             v.spatial.set_shape(s.latent_shape)
             v.channels.set_scales(None)
@@ -69,6 +95,7 @@ class SliderController(QObject):
         self.traversal_ready = False
         self._last_traversal_z = None
         v.sliders.set_dims(s.latent_size)
+        self._show_order()
         self.set_enabled(True)
         v.reset_button.setEnabled(False)  # a new model: nothing selected yet
 
@@ -77,12 +104,11 @@ class SliderController(QObject):
         v, z = self.ctx.views, self.ctx.state.z
         if origin is not v.sliders:
             v.sliders.set_values(z)
-        if self.ctx.models.spatial:
+        if self.ctx.model.spatial:
             if origin is not v.spatial:
                 v.spatial.set_latent(z)
             self._channels()
         self._traverse()
-        self.ctx.views.menus.undo.setEnabled(True)
 
     def _on_slider_edited(self, dim: int, value: float) -> None:
         if self.ctx.state.z is None:
@@ -99,17 +125,27 @@ class SliderController(QObject):
         self.commit_later()
 
     def _update_channels(self) -> None:
-        if self.ctx.models.spatial and self.ctx.state.z is not None:
+        if self.ctx.model.spatial and self.ctx.state.z is not None:
             self.ctx.views.channels.set_latent(self.ctx.state.z)
 
     def show_posterior(self, mean, logvar) -> None:
         self.ctx.views.sliders.set_posterior(mean, logvar)
 
+    def _on_selected(self, i) -> None:
+        """The selected image's posterior as a band on each slider (none without a selection)."""
+        d, v = self.ctx.model.map, self.ctx.views
+        if i is None or d is None or i >= len(d.mean):
+            self.show_posterior(None, None)
+            v.reset_button.setEnabled(False)
+            return
+        self.show_posterior(d.mean[i], d.logvar[i] if d.logvar is not None else None)
+        v.reset_button.setEnabled(True)
+
     # ---- traversal strips ----------------------------------------------------------------
     def request_traversal(self) -> None:
         v, z = self.ctx.views, self.ctx.state.z
-        spatial = self.ctx.models.spatial and v.spatial.directions is not None
-        if self.ctx.closing or self.ctx.models.is_loading or z is None or not (v.sliders.rows or spatial):
+        spatial = self.ctx.model.spatial and v.spatial.directions is not None
+        if self.ctx.closing or self.ctx.model.loading or z is None or not (v.sliders.rows or spatial):
             return
         if self._last_traversal_z is not None and np.array_equal(z, self._last_traversal_z):
             return
@@ -128,14 +164,14 @@ class SliderController(QObject):
 
     def _on_strips(self, strips) -> None:
         v = self.ctx.views
-        (v.spatial if self.ctx.models.spatial else v.sliders).set_traversals(strips)
+        (v.spatial if self.ctx.model.spatial else v.sliders).set_traversals(strips)
         self.traversal_ready = True
-        self.ctx.readiness.check()
 
     # ---- spatial latents: principal directions of the mapped images ---------------------------
     def _on_map_ready(self, data) -> None:
         self.ctx.views.sliders.set_kl(data.kl_per_dim, data.active)
-        if self.ctx.models.spatial and self._directions_for is not data.mean:
+        self._show_order()
+        if self.ctx.model.spatial and self._directions_for is not data.mean:
             self._directions_for = data.mean
             self.ctx.views.spatial.summary.setText(f"fitting principal directions on {len(data.mean):,} "
                                                    "encoded images…")
@@ -147,12 +183,12 @@ class SliderController(QObject):
         dirs, scales, centres = result
         v = self.ctx.views
         v.spatial.set_directions(dirs)
+        self.ctx.drawn.spatial_directions = dirs
         v.spatial.set_latent(self.ctx.state.z)
         v.channels.set_scales(scales, centres)
         self._last_traversal_z = None
         self.traversal_ready = False
         self.request_traversal()
-        self.ctx.readiness.check()
 
     def stop(self) -> None:
         for t in self._timers:

@@ -21,15 +21,21 @@ class TheoryController(QObject):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.ctx = ctx
-        self.image_numbers = None     # ImageNumbers of the selected image
-        self.draws = None             # the last PosteriorDraws
         self.latent_for = None        # the latent the shown numbers are of
         self.manifold_latents = None  # the 2-d manifold figure's latents, n×n×2
         self.note = ""                # why the map shows no ellipse, if it does not
-        self._seed = 0
         self._later = None
         self.overlay = self.prior = None
         self.hole_grid = None          # (rect, bool n×n) while the holes are shown
+
+    # the selected image's numbers and the last draws are the application model's
+    @property
+    def image_numbers(self):
+        return self.ctx.model.theory_numbers
+
+    @property
+    def draws(self):
+        return self.ctx.model.theory_sample
 
     def attach(self, dock) -> None:
         """The panel exists (in ``dock``): bind it (called once, by the window)."""
@@ -39,18 +45,19 @@ class TheoryController(QObject):
 
         v, c = self.ctx.views, self.ctx
         self.dock = dock
-        self.overlay, self.prior = PosteriorOverlay(), PriorOverlay()
-        v.map.add_overlay(self.prior)
-        v.map.add_overlay(self.overlay)
-        v.theory.priorToggled.connect(lambda on: self.show_prior())
+        self.overlay, self.prior = PosteriorOverlay(), PriorOverlay()   # (the window puts them on the map)
+        m = c.model
+        v.theory.priorToggled.connect(lambda on: setattr(m, "show_prior", bool(on)))
+        m.events.show_prior.connect(self._on_show_prior)
+        m.events.theory_sample.connect(self._on_draws)
         v.theory.manifoldRequested.connect(self.manifold)
         self._later = qdebounced(self.request, 80)
         v.theory.sampleRequested.connect(lambda: self.sample(1))
         v.theory.manyRequested.connect(lambda: self.sample(16))
         c.state.connect(lambda origin: self.active and self._later())
-        c.maps.selected_changed.connect(lambda i: self.refresh())
-        c.maps.ready.connect(self._on_map)
-        c.models.loaded.connect(lambda s: self._reset())
+        m.events.selected.connect(lambda i: self.refresh())
+        c.model.events.map.connect(lambda d: d is not None and self._on_map(d))
+        c.model.loaded.connect(lambda s: self._reset())
         dock.visibilityChanged.connect(lambda on: (self.show_prior(), on and self.refresh()))
         if not dock.isVisible():
             self.overlay.clear()
@@ -60,22 +67,14 @@ class TheoryController(QObject):
         return self.overlay is not None and self.dock.isVisible() and self.available() == ""
 
     def available(self) -> str:
-        """"" when the panel can show this model, else why not (in words)."""
-        m, d = self.ctx.models, self.ctx.maps.data
-        if m.summary is None:
-            return "No model loaded"
-        if m.spatial:
-            return ("The Theory panel shows vector latents; this model's latent is a C×h×w grid "
-                    "(see the Latent channels view)")
-        if d is not None and d.logvar is None:
-            return "This model's encoder gives a point, not a distribution: there is no q(z|x) to show"
-        return ""
+        """"" when the panel can show this model, else why not (``model.theory_unavailable``)."""
+        return self.ctx.model.theory_unavailable
 
     def manifold(self, spacing: str) -> int:
         """The 2-d manifold figure (15 × 15 decodes), evenly or inverse-CDF spaced, in the panel."""
         from ...app.jobs.decode import manifold_grid
 
-        if self.ctx.models.summary is None or self.ctx.models.summary.latent_size != 2:
+        if self.ctx.model.summary is None or self.ctx.model.summary.latent_size != 2:
             return -1
         return self.ctx.worker.submit("figure", manifold_grid, 15, spacing,
                                       on_result=lambda r: self._on_manifold(r, spacing))
@@ -85,7 +84,7 @@ class TheoryController(QObject):
         self.ctx.views.theory.set_manifold(result[1], spacing)
 
     def _reset(self) -> None:
-        self.image_numbers = self.draws = None
+        self.ctx.model.theory_numbers = self.ctx.model.theory_sample = None
         if self.overlay is not None:
             self.overlay.clear()
             reason = self.available()
@@ -93,25 +92,33 @@ class TheoryController(QObject):
             panel.clear()  # nothing of the previous image or model stays
             panel.set_enabled_for(not reason, reason)
             panel.heading.setText(reason or "Select an image on the map to see it in numbers")
-            s = self.ctx.models.summary
+            s = self.ctx.model.summary
             self.ctx.views.theory.manifold_box.setVisible(s is not None and s.latent_size == 2)
 
     def _on_map(self, data) -> None:
-        self.ctx.views.theory.set_order(self.ctx.views.sliders.order or list(range(int(np.prod(data.mean.shape[1:])))))
+        self.ctx.views.theory.set_order(list(self.ctx.drawn.slider_order) or list(range(int(np.prod(data.mean.shape[1:])))))
         self._reset()
         self.show_prior()
         self.refresh()
 
     # ---- the prior, the data and the holes ----------------------------------------------------
+    def _on_show_prior(self, on: bool) -> None:
+        check = self.ctx.views.theory.prior_check
+        if check.isChecked() != on:  # (without an echo back to the model)
+            check.blockSignals(True)
+            check.setChecked(on)
+            check.blockSignals(False)
+        self.show_prior()
+
     def show_prior(self) -> None:
         """Draw (or remove) the prior's contours, the data's density and the holes on the map."""
-        d, check = self.ctx.maps.data, self.ctx.views.theory.prior_check
+        d, check = self.ctx.model.map, self.ctx.views.theory.prior_check
         g = None if d is None else pm.prior_on_map(d.projection)
         check.setEnabled(g is not None)
         if d is not None and g is None:
             check.setToolTip("t-SNE / UMAP maps are not linear: the prior has no place on them (choose PCA)")
         self.hole_grid = None
-        self.ctx.maps.place_resolver = None
+        self.ctx.model.prior_holes = None
         if g is None or not check.isChecked() or not self.dock.isVisible():
             self.prior.clear()
             return
@@ -121,55 +128,43 @@ class TheoryController(QObject):
         holes = pm.holes(d.xy, g, rect, 128, spread=spread)
         self.prior.show([ellipse(g[0], g[1], k) for k in (1.0, 2.0, 3.0)], rect, data, holes)
         self.hole_grid = (rect, holes)
-        self.ctx.maps.place_resolver = self._decode_hole
-
-    def _decode_hole(self, x: float, y: float):
-        """A click in a hole decodes the latent on the map's plane there (exact for 2-d and PCA)."""
-        (x0, y0, w, h), holes = self.hole_grid
-        n = holes.shape[0]
-        i, j = int((y - y0) / h * n), int((x - x0) / w * n)
-        if not (0 <= i < n and 0 <= j < n and holes[i, j]):
-            return None
-        p = self.ctx.maps.data.projection
-        z = np.array([x, y], np.float32) if p.method == "identity" else \
-            (np.asarray(p.mean) + np.array([x, y]) @ np.asarray(p.components)).astype(np.float32)
-        return z.reshape(self.ctx.maps.data.mean.shape[1:]), "a hole: the prior reaches it, no encoded image does"
+        self.ctx.model.prior_holes = (rect, holes)   # a click in one decodes the plane there
 
     def refresh(self) -> None:
         """The selection changed, or the panel was shown: everything again."""
         if not self.active:
             return
-        self.draws = None
+        self.ctx.model.theory_sample = None
         self.overlay.clear()
         self.ctx.views.theory.grid.clear()
         self.request()
 
     def _selected_image(self):
-        d, i = self.ctx.maps.data, self.ctx.maps.selected
+        d, i = self.ctx.model.map, self.ctx.model.selected
         return None if d is None or i is None or i >= len(d.images) else d.images[i]
 
     def request(self) -> int:
         # (never while a model loads: the latent would be the old model's)
-        if not self.active or self.ctx.state.z is None or self.ctx.models.is_loading or self.ctx.maps.data is None:
+        if not self.active or self.ctx.state.z is None or self.ctx.model.loading or self.ctx.model.map is None:
             return -1
         z = self.ctx.state.z.copy()
         return self.ctx.worker.submit("theory", theory_jobs.numbers, self._selected_image(), z,
                                       on_result=lambda r: self._on_numbers(r, z))
 
     def _on_numbers(self, result, z) -> None:
-        if self.ctx.maps.data is None or self.ctx.models.is_loading:
+        if self.ctx.model.map is None or self.ctx.model.loading:
             return
         image, latent = result
         self.latent_for = z
         panel = self.ctx.views.theory
         if image is not None:
-            self.image_numbers = image
-            panel.set_image(image, f"image {self.ctx.maps.label(self.ctx.maps.selected)}")
+            self.ctx.model.theory_numbers = image
+            panel.set_image(image, f"image {self.ctx.model.label(self.ctx.model.selected)}")
             self._draw_posterior()
         panel.set_latent(z, latent)
 
     def _draw_posterior(self) -> None:
-        d, n = self.ctx.maps.data, self.image_numbers
+        d, n = self.ctx.model.map, self.image_numbers
         g = projected_gaussian(d.projection, n.mean, n.var)
         cloud = None
         if self.draws is not None:
@@ -186,23 +181,19 @@ class TheoryController(QObject):
 
     # ---- the reparameterisation ---------------------------------------------------------
     def sample(self, k: int) -> int:
-        """Draw ε and decode z = μ + σ·ε (``k`` = 1: it becomes the latent; 16: a grid and a cloud)."""
-        n = self.image_numbers
-        if not self.active or n is None:
+        """Draw ε and decode z = μ + σ·ε (``Commands.sample_posterior``; ``k`` = 1: it becomes the
+        latent; 16: a grid and a cloud)."""
+        if not self.active:
             return -1
-        self._seed += 1
-        seed = self._seed
-        return self.ctx.worker.submit("posterior", theory_jobs.posterior_draws, n.mean, n.logvar, k, seed,
-                                      on_result=self._on_draws)
+        return self.ctx.commands.sample_posterior(k)
 
     def _on_draws(self, draws) -> None:
-        self.draws = draws
+        """``model.theory_sample`` changed: ε, σ·ε and z in the panel, or the grid, and the cloud."""
+        if draws is None or self.overlay is None or self.image_numbers is None:
+            return
         panel = self.ctx.views.theory
         if len(draws.z) == 1:
             panel.set_draw(draws)
-            self.ctx.note(f"z = μ + σ·ε, ε drawn with seed {draws.seed}")
-            self.ctx.previews.set_latent(draws.z[0], f"posterior sample (seed {draws.seed})", image=draws.images[0],
-                                         rid=self.ctx.worker.latest_id("posterior") or 0)
         else:
             panel.set_many(draws)
         self._draw_posterior()

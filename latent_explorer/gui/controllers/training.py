@@ -16,8 +16,8 @@ class TrainingController(QObject):
         from ..dialogs.train_dialog import TrainDialog
 
         if self.dialog is None:
-            images = self.ctx.options.images
-            s = self.ctx.models.summary
+            images = self.ctx.model.images
+            s = self.ctx.model.summary
             self.dialog = TrainDialog(self.ctx.window, folder=images if isinstance(images, str) else None,
                                       devices=s.devices if s is not None else ["cpu"])
             self.dialog.trained.connect(self._on_trained)
@@ -27,8 +27,8 @@ class TrainingController(QObject):
 
     def _on_trained(self, out: str, data: str) -> None:
         """A finished run: its model becomes the current one, its dataset fills the map."""
-        self.ctx.options.images = None if data in BUNDLED_DATA else data
-        self.ctx.models.load(out)
+        self.ctx.commands.open_model(out)
+        self.ctx.model.images = None if data in BUNDLED_DATA else data   # (mapped once it is loaded)
 
     def stop(self) -> None:
         if self.dialog is not None:

@@ -207,10 +207,13 @@ class LatentMapWidget(QWidget):
         self.color_box.clear()
         for m, words in entries:
             self.color_box.addItem(words, m)
-        if self.color_mode not in modes:
+        fell_back = self.color_mode not in modes
+        if fell_back:  # (these images have no such colouring: the first one they have)
             self.color_mode = modes[0]
         self.color_box.setCurrentIndex(modes.index(self.color_mode))
         self.color_box.blockSignals(False)
+        if fell_back:
+            self.colorModeChanged.emit(self.color_mode)
         self.lod.set_data(self.xy, *self._colors())
         is_latent = data.projection.method == "identity"
         self.manifold_check.setVisible(is_latent)
@@ -236,6 +239,9 @@ class LatentMapWidget(QWidget):
         return codes, colors
 
     def set_color_mode(self, mode: str) -> None:
+        """Colour the points by ``mode``; ``colorModeChanged`` says so when it is a change (whoever
+        asked: the colour box, the application model, a script)."""
+        changed = mode != self.color_mode
         self.color_mode = mode
         if self.data is not None:
             self.lod.set_colors(*self._colors())
@@ -244,12 +250,13 @@ class LatentMapWidget(QWidget):
             self.color_box.blockSignals(True)
             self.color_box.setCurrentIndex(i)
             self.color_box.blockSignals(False)
+        if changed:
+            self.colorModeChanged.emit(mode)
 
     def _on_color_box(self, i):
         mode = self.color_box.itemData(i)
         if mode:
             self.set_color_mode(mode)
-            self.colorModeChanged.emit(mode)
 
     def _on_projection_box(self, i):
         m = self.projection_box.itemData(i)
@@ -378,6 +385,12 @@ class LatentMapWidget(QWidget):
         else:
             self.pins.append(i)
         self._update_pins()
+
+    def set_pins(self, pins, emit: bool = False) -> None:
+        """Show ``pins`` (the application model's, in the order pinned); those off this map are left out."""
+        n = len(self.xy) if getattr(self, "xy", None) is not None else 0
+        self.pins = [int(i) for i in pins if 0 <= int(i) < n]
+        self._update_pins(emit)
 
     def clear_pins(self, emit: bool = True) -> None:
         self.pins = []

@@ -41,8 +41,8 @@ class FitLayout(QObject):
         self.intended = window.width()
         self._settling = False
         # a new model has other slider rows: share the columns again once they are there
-        ctx.models.loaded.connect(lambda s: self.apply(force=True))
-        ctx.maps.ready.connect(lambda d: self.apply(force=True))  # the KL badges widen the rows
+        ctx.model.loaded.connect(lambda s: self.apply(force=True))
+        ctx.model.events.map.connect(lambda d: d is not None and self.apply(force=True))  # the KL badges widen the rows
         self._collapsed: list = []   # (dock, the density it was closed at): opened again when roomier
 
     def apply(self, force: bool = False) -> None:
