@@ -26,7 +26,7 @@ import sys
 import threading
 from pathlib import Path
 
-STEPS = ("numpy", "torch", "pyqtgraph", "superqt", "panels")
+STEPS = ("psygnal", "numpy", "torch", "pyqtgraph", "superqt", "panels")   # (psygnal: the application model)
 #: the map and slider panels' own modules (they import pyqtgraph and superqt)
 PANEL_MODULES = ("latent_explorer.gui.widgets.latent_map", "latent_explorer.gui.widgets.morph",
                  "latent_explorer.gui.widgets.sliders", "latent_explorer.gui.widgets.spatial_sliders",
