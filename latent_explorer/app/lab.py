@@ -16,7 +16,6 @@ blocks. A front-end listens to the runner's signals: ``step_changed(index)``,
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -100,12 +99,14 @@ def read_steps(path: str | Path) -> tuple[list[Step], list[tuple[Step, dict]]]:
     """The steps of a lab file, checked, and its optional steps with what they need. A bad file is one
     UserError naming it and the step."""
     path = Path(path)
+    from ..core.jsonio import read_bounded
+
     try:
-        if path.stat().st_size > _MAX_BYTES:
-            raise UserError(f"{path}: more than {_MAX_BYTES // 1024} KiB: not a lab file")
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as e:
-        raise UserError(f"{path}: not a readable lab file ({type(e).__name__})") from None
+        doc = read_bounded(path, f"{path}", _MAX_BYTES)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the lab file ({e.strerror or e})") from None
+    except ValueError as e:
+        raise UserError(f"not a lab file: {e}") from None
     if not isinstance(doc, dict) or doc.get("format") != "latent-explorer lab steps" or doc.get("version") != 1:
         raise UserError(f"{path}: not a latent-explorer lab file (version 1)")
     steps = [_step(s, f"{path.name}, step {i + 1}") for i, s in enumerate(doc.get("steps") or [])]

@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..jsonio import read_bounded
 from ..errors import UserError
 
 FORMAT = "latent-explorer-collection"
@@ -151,8 +152,10 @@ def check_resumable(out: str | Path, hash_: str, folder: str | Path | None = Non
     path = Path(out) / "manifest.json"
     if path.is_file():
         try:
-            old = json.loads(path.read_text())
+            old = read_bounded(path)
         except (OSError, ValueError):
+            return
+        if not isinstance(old, dict):
             return
         if old.get("model_hash") not in (None, hash_):
             raise UserError(f"{out}: this collection was encoded with another model (hash {old.get('model_hash')}); "
@@ -245,7 +248,7 @@ class Collection:
         self.root = Path(root)
         path = self.root / "manifest.json"
         try:
-            m = json.loads(path.read_text())
+            m = read_bounded(path)
         except FileNotFoundError:
             raise UserError(f"{root}: not a collection (no manifest.json; make one with latent-explorer encode "
                             "--images DIR --out FOLDER)") from None

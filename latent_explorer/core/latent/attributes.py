@@ -95,12 +95,12 @@ class Direction:
 
     @classmethod
     def from_json(cls, text: str, latent_shape: tuple | None = None) -> Direction:
-        if len(text) > MAX_JSON_BYTES:
-            raise ValueError(f"a direction file is at most {MAX_JSON_BYTES // 2**20} MB")
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"not a direction file: invalid JSON ({e.msg} at line {e.lineno})") from None
+        from ..jsonio import loads_bounded
+
+        try:  # (bounded: size and nesting checked before parsing)
+            d = loads_bounded(text, "the direction file", MAX_JSON_BYTES)
+        except ValueError as e:
+            raise ValueError(f"not a direction file: {e}") from None
         return cls.from_dict(d, latent_shape)
 
 

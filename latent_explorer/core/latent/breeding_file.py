@@ -117,12 +117,9 @@ def _check_brood(tree: FamilyTree) -> None:
 def read_family(text: str) -> tuple[FamilyTree, dict]:
     """(the tree, the whole record with the writer's extra fields) from ``family_json``'s text;
     anything wrong is a one-line ``ValueError``."""
-    if len(text) > MAX_BYTES:
-        raise ValueError("too large for a family tree")
-    try:
-        d = json.loads(text)
-    except ValueError as e:
-        raise ValueError(f"not JSON ({e})") from None
+    from ..jsonio import loads_bounded
+
+    d = loads_bounded(text, "the family tree", MAX_BYTES)   # (size and nesting checked before parsing)
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a family tree written by latent-explorer breed")
     if not _int(d.get("version")) or d["version"] != VERSION:

@@ -9,10 +9,10 @@ files are never unpickled unless the caller explicitly allows it (then weights_o
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
+from ..jsonio import read_bounded
 from ..errors import ModelLoadError
 from ..paths import resources_dir
 from .base import LatentModel
@@ -49,10 +49,11 @@ def _load_project_folder(folder: Path, spec: str, device: str, name: str = "") -
     metrics = {}
     mp = folder / "metrics.json"
     if mp.exists():
-        try:
-            metrics = json.loads(mp.read_text())
-        except json.JSONDecodeError:
+        try:  # (a damaged or hostile metrics.json costs the metrics, never the model)
+            metrics = read_bounded(mp, max_bytes=2**20)
+        except (OSError, ValueError):
             metrics = {}
+        metrics = metrics if isinstance(metrics, dict) else {}
     return ConvVAEModel(vae, spec=spec, name=name or folder.name, device=device, metrics=metrics, folder=folder)
 
 
@@ -68,8 +69,8 @@ def _load_bundled_diffusers(folder: Path, spec: str, device: str, precision: str
     # (whole 256 px images lose 4 dB: its attention and GroupNorm statistics do not carry over)
     model.tile_above = model.tile_size = int(model.vae.config.sample_size)
     try:
-        model.metrics = json.loads((folder / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        model.metrics = read_bounded(folder / "metrics.json", max_bytes=2**20)
+    except (OSError, ValueError):
         model.metrics = {}
     return model
 
