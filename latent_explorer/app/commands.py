@@ -26,7 +26,6 @@ from .jobs import decode as decode_jobs
 from .jobs import exports as export_jobs
 from .jobs import mapping as map_jobs
 from .jobs import model as model_jobs
-from .jobs import tiers as tier_jobs
 from .session_io import MorphSpec
 
 #: the model a session falls back to when its own cannot be opened
@@ -74,15 +73,20 @@ class Commands:
 
         rid = self.scheduler.submit(kind, fn, *args, on_result=done, on_error=failed, **kwargs)
         box["rid"] = rid
+        self._forget_replaced()
         self._running[rid] = kind
         return rid
 
-    def idle(self) -> bool:
-        """Nothing asked for here still waits or runs (a coalesced request a newer one replaced is done)."""
+    def _forget_replaced(self) -> None:
+        """Coalesced requests a newer one of their kind replaced never report: stop waiting for them."""
         sched = self.scheduler
         self._running = {r: k for r, k in self._running.items() if sched.latest_id(k) == r or k in ("export",
                                                                                                   "attribute")}
-        return not self._running and sched.quiet() and self.model.opening_session is None
+
+    def idle(self) -> bool:
+        """Nothing asked for here still waits or runs (a coalesced request a newer one replaced is done)."""
+        self._forget_replaced()
+        return not self._running and self.scheduler.quiet() and self.model.opening_session is None
 
     def _require_model(self):
         if self.model.summary is None or self.model.loading:
@@ -109,7 +113,7 @@ class Commands:
     def adopt(self, latent_model) -> int:
         """Use a ready LatentModel (tests, scripts) instead of loading one."""
         self._begin(getattr(latent_model, "spec", "model"))
-        return self._submit("load", _adopt, latent_model, on_result=self._on_loaded, on_error=self._on_load_failed)
+        return self._submit("load", model_jobs.adopt, latent_model, on_result=self._on_loaded, on_error=self._on_load_failed)
 
     def set_working_size(self, size) -> int:
         """Work at ``size`` px, an int (square) or (H, W) (Stable Diffusion-style VAEs): more detail,
@@ -168,14 +172,14 @@ class Commands:
         if self.model.summary is None and not self.model.loading:
             return -1
         self._say_if_waiting(f"full decodes in {precision}")
-        return self._submit("precision", _set_precision, precision, on_result=self._on_tiers,
+        return self._submit("precision", model_jobs.set_precision, precision, on_result=self._on_tiers,
                             what="Could not change the precision")
 
     def pair_preview(self, spec: str) -> int:
         """Use a TAESD model (folder, file or hub id) for the approximate preview of a slow decoder."""
         if self.model.summary is None:
             return -1
-        return self._submit("pair", _pair, spec, what=f"Could not pair {spec}",
+        return self._submit("pair", model_jobs.pair_preview, spec, what=f"Could not pair {spec}",
                             on_result=lambda s: (self._on_tiers(s), self.model.notice.emit(
                                 f"approximate previews now from {s.tiers.preview}")))
 
@@ -623,19 +627,3 @@ class Commands:
             check(m.model_hash)
         else:
             self._submit("hash", model_jobs.model_hash, on_result=check, what="the weights' hash")
-
-
-# ---- jobs (worker thread) ----------------------------------------------------------------------
-def _adopt(ctx, latent_model):
-    ctx.set_model(latent_model)
-    return model_jobs.summarize(latent_model)
-
-
-def _set_precision(ctx, precision: str):
-    tier_jobs.set_precision(ctx, precision)
-    return model_jobs.summarize(ctx.model)
-
-
-def _pair(ctx, spec: str):
-    tier_jobs.pair_preview(ctx, spec)
-    return model_jobs.summarize(ctx.model)

@@ -210,13 +210,6 @@ class ExplorerModel:
             (np.asarray(p.mean) + np.array([x, y]) @ np.asarray(p.components)).astype(np.float32)
         return z.reshape(self.map.mean.shape[1:]), "a hole: the prior reaches it, no encoded image does"
 
-    def pinned_latents(self):
-        """The pinned images' posterior means, in the order pinned (an empty list without a map)."""
-        d = self.map
-        if d is None:
-            return []
-        return [d.mean[i] for i in self.pins if 0 <= i < len(d.mean)]
-
     def forget_map(self) -> None:
         """A new model or new images: what indexed the old map goes (selection, pins, morph ends)."""
         self.selected = None

@@ -96,3 +96,25 @@ def model_hash(ctx) -> str:
     """The current model's weights hash ("" for models without one), for sessions and recipes."""
     m = ctx.model
     return m.weights_hash() if hasattr(m, "weights_hash") else ""
+
+
+def adopt(ctx, latent_model) -> ModelSummary:
+    """Use a ready LatentModel (tests, scripts) as the worker's model."""
+    ctx.set_model(latent_model)
+    return summarize(latent_model)
+
+
+def set_precision(ctx, precision: str) -> ModelSummary:
+    """Full decodes in ``precision`` ("bf16" or "fp32")."""
+    from .tiers import set_precision as set_tier_precision
+
+    set_tier_precision(ctx, precision)
+    return summarize(ctx.model)
+
+
+def pair_preview(ctx, spec: str) -> ModelSummary:
+    """A TAESD model (folder, file or hub id) for a slow decoder's approximate preview."""
+    from .tiers import pair_preview as pair_tier
+
+    pair_tier(ctx, spec)
+    return summarize(ctx.model)

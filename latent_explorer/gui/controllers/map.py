@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
 from ...app.jobs import collection_map as collection_jobs
 from ...app.jobs import decode as decode_jobs
@@ -28,10 +28,7 @@ MANIFOLD_TILE_PX = 34
 
 
 class MapController(QObject):
-    #: a new map is on screen (its MapData)
-    ready = Signal(object)
-    #: an image was selected (its index)
-    selected_changed = Signal(int)
+    """The map view of ``model.map`` (a new map: ``model.events.map``; a selection: ``model.events.selected``)."""
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -245,7 +242,6 @@ class MapController(QObject):
             self.show_skipped(data.skipped, data.source, len(data.images))
         restoring = self.ctx.model.opening_session is not None   # (applied once the map settles)
         self.ctx.model.map = data   # everyone hears of the new map (model.events.map)
-        self.ready.emit(data)
         self.update_marker()
         if self.selected is not None:
             m.set_selected(self.selected)
@@ -345,7 +341,6 @@ class MapController(QObject):
             v.recon.set_selected(i, d.images[i], f"{lab}{self._caption_name(i)} · reconstruction error {d.recon_error[i]:.4f}")
             self.ctx.worker.submit("recon", decode_jobs.decode, d.mean[i],
                                    on_result=lambda r, i=i: v.recon.set_reconstruction(i, r.image))
-        self.selected_changed.emit(i)
 
     def _on_slow_recon(self, i: int, r) -> None:
         d = self.data
