@@ -7,7 +7,7 @@ of the one before, mutation 0.2 σ), then times one brood, the replay of the las
 (see preview_latency.py).
 
 Prints one JSON object as its last line: per shape, brood_ms (8 children), replay_ms, lineage_kib,
-nodes, bit_exact.
+nodes, bit_exact. ``--smoke``: one generation; ``--save``: bench/results/breeding.json (bench/_results.py).
 """
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ import time
 
 import numpy as np
 
+import _results
 from latent_explorer.core.latent.breeding import FamilyTree, replay
+
+KEYS = ("generations", "vector_16", "spatial_4x32x32")
 
 
 def run(shape: tuple, generations: int) -> dict:
@@ -43,11 +46,15 @@ def run(shape: tuple, generations: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--generations", type=int, default=5)
+    _results.add_options(ap)
     a = ap.parse_args()
+    run_ = _results.start("breeding", a)
+    if a.smoke:
+        a.generations = 1
     out = {"generations": a.generations}
     for name, shape in (("vector_16", (16,)), ("spatial_4x32x32", (4, 32, 32))):
         out[name] = run(shape, a.generations)
-    print(json.dumps(out))
+    run_.emit(out)
 
 
 if __name__ == "__main__":

@@ -7,18 +7,20 @@ and measures from that key press to the child's exit. Also checks the exit code 
 stderr is clean (no traceback, no "QThread: Destroyed while running").
 
 Prints one JSON object as its last line: close_s_max, close_s_median, runs, exit_codes,
-clean_stderr. Target: ≤ 2 s every time, code 0.
+clean_stderr. Target: ≤ 2 s every time, code 0. ``--smoke``: one run; ``--save``: bench/results/
+(bench/_results.py).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import textwrap
 import time
+
+import _results
 
 CHILD = textwrap.dedent("""
     import sys, threading, time
@@ -57,6 +59,7 @@ CHILD = textwrap.dedent("""
     class Args: model = "slow"; images = None; device = "cpu"; screenshot = None; precision = "fp32"; allow_pickle = False
     sys.exit(gui_app.run_gui(Args()))
 """)
+KEYS = ("close_s_max", "close_s_median", "runs", "measured", "exit_codes", "clean_stderr", "target_met")
 ALARMING = ("Traceback", "QThread: Destroyed", "Fatal Python error", "Segmentation fault")
 
 
@@ -82,7 +85,12 @@ def one_run() -> tuple[float | None, int, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
+    _results.add_options(ap)
     a = ap.parse_args()
+    run = _results.start("close_latency", a)
+    if a.smoke:
+        a.runs = 1
+        _results.offscreen()
     times, codes, clean = [], [], True
     for i in range(a.runs):
         s, code, err = one_run()
@@ -91,11 +99,11 @@ def main() -> int:
         if s is not None:
             times.append(s)
         print(f"run {i + 1}: {s if s is None else round(s, 3)} s, exit {code}", file=sys.stderr, flush=True)
-    print(json.dumps({"close_s_max": round(max(times), 3) if times else None,
-                      "close_s_median": round(statistics.median(times), 3) if times else None,
-                      "runs": a.runs, "measured": len(times), "exit_codes": sorted(set(codes)),
-                      "clean_stderr": clean, "target_met": bool(times) and len(times) == a.runs
-                      and max(times) <= 2.0 and set(codes) == {0} and clean}))
+    run.emit({"close_s_max": round(max(times), 3) if times else None,
+              "close_s_median": round(statistics.median(times), 3) if times else None,
+              "runs": a.runs, "measured": len(times), "exit_codes": sorted(set(codes)),
+              "clean_stderr": clean, "target_met": bool(times) and len(times) == a.runs
+              and max(times) <= 2.0 and set(codes) == {0} and clean})
     return 0
 
 

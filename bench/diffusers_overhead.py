@@ -18,11 +18,12 @@ On a busy shared CPU (load average above the core count) torch uses one thread u
 --threads says otherwise: the thread pool's spin-waits cost more than a second thread gains.
 The last stdout line is one JSON object; progress goes to stderr.
 Usage: python bench/diffusers_overhead.py [--repeats 2] [--threads N] [--yield-gap 256,512]
+``--smoke``: a narrow SD-like VAE (32 channels a block, one layer) at 64 px, one repeat, a few
+worker previews, and the yield gap at 32 px too; ``--save``: bench/results/ (bench/_results.py).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -30,6 +31,12 @@ import time
 
 import numpy as np
 import torch
+
+import _results
+
+KEYS = ("device", "cpu", "torch_threads", "size", "overhead_ratio", "first_preview_ms", "worker_preview_ms_p50",
+        "worker_preview_ms_p95", "app_full_decode_s", "one_thread_full_decode_s", "full_decode_s_fp32",
+        "full_decode_s_bf16", "cpu_has_bf16")
 
 
 def cpu_name() -> str:
@@ -168,7 +175,13 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip-bf16", action="store_true")
     ap.add_argument("--yield-gap", default="", help="sizes (e.g. 256,512): only measure a background decode's yield gap")
+    _results.add_options(ap)
     a = ap.parse_args()
+    run = _results.start("diffusers_overhead", a, variant="yield-gap" if a.yield_gap else None)
+    changes = 40
+    if a.smoke:
+        a.size, a.repeats, a.bf16_size, changes = 64, 1, 16, 5
+        _results.offscreen()
 
     from diffusers import AutoencoderKL
 
@@ -179,14 +192,15 @@ def main() -> None:
     log(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
     torch.manual_seed(0)
     t = time.perf_counter()
-    vae = AutoencoderKL(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
-                        up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=2, latent_channels=4,
+    width, layers = ([32] * 4, 1) if a.smoke else ([128, 256, 512, 512], 2)
+    vae = AutoencoderKL(block_out_channels=width, down_block_types=["DownEncoderBlock2D"] * 4,
+                        up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=layers, latent_channels=4,
                         norm_num_groups=32, sample_size=512, scaling_factor=0.18215).eval()
     build_s = time.perf_counter() - t
     if a.yield_gap:
         gaps = yield_gaps(vae, [int(v) for v in a.yield_gap.split(",")])
-        print(json.dumps({"cpu": cpu_name(), "torch_threads": 1, "load_average": round(os.getloadavg()[0], 2),
-                          "yield_gap": gaps}))
+        run.emit({"cpu": cpu_name(), "torch_threads": 1, "load_average": round(os.getloadavg()[0], 2),
+                  "yield_gap": gaps})
         return
     model = DiffusersVAEModel(vae, spec="sd-vae-random", device=a.device, size=a.size)
     z = model.sample_prior(1, seed=0)
@@ -233,7 +247,7 @@ def main() -> None:
         zs = zs + rng.standard_normal(z.shape).astype(np.float32) * 0.05
         preview_ms.append(timed(lambda: model.approx_decode(zs)) * 1e3)
 
-    through_worker = worker_preview_ms(model, z)
+    through_worker = worker_preview_ms(model, z, changes)
     log(f"approximate preview through the worker to the paint: p50 {np.percentile(through_worker, 50):.1f} ms")
 
     units = cpu_bf16_units()
@@ -264,7 +278,9 @@ def main() -> None:
         "bf16_measured_size": bf16_size,
         "cpu_has_bf16": bool(units), "cpu_bf16_flags": units,
     }
-    print(json.dumps(result))
+    if a.smoke:  # the --yield-gap path too, at a tiny size
+        result["yield_gap"] = yield_gaps(vae, [32])
+    run.emit(result)
 
 
 if __name__ == "__main__":

@@ -6,17 +6,24 @@ threads) and ``--engine ray`` on a local Ray started here (one model actor per C
 figure is given with and without Ray's start-up (started once, before its clock, and reported
 apart). Both collections are checked to hold the same paths and latents. Prints one JSON object
 as its last line. Needs the optional extra ``cluster`` (``ray[data]``) for the Ray half.
+``--smoke``: 64 images in shards of 16, the local engine only (a local Ray takes 10-20 s to start
+on two cores; tests/test_collection.py runs the Ray engine), unless ``--smoke-ray``; ``--save``:
+bench/results/ (bench/_results.py).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
 import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+import _results
+
+KEYS = ("images", "shard_size", "model", "local_images_per_s", "local_s", "load_average")
 
 
 def make_folder(root: Path, n: int) -> None:
@@ -38,7 +45,12 @@ def main() -> int:
     ap.add_argument("--shard-size", type=int, default=1024)
     ap.add_argument("--model", default="digits")
     ap.add_argument("--cpus", type=int, default=os.cpu_count() or 1, help="CPUs the local Ray may use")
+    ap.add_argument("--smoke-ray", action="store_true", help="with --smoke: the Ray half too (on one CPU)")
+    _results.add_options(ap)
     a = ap.parse_args()
+    run = _results.start("encode_throughput", a)
+    if a.smoke:
+        a.images, a.shard_size, a.cpus = 64, 16, 1
 
     from latent_explorer.core.data.collection import Collection, encode_collection
     from latent_explorer.core.models.loading import load_model
@@ -57,11 +69,13 @@ def main() -> int:
         print(f"local: {a.images / local_s:.0f} images/s", flush=True)
         result = {"images": a.images, "shard_size": a.shard_size, "model": a.model,
                   "local_images_per_s": round(a.images / local_s, 1), "local_s": round(local_s, 2)}
-        try:
-            import ray
-        except ImportError:
+        if a.smoke and not a.smoke_ray:
+            result["ray"] = "skipped in --smoke (--smoke-ray runs it)"
+        elif importlib.util.find_spec("ray") is None:
             result["ray"] = "not installed (pip install -e '.[cluster]')"
         else:
+            import ray
+
             from latent_explorer.core.data.collection_ray import encode_collection_ray, start_local_ray
 
             t = time.perf_counter()
@@ -78,7 +92,7 @@ def main() -> int:
                           ray_with_start_images_per_s=round(a.images / (ray_s + start_s), 1), ray_cpus=a.cpus,
                           same_shards=bool(pl.equals(pr) and np.allclose(ml, mr, atol=1e-5)))
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    print(json.dumps(result))
+    run.emit(result)
     return 0
 
 

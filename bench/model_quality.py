@@ -7,6 +7,8 @@ Then the bundled models are evaluated on the same test split with the same evalu
 
 Targets: digits −ELBO at least 5 % below the baseline's best epoch; shapes MIG ≥ 0.25.
 Prints one JSON object as its last line.   Usage: python bench/model_quality.py [--epochs N]
+``--smoke``: one baseline epoch on 256 images, the models evaluated on 256 test images;
+``--save``: bench/results/ (bench/_results.py).
 """
 from __future__ import annotations
 
@@ -24,6 +26,11 @@ from latent_explorer.core.metrics import evaluate
 from latent_explorer.core.models.convvae import VAELoss, kl_per_dim
 from latent_explorer.core.models.loading import bundled_models, load_model
 from latent_explorer.core.train import _to_tensor, evaluate_loss
+
+import _results  # (bench/ is sys.path[0])
+
+KEYS = ("epochs", "baseline_fc_vae_best_neg_elbo", "digits_neg_elbo", "digits_vs_baseline_ratio", "digits_target_met",
+        "shapes_mig", "shapes_target_met")
 
 
 class FCVAE(nn.Module):
@@ -46,10 +53,10 @@ class FCVAE(nn.Module):
         return VAELoss(total=recon + beta * kld.sum(1), recon=recon, kl=kld.sum(1), kl_per_dim=kld)
 
 
-def baseline(epochs: int, seed: int = 0) -> dict:
+def baseline(epochs: int, seed: int = 0, limit: int | None = None) -> dict:
     torch.manual_seed(seed)
     train, test = load_mnist_5k("train"), load_mnist_5k("test")
-    xtr, xte = _to_tensor(train.images), _to_tensor(test.images)
+    xtr, xte = _to_tensor(train.images[:limit]), _to_tensor(test.images[:limit])
     vae = FCVAE()
     opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
     curve, t0 = [], time.perf_counter()
@@ -69,14 +76,37 @@ def baseline(epochs: int, seed: int = 0) -> dict:
             "seconds": time.perf_counter() - t0, "curve": [round(c, 2) for c in curve]}
 
 
+def few_test_images(n: int) -> None:
+    """--smoke: the evaluations (core.metrics.evaluate, unchanged) see the first ``n`` test images only."""
+    import dataclasses
+
+    from latent_explorer.core.data import datasets
+
+    real = datasets.load_dataset
+
+    def load_dataset(*args, **kwargs):
+        if args and args[0] == "shapes":  # (generated: make n, not 10,000, and keep n)
+            return datasets.load_shapes(args[1] if len(args) > 1 else kwargs.get("split", "all"), n)
+        ds = real(*args, **kwargs)
+        cut = {f: getattr(ds, f)[:n] for f in ("images", "labels", "factors") if getattr(ds, f) is not None}
+        return dataclasses.replace(ds, **cut)
+
+    datasets.load_dataset = load_dataset
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=None, help="default: the digits model's epochs")
+    _results.add_options(ap)
     a = ap.parse_args()
+    run = _results.start("model_quality", a)
+    if a.smoke:
+        a.epochs = 1
+        few_test_images(256)
     folders = bundled_models()
     digits_info = json.loads((folders["digits"] / "metrics.json").read_text())
     epochs = a.epochs or int(digits_info["epochs"])
-    base = baseline(epochs)
+    base = baseline(epochs, limit=256 if a.smoke else None)
     print(f"baseline FC VAE: best test −ELBO {base['best_neg_elbo']:.2f} at epoch {base['best_epoch']}/{epochs}")
     digits = evaluate(load_model("digits", device="cpu"), "mnist-5k")
     ratio = digits["neg_elbo_nats"] / base["best_neg_elbo"]
@@ -96,7 +126,7 @@ def main():
         "shapes_mig_per_factor": {k: round(v, 4) for k, v in shapes["mig_per_factor"].items()},
         "shapes_target_met": shapes["mig"] >= 0.25,
     }
-    print(json.dumps(result))
+    run.emit(result)
 
 
 if __name__ == "__main__":

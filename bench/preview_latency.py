@@ -12,7 +12,8 @@ Prints one JSON object as its last line: p50_ms, p95_ms, previews_per_s, max_sta
 dragging), startup_max_stall_ms (first paint to first preview), until_ready_max_stall_ms (first
 paint until the whole window is built: map, sliders, strips, morph), window_shown_s and first_preview_s (from process start to
 the paint), plus details. Targets on a 2-core CPU: p95 ≤ 8 ms, ≥ 60 previews/s, stall while
-dragging ≤ 16 ms, start-up stall ≤ 100 ms, first preview ≤ 2 s.
+dragging ≤ 16 ms, start-up stall ≤ 100 ms, first preview ≤ 2 s. ``--smoke``: 40 changes, offscreen;
+``--save``: bench/results/ (bench/_results.py).
 """
 from __future__ import annotations
 
@@ -24,10 +25,14 @@ import time
 
 T0_PERF, T0_WALL = time.perf_counter(), time.time()
 
-if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+if "--smoke" in sys.argv or (not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import _results  # noqa: E402  (bench/ is sys.path[0])
 from latent_explorer.gui.app import launch, process_start_time  # noqa: E402  (light: no Qt yet)
+
+KEYS = ("p50_ms", "p95_ms", "previews_per_s", "max_stall_ms", "startup_max_stall_ms", "until_ready_max_stall_ms",
+        "window_shown_s", "first_preview_s", "changes", "changes_measured", "model", "device")
 
 
 class Heart:
@@ -120,7 +125,12 @@ def main() -> int:
     ap.add_argument("--interval-ms", type=float, default=8.0)
     ap.add_argument("--model", default="digits")
     ap.add_argument("--device", default="auto")
+    _results.add_options(ap)
     a = ap.parse_args()
+    run = _results.start("preview_latency", a)
+    if a.smoke:
+        a.changes = 40
+        _results.offscreen()
 
     launch_offset = T0_WALL - process_start_time()  # interpreter start-up before this line ran
 
@@ -236,7 +246,7 @@ def main() -> int:
         "cpu_count": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
-    print(json.dumps(result))
+    run.emit(result)
     return 0
 
 

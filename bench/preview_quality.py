@@ -23,15 +23,22 @@ held-out crops, and ``decodes_s`` / ``capped_decodes_s``: the time the decodes t
 ``warm_decode_fit_*``: the warm start (the app's ``WARM_STEPS``, or the first of ``--warm-steps``)
 and ``warm_sweep``: each of ``--warm-steps``; ``*_replaces``: whether the fit beats the image fit
 on its own held-out decodes, as the app judges it (with its linear-map margin). Targets:
-learned ≥ linear + 4 dB, ≤ 10 ms per 256 px preview.
+learned ≥ linear + 4 dB, ≤ 10 ms per 256 px preview. ``--smoke``: 64 px, 8 pairs, 4 held out, 10
+steps, a cap of 6 decodes, 2 repeats; ``--save``: bench/results/ (bench/_results.py).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
+
+import _results
+
+KEYS = ("model", "size", "linear_psnr_vs_full_db", "learned_psnr_vs_full_db", "gain_db", "linear_ms", "learned_ms",
+        "full_decode_ms", "learned_fit_s", "image_fit_psnr_vs_full_db", "decode_fit_psnr_vs_full_db",
+        "capped_decode_fit_psnr_vs_full_db", "warm_decode_fit_psnr_vs_full_db", "warm_sweep", "decodes_s",
+        "meets_targets")
 
 
 def per_preview_ms(fn, z: np.ndarray, repeats: int) -> float:
@@ -60,7 +67,11 @@ def main() -> None:
                         "a comma list compares several")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=30)
+    _results.add_options(p)
     a = p.parse_args()
+    run = _results.start("preview_quality", a)
+    if a.smoke:
+        a.size, a.pairs, a.test, a.steps, a.cap, a.warm_steps, a.repeats = 64, 8, 4, 10, 6, "5", 2
     import torch
 
     from latent_explorer.app.jobs.learned import MIN_GAIN_DB, WARM_STEPS
@@ -151,7 +162,7 @@ def main() -> None:
     out["decodes_s"], out["capped_decodes_s"] = round(sum(decode_s), 1), round(sum(decode_s[i] for i in picked), 1)
     out["decode_ms_per_image"] = round(float(np.median(decode_s)) * 1000, 1)
     out["meets_targets"] = bool(out["gain_db"] >= 4.0 and out["learned_ms"] <= 10.0)
-    print(json.dumps(out))
+    run.emit(out)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ posterior means) against the MSE of predicting the dataset's mean image (all 30 
 Prints one JSON object as its last line: train_seconds, within_5_minutes, heldout_mse,
 mean_image_mse, ratio (target ≤ 0.5), train_ratio, the plan and the epochs and steps done.
 Needs scikit-image (``pip install scikit-image``); ``--minutes`` shortens the run for a look.
+``--smoke``: 12 images, 5 steps (without scikit-image, crops of scikit-learn's two sample images
+only); ``--save``: bench/results/ (bench/_results.py).
 """
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+import _results
+
+KEYS = ("images", "image_size", "train_seconds", "within_5_minutes", "heldout_mse", "mean_image_mse", "ratio",
+        "train_ratio", "epochs", "steps", "kept_epoch", "meets_target")
 SKIMAGE = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
            "hubble_deep_field.jpg", "retina.jpg", "ihc.png")
 SKLEARN = ("china.jpg", "flower.jpg")
@@ -37,23 +43,30 @@ TARGET_RATIO = 0.5
 BUDGET_S = 300.0
 
 
-def source_images() -> dict[str, np.ndarray]:
-    import skimage
-    from PIL import Image
-    from sklearn.datasets import load_sample_image
+def source_images(skimage_ok: bool = True) -> dict[str, np.ndarray]:
+    """The source photographs; ``skimage_ok`` False: scikit-learn's two only (smoke runs without scikit-image)."""
+    import importlib.util
 
-    data = Path(skimage.__file__).parent / "data"
-    out = {name.split(".")[0]: np.asarray(Image.open(data / name).convert("RGB")) for name in SKIMAGE}
-    out.update({name.split(".")[0]: load_sample_image(name) for name in SKLEARN})
+    from PIL import Image
+
+    sk_images = Path(importlib.util.find_spec("sklearn").origin).parent / "datasets" / "images"
+    out = {}
+    if skimage_ok:
+        import skimage
+
+        data = Path(skimage.__file__).parent / "data"
+        out = {name.split(".")[0]: np.asarray(Image.open(data / name).convert("RGB")) for name in SKIMAGE}
+    # (what sklearn.datasets.load_sample_image returns, without importing scikit-learn: seconds)
+    out.update({name.split(".")[0]: np.asarray(Image.open(sk_images / name).convert("RGB")) for name in SKLEARN})
     return out
 
 
-def build_folder(folder: Path, n: int = 30, seed: int = 0) -> list[str]:
+def build_folder(folder: Path, n: int = 30, seed: int = 0, skimage_ok: bool = True) -> list[str]:
     """``n`` distinct photographs: random square crops of the sources, saved as PNG in a shuffled order."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
-    src = source_images()
+    src = source_images(skimage_ok)
     per = -(-n // len(src))
     crops = []
     for name in sorted(src):
@@ -73,8 +86,8 @@ def build_folder(folder: Path, n: int = 30, seed: int = 0) -> list[str]:
     return names
 
 
-def dialog_options(folder: Path, minutes: float | None):
-    """The TrainOptions the dialog makes when only the folder is chosen (``minutes``: a shorter look)."""
+def dialog_options(folder: Path, minutes: float | None, steps: int | None = None):
+    """The TrainOptions the dialog makes when only the folder is chosen (``minutes``, ``steps``: a shorter look)."""
     from PySide6.QtWidgets import QApplication
 
     from latent_explorer.gui.dialogs.train_settings import TrainSettings
@@ -83,6 +96,8 @@ def dialog_options(folder: Path, minutes: float | None):
     form = TrainSettings(folder=str(folder))
     if minutes is not None:
         form.set_length(minutes, "minutes")
+    if steps is not None:
+        form.set_length(steps, "steps")
     opts = form.options()
     form.deleteLater()
     app.processEvents()
@@ -131,21 +146,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=None, help="a shorter run (default: the dialog's default)")
     ap.add_argument("--keep", default=None, help="build the folder and the model here instead of a temp folder")
+    _results.add_options(ap)
     a = ap.parse_args()
+    run = _results.start("small_folder_training", a)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    images, steps, skimage_ok = 30, None, True
+    if a.smoke:
+        import importlib.util
+
+        images, steps, skimage_ok = 12, 5, importlib.util.find_spec("skimage") is not None
+        _results.offscreen()
     with tempfile.TemporaryDirectory(prefix="small-folder-") as tmp:
         root = Path(a.keep or tmp)
         os.environ["LATENT_EXPLORER_DATA"] = str(root / "data")  # the dialog's models folder
         folder = root / "photos"
-        build_folder(folder)
-        opts = dialog_options(folder, a.minutes)
+        build_folder(folder, images, skimage_ok=skimage_ok)
+        opts = dialog_options(folder, a.minutes, steps)
         result, warnings, seconds = train_like_the_dialog(opts)
         m = measure(Path(opts.out), folder)
         state = json.loads((Path(opts.out) / "training.json").read_text())
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     report = {
-        "images": 30, "image_size": 64, "model": Path(opts.out).name, "plan": state.get("plan"),
+        "images": images, "image_size": 64, "model": Path(opts.out).name, "plan": state.get("plan"),
         "batch_size": state["options"]["batch_size"], "augment": state["options"]["augment"],
         "train_seconds": round(seconds, 1), "within_5_minutes": seconds <= BUDGET_S,
         "epochs": state.get("last_epoch"), "steps": state.get("steps"), "kept_epoch": state["epoch"],
@@ -155,7 +178,9 @@ def main() -> None:
         "warnings": warnings, "cancelled": bool(result.cancelled),
     }
     report["meets_target"] = report["ratio"] <= TARGET_RATIO and report["within_5_minutes"]
-    print(json.dumps(report))
+    if not skimage_ok:
+        report["sources"] = "scikit-learn's 2 sample images only (no scikit-image)"
+    run.emit(report)
 
 
 if __name__ == "__main__":

@@ -23,3 +23,15 @@ def tiny_model_dir(tmp_path_factory):
     train(TrainOptions(data="mnist-5k", out=str(out), latent_dim=4, epochs=1, limit=256, batch_size=64,
                        device="cpu"))
     return out
+
+
+@pytest.fixture(scope="session")
+def class_server():
+    """One classroom server (``latent-explorer serve`` on digits, any free port) for the HTTP and the
+    browser tests: starting one costs seconds (the model, its map, Gradio's import)."""
+    pytest.importorskip("gradio", reason="the classroom extra is not installed")
+    from latent_explorer.web.server import ClassServer, ServeOptions
+
+    srv = ClassServer(ServeOptions(model="digits", port=0, announce=False)).start_in_thread()
+    yield srv
+    srv.stop()

@@ -72,3 +72,33 @@ def test_no_headless_source_imports_qt_even_lazily():
                 if any(n.split(".")[0] in QT for n in names):
                     offenders.append(f"{path.relative_to(root.parent.parent)}:{node.lineno}")
     assert offenders == [], offenders
+
+
+WEB = ("gradio", "fastapi", "starlette", "uvicorn", "httpx", "segno")
+
+
+def _imports(root: Path):
+    """(path, line, imported module, relative level) of every import under ``root``."""
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    yield path, node.lineno, a.name, 0
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                yield path, node.lineno, node.module, node.level
+
+
+def test_core_and_app_know_no_web_and_the_web_no_qt():
+    """The classroom (``web/``) is a front-end as the window is: core and app never import a web
+    framework or ``web``; ``web`` never imports Qt or the window."""
+    pkg = Path(latent_explorer.core.__file__).parent.parent
+    offenders = []
+    for sub in ("core", "app"):
+        for path, line, mod, level in _imports(pkg / sub):
+            if mod.split(".")[0] in WEB or (level == 0 and mod.startswith("latent_explorer.web")) or \
+                    (level and mod.split(".")[0] == "web"):
+                offenders.append(f"{path.relative_to(pkg)}:{line} {mod}")
+    for path, line, mod, level in _imports(pkg / "web"):
+        if mod.split(".")[0] in QT or (level and mod.split(".")[0] == "gui") or mod.startswith("latent_explorer.gui"):
+            offenders.append(f"{path.relative_to(pkg)}:{line} {mod}")
+    assert offenders == [], offenders

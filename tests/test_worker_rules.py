@@ -138,7 +138,8 @@ def test_every_kind_is_declared_and_the_docstring_table_names_them_all():
         assert kind in doc, kind
         assert rule.policy in ("coalesce", "queue") and rule.nesting in ("nested", "normal", "exclusive")
     nested = {k for k, r in requests.RULES.items() if r.nesting == "nested"}
-    assert nested == {"preview", "sample", "recon", "final"}  # read-only decodes only
+    # read-only decodes only ("class": the classroom students' previews, decoded in one batch)
+    assert nested == {"preview", "sample", "recon", "final", "class"}
     assert {k for k, r in requests.RULES.items() if r.queued} == {"export", "attribute", *requests.MODEL_KINDS}
     assert requests.RULES["export"].rank < requests.RULES["map"].rank
     w = DecodeWorker(torch_threads=None)

@@ -198,17 +198,27 @@ class ExplorerModel:
         (``prior_holes``): the latent on the map's plane there (exact for 2-d and PCA); else None."""
         import numpy as np
 
-        if self.prior_holes is None or self.map is None:
+        d, found = self.map, self.prior_holes  # read once: another thread may replace either meanwhile
+        if found is None or d is None:
             return None
-        (x0, y0, w, h), holes = self.prior_holes
+        (x0, y0, w, h), holes = found
         n = holes.shape[0]
         i, j = int((y - y0) / h * n), int((x - x0) / w * n)
         if not (0 <= i < n and 0 <= j < n and holes[i, j]):
             return None
-        p = self.map.projection
+        p = d.projection
         z = np.array([x, y], np.float32) if p.method == "identity" else \
             (np.asarray(p.mean) + np.array([x, y]) @ np.asarray(p.components)).astype(np.float32)
-        return z.reshape(self.map.mean.shape[1:]), "a hole: the prior reaches it, no encoded image does"
+        return z.reshape(d.mean.shape[1:]), "a hole: the prior reaches it, no encoded image does"
+
+    def close(self) -> None:
+        """Disconnect every listener (of its fields, its signals and its latent): a model that is done
+        with (a classroom student who left) can then be freed, listeners and all."""
+        self.events.disconnect()
+        for name in ("load_started", "loaded", "load_failed", "tiers_changed", "rebuild_map", "failed", "notice",
+                     "session_opened", "exported", "export_failed"):
+            getattr(self, name).disconnect()
+        self.latent.disconnect_all()
 
     def forget_map(self) -> None:
         """A new model or new images: what indexed the old map goes (selection, pins, morph ends)."""

@@ -6,7 +6,9 @@ same text, checked by a test, so no copy can drift.
 {table}
 
 - **coalesce**: a newer request replaces the pending one of its kind and asks a running one to
-  stop at its next checkpoint; only the newest result of a kind is delivered.
+  stop at its next checkpoint; only the newest result of a kind is delivered. A *lane*
+  (``Scheduler.lane``: one classroom student) coalesces within itself: students never replace
+  each other's requests.
 - **queue**: every request runs, in the order submitted, and reports success or failure;
   a newer one never cancels an older one. ``cancel_all`` leaves queued exports alone.
 - **nested**: while a long job runs, ``ctx.checkpoint()`` serves waiting requests of *nested*
@@ -62,7 +64,7 @@ class Rule:
 
 def _table() -> dict[str, Rule]:
     rows = [(k, QUEUE, EXCLUSIVE, 0) for k in ("load", "size", "device", "precision", "pair")]
-    rows += [("preview", COALESCE, NESTED, 1), ("sample", COALESCE, NESTED, 2), ("recon", COALESCE, NESTED, 3),
+    rows += [("preview", COALESCE, NESTED, 1), ("class", COALESCE, NESTED, 1), ("sample", COALESCE, NESTED, 2), ("recon", COALESCE, NESTED, 3),
              ("hash", COALESCE, NORMAL, 4), ("warm", COALESCE, NORMAL, 5),
              ("final", COALESCE, NESTED, 6), ("strip", COALESCE, NORMAL, 7), ("traversal", COALESCE, NORMAL, 8),
              ("attribute-strips", COALESCE, NORMAL, 8),
@@ -95,6 +97,8 @@ WHAT = {
     "device": "move the model to another device", "precision": "change the full decode's precision",
     "pair": "pair a TAESD decoder for a slow VAE's approximate previews",
     "preview": "decode the latent on screen (a slider, a map click)", "sample": "decode a random sample",
+    "class": "the classroom's previews: every student's newest latent, decoded in one batch "
+             "(coalescing per student happens before, in its batcher)",
     "recon": "encode and decode the selected image", "hash": "the weights' hash (sessions, recipes)",
     "warm": "trace the small decoder after the first preview", "final": "a slow decoder's full decode of the latent shown",
     "strip": "a slider's strip of what its dimension does", "traversal": "the traversal grid",

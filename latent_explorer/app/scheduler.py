@@ -79,6 +79,9 @@ def abandon(thread) -> None:
     _ABANDONED.append(thread)
 
 
+_ANY = object()  # any lane
+
+
 @dataclass
 class Request:
     kind: str
@@ -90,6 +93,12 @@ class Request:
     on_error: Callable | None = None
     submitted: float = 0.0
     cancelled: bool = False
+    #: whose request it is (a classroom's student), or None: coalescing is per kind *and* lane
+    lane: str | None = None
+
+    @property
+    def key(self):
+        return self.kind if self.lane is None else (self.kind, self.lane)
 
     @property
     def rule(self):
@@ -150,7 +159,37 @@ class TaskContext:
         return self._scheduler._outranked(self.request.rule.rank)
 
     def progress(self, done: int, total: int, text: str = "") -> None:
-        self._scheduler._send_progress(self.request.kind, self.request.id, int(done), int(total), text)
+        self._scheduler._send_progress(self.request, int(done), int(total), text)
+
+
+class Lane:
+    """One user's view of a shared scheduler (``Scheduler.lane``): the API ``Commands`` uses, with
+    coalescing, ids, ``quiet`` and cancelling scoped to the lane."""
+
+    def __init__(self, scheduler: "Scheduler", name: str):
+        self.scheduler = scheduler
+        self.name = name
+
+    def submit(self, kind: str, fn: Callable, *args, on_result=None, on_error=None, **kwargs) -> int:
+        return self.scheduler._submit(self.name, kind, fn, args, kwargs, on_result, on_error)
+
+    def cancel(self, kind: str) -> None:
+        self.scheduler.cancel(kind, self.name)
+
+    def cancel_all(self, keep: tuple[str, ...] = (), queued: bool = False) -> None:
+        self.scheduler.cancel_all(keep, queued, lane=self.name)
+
+    def latest_id(self, kind: str) -> int | None:
+        return self.scheduler.latest_id(kind, self.name)
+
+    def is_busy(self, kind: str) -> bool:
+        return self.scheduler.is_busy(kind, self.name)
+
+    def pending_count(self, kind: str | None = None) -> int:
+        return self.scheduler.pending_count(kind, self.name)
+
+    def quiet(self, ignore: tuple[str, ...] = ()) -> bool:
+        return self.scheduler.quiet(ignore, lane=self.name)
 
 
 class _Inbox:
@@ -233,58 +272,85 @@ class Scheduler:
 
     def submit(self, kind: str, fn: Callable, *args, on_result=None, on_error=None, **kwargs) -> int:
         """Ask for ``fn(ctx, *args, **kwargs)`` as a request of ``kind`` (its rule: ``app/requests.py``)."""
+        return self._submit(None, kind, fn, args, kwargs, on_result, on_error)
+
+    def lane(self, name: str) -> "Lane":
+        """A view of this scheduler for one of several users sharing it (a classroom's students):
+        its requests run on the same thread under the same rules, but a coalescing kind coalesces
+        within the lane only, so one student's newest preview never replaces another's."""
+        return Lane(self, str(name))
+
+    def _submit(self, lane, kind, fn, args, kwargs, on_result, on_error) -> int:
         if self._closed:
             return -1
         r = rule(kind)  # an undeclared kind is a bug: refuse it here, not on the worker
         rid = next(self._ids)
-        req = Request(kind, rid, fn, args, kwargs, on_result, on_error, time.perf_counter())
-        self._latest[kind] = rid
+        req = Request(kind, rid, fn, args, kwargs, on_result, on_error, time.perf_counter(), lane=lane)
         with self._cond:
+            self._latest[req.key] = rid
             if not r.queued:  # coalesce: the newest replaces the pending one and stops a running one
-                self._cancel_locked(kind)
+                self._cancel_locked(req.key)
             self._pending.append(req)
             self._cond.notify_all()
         return rid
 
-    def cancel(self, kind: str) -> None:
-        """Forget the pending requests of ``kind``, stop a running one, drop its results."""
-        self._latest[kind] = next(self._ids)
+    def cancel(self, kind: str, lane: str | None = None) -> None:
+        """Forget the pending requests of ``kind`` (in ``lane``), stop a running one, drop its results."""
+        key = kind if lane is None else (kind, lane)
         with self._cond:
-            self._cancel_locked(kind)
+            self._latest[key] = next(self._ids)
+            self._cancel_locked(key)
 
-    def _cancel_locked(self, kind: str) -> None:
-        """Drop the pending requests of ``kind`` and flag a running one to stop (``_cond`` held)."""
-        for q in [q for q in self._pending if q.kind == kind]:
+    def _cancel_locked(self, key) -> None:
+        """Drop the pending requests of ``key`` (a kind, or (kind, lane)) and flag a running one to
+        stop (``_cond`` held)."""
+        for q in [q for q in self._pending if q.key == key]:
             q.cancelled = True
             self._pending.remove(q)
         for q in self._running:
-            if q.kind == kind:
+            if q.key == key:
                 q.cancelled = True
 
-    def cancel_all(self, keep: tuple[str, ...] = (), queued: bool = False) -> None:
-        """Cancel every kind but ``keep``; queued kinds (exports, model changes) only when ``queued``."""
+    def cancel_all(self, keep: tuple[str, ...] = (), queued: bool = False, lane: str | None = None) -> None:
+        """Cancel every kind but ``keep`` (in ``lane``: None, the front-end's own requests);
+        queued kinds (exports, model changes) only when ``queued``."""
         with self._cond:
-            kinds = {q.kind for q in self._pending} | {q.kind for q in self._running} | set(self._latest)
+            kinds = {q.kind for q in self._pending + self._running if q.lane == lane}
+            kinds |= {k if lane is None else k[0] for k in self._latest
+                      if (lane is None and isinstance(k, str)) or (isinstance(k, tuple) and k[1] == lane)}
         for k in kinds - set(keep):
             if queued or not rule(k).queued:
-                self.cancel(k)
+                self.cancel(k, lane)
 
-    def latest_id(self, kind: str) -> int | None:
-        return self._latest.get(kind)
-
-    def is_busy(self, kind: str) -> bool:
+    def forget_lane(self, lane: str) -> None:
+        """A user left: cancel their requests and forget their ids (the table does not grow)."""
+        self.cancel_all(queued=True, lane=lane)
         with self._cond:
-            return any(q.kind == kind for q in self._pending) or any(q.kind == kind for q in self._running)
+            for k in [k for k in self._latest if isinstance(k, tuple) and k[1] == lane]:
+                del self._latest[k]
 
-    def pending_count(self, kind: str | None = None) -> int:
-        """Requests waiting (of ``kind``, or all), not counting running ones."""
-        with self._cond:
-            return sum(1 for q in self._pending if kind is None or q.kind == kind)
+    def latest_id(self, kind: str, lane: str | None = None) -> int | None:
+        return self._latest.get(kind if lane is None else (kind, lane))
 
-    def quiet(self, ignore: tuple[str, ...] = ()) -> bool:
-        """Nothing waits and nothing runs but requests of the kinds in ``ignore``: the worker is idle."""
+    def _mine(self, q: Request, kind: str | None, lane) -> bool:
+        return (kind is None or q.kind == kind) and (lane is _ANY or q.lane == lane)
+
+    def is_busy(self, kind: str, lane=None) -> bool:
         with self._cond:
-            return not any(q.kind not in ignore for q in self._pending + self._running)
+            return any(self._mine(q, kind, lane) for q in self._pending + self._running)
+
+    def pending_count(self, kind: str | None = None, lane=None) -> int:
+        """Requests waiting (of ``kind``, or all; of ``lane``), not counting running ones."""
+        lane = _ANY if kind is None and lane is None else lane
+        with self._cond:
+            return sum(1 for q in self._pending if self._mine(q, kind, lane))
+
+    def quiet(self, ignore: tuple[str, ...] = (), lane=None) -> bool:
+        """Nothing waits and nothing runs but requests of the kinds in ``ignore``: the worker is idle
+        (with ``lane``: nothing of that lane waits or runs)."""
+        with self._cond:
+            return not any(q.kind not in ignore and (lane is None or q.lane == lane)
+                           for q in self._pending + self._running)
 
     def _outranked(self, rank: int) -> bool:
         with self._cond:
@@ -343,6 +409,11 @@ class Scheduler:
         return self._inbox
 
     # ---- delivery (on the front-end's thread) -------------------------------------------
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` on the front-end's thread, as results are (for jobs that answer several
+        callers themselves, such as the classroom's batched decodes)."""
+        self._send(fn)
+
     def _send(self, fn: Callable[[], None]) -> None:
         """Hand ``fn`` to the front-end (from the worker thread)."""
         try:
@@ -371,14 +442,14 @@ class Scheduler:
     def _stale(self, req: Request) -> bool:
         """A coalescing kind's result is stale once a newer request of its kind was made; a queued
         kind's results all count (only a cancel drops them)."""
-        return not req.rule.queued and self._latest.get(req.kind) != req.id
+        return not req.rule.queued and self._latest.get(req.key) != req.id
 
-    def _deliver_progress(self, kind, rid, done, total, text) -> None:
-        if not self._closed and self._latest.get(kind) == rid:
-            self.progress.emit(kind, rid, done, total, text)
+    def _deliver_progress(self, req: Request, done, total, text) -> None:
+        if not self._closed and self._latest.get(req.key) == req.id:
+            self.progress.emit(req.kind, req.id, done, total, text)
 
-    def _send_progress(self, kind: str, rid: int, done: int, total: int, text: str) -> None:
-        self._send(lambda: self._deliver_progress(kind, rid, done, total, text))
+    def _send_progress(self, req: Request, done: int, total: int, text: str) -> None:
+        self._send(lambda: self._deliver_progress(req, done, total, text))
 
     # ---- worker thread ------------------------------------------------------------------
     def _loop(self) -> None:

@@ -202,12 +202,29 @@ def _again(a, tree, last) -> str:
 
 
 def cmd_breed(a) -> int:
+    """Breed into ``--out`` holding its writer lock from reading its tree.json to writing the new one:
+    a second ``breed`` into the same folder is refused in one line (two would each report their children
+    and one family would be lost)."""
+    from ..core.folder_lock import LOCK_NAME, folder_lock
+
+    out = paths.output_folder("--out", a.out)
+    created = not out.exists()
+    with folder_lock(out, "a family"):
+        try:
+            return _breed_locked(a, out)
+        except BaseException:
+            if created and [p.name for p in out.iterdir()] == [LOCK_NAME]:
+                (out / LOCK_NAME).unlink()  # a run refused before it wrote anything leaves no folder behind
+                out.rmdir()
+            raise
+
+
+def _breed_locked(a, out: Path) -> int:
     from ..core.export import recipe_with, resize_image, save_png
     from ..core.latent.breeding import breeding_recipe, describe
     from ..core.latent.breeding_file import family_json
     from ..core.paths import atomic_write_text
 
-    out = paths.output_folder("--out", a.out)
     tree, rec, files = _plan(a, out)
     settings = common.export_settings(a)
     if rec is not None and a.size is None and rec.get("size") is not None:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.data.collection import own_files_only
 from ..core.errors import UserError
 from . import common, paths
 
@@ -20,7 +21,7 @@ def collection_out(value: str) -> Path:
     if out.suffix and not out.is_dir():
         raise UserError(f"--out {value}: give a .npz file, or a folder (a name without an extension) for a "
                         "collection")
-    if out.is_dir() and not (out / "manifest.json").exists() and any(out.iterdir()):
+    if out.is_dir() and not (out / "manifest.json").exists() and not own_files_only(out):
         raise UserError(f"--out {value}: this folder holds other files and no collection; give a new or empty folder")
     return paths.output_folder("--out", value)
 
@@ -32,6 +33,10 @@ def cmd_encode_collection(a) -> int:
     folder = paths.input_folder("--images", a.images)
     if a.address and a.engine != "ray":
         raise UserError("--address joins a Ray cluster: use it with --engine ray")
+    if a.address:
+        from ..core.data.collection_ray import check_address
+
+        check_address(a.address)  # before anything loads: not a Ray service is one line in seconds
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -46,16 +51,18 @@ def cmd_encode_collection(a) -> int:
         bar.set_postfix_str(f"{reused} kept from before" if reused else "")
         bar.update(done - bar.n)
 
+    def note(line):  # a damaged shard: named, and encoded again
+        print(f"latent-explorer encode: {line}", file=sys.stderr)
+
     t0 = time.perf_counter()
     if a.engine == "ray":
         from ..core.data.collection_ray import encode_collection_ray
 
         load = dict(spec=a.model, device=a.device, precision=a.precision, allow_pickle=a.allow_pickle,
                     **{k: v for k, v in (("size", a.size), ("config", a.config)) if v is not None})
-        man = encode_collection_ray(load, folder, out, a.shard_size, a.address, progress=progress)
+        man = encode_collection_ray(load, folder, out, a.shard_size, a.address, progress=progress, note=note)
     else:
-
-        man = col.encode_collection(common.load(a), folder, out, a.shard_size, progress=progress)
+        man = col.encode_collection(common.load(a), folder, out, a.shard_size, progress=progress, note=note)
     if bar is not None:
         bar.close()
     skipped = [(p, why) for s in man["shards"] for p, why in s["skipped"]]

@@ -111,6 +111,7 @@ def cmd_sample(a) -> int:
     out = paths.output_file("--out", a.out, (".png",))
     settings = common.export_settings(a)
     m = common.load(a)
+    common.check_grid_memory(a.n, m, settings, "use a smaller -n or --scale")
     z = m.sample_prior(a.n, seed=a.seed, temperature=a.temperature)
     save_png(out, make_grid(m.decode(z), settings=settings),
              recipe_with(common.recipe(m, kind="sample", n=a.n, seed=a.seed, temperature=a.temperature), settings))
@@ -161,6 +162,7 @@ def cmd_traverse(a) -> int:
         print(f"wrote {out} (1 row × {a.steps} steps along {a.direction})")
         return 0
     a.range_ = 3.0 if a.range_ is None else a.range_
+    common.check_grid_memory(int(m.latent_shape[0]) * a.steps, m, settings, "use fewer --steps or a smaller --scale")
     zs = traversal_latents(base, steps=a.steps, value_range=a.range_)
     imgs = m.decode(zs.reshape(-1, *m.latent_shape))
     grid = make_grid(imgs.reshape(zs.shape[0], a.steps, *imgs.shape[1:]), settings=settings)
@@ -182,6 +184,10 @@ def cmd_morph(a) -> int:
     from ..core.latent import path_latents
 
     out = paths.output_file("--out", a.out, (".gif", ".mp4", ".png"))
+    if out.suffix.lower() != ".png":
+        from ..core.export import check_writable_pair
+
+        check_writable_pair(out)  # its recipe FILE.json too, before anything is loaded
     if len(a.images) < 2:
         raise UserError("morph needs at least two images")
     files = common.input_images(a.images, least=2)
@@ -191,6 +197,11 @@ def cmd_morph(a) -> int:
                         f"{' (with --close)' if a.close else ''} needs at least {n_keys} frames")
     settings = common.export_settings(a, animated=True)
     m = common.load(a)
+    from ..core.export_settings import animation_bytes, check_memory
+
+    check_memory(animation_bytes(a.frames, *m.image_size, m.channels, settings),  # before a frame is decoded
+                 f"--frames {a.frames}{f' --out-size {a.out_size}' if a.out_size else ''}",
+                 "use fewer --frames or a smaller --out-size / --scale")
     _, keys = common.encode_files(m, files)
     if a.close:
         keys = np.concatenate([keys, keys[:1]])
@@ -280,8 +291,22 @@ def cmd_explain(a) -> int:
     return 0
 
 
+def cmd_serve(a) -> int:
+    """The classroom (``web/``): imported only here, so the desktop install needs no Gradio."""
+    from .. import web
+
+    why = web.missing()
+    if why:
+        print(f"latent-explorer serve: {why}", file=sys.stderr)
+        return 2
+    from ..web.server import ServeOptions, serve
+
+    return serve(ServeOptions(model=a.model or "digits", host=a.host, port=a.port, lab=a.lab, device=a.device,
+                              projection=a.projection))
+
+
 COMMANDS = {"train": cmd_train, "models": cmd_models, "info": cmd_info, "encode": cmd_encode,
             "sample": cmd_sample, "reconstruct": cmd_reconstruct, "traverse": cmd_traverse,
             "morph": cmd_morph, "evaluate": cmd_evaluate, "explain": cmd_explain,
             "analogy": cmd_analogy, "direction": cmd_direction, "breed": cmd_breed,
-            "install-launcher": cmd_install_launcher}
+            "install-launcher": cmd_install_launcher, "serve": cmd_serve}

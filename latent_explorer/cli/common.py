@@ -55,3 +55,10 @@ def encode_files(model, files):
     batch = np.stack([fit_to_size(im[None], model.image_size, model.channels)[0] for im in imgs])
     mean, _ = model.encode(batch)
     return batch, mean
+
+
+def check_grid_memory(n: int, model, settings, hint: str) -> None:
+    """Refuse a grid of ``n`` decodes that would not fit the export's memory budget, before decoding."""
+    from ..core.export_settings import check_memory, grid_bytes
+
+    check_memory(grid_bytes(n, *model.image_size, model.channels, settings), f"a grid of {n} images", hint)

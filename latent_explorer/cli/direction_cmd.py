@@ -81,6 +81,11 @@ def traverse_direction(a, m, base, settings):
     from ..core.latent.attributes import walk
 
     d = read_direction(a.direction, tuple(m.latent_shape))
+    note = d.provenance_note(m.weights_hash() if hasattr(m, "weights_hash") else None, m.spec or m.name)
+    if note:
+        import sys
+
+        print(f"warning: {a.direction}: {note}", file=sys.stderr)
     r = DIRECTION_RANGE if a.range_ is None else a.range_
     strengths = np.linspace(-r, r, a.steps) if a.steps > 1 else np.array([r])
     imgs = m.decode(walk(base, d, strengths))

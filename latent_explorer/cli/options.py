@@ -346,6 +346,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "generation and tree.json")
     _add_export(br)
 
+    sv = sub.add_parser("serve", help="the classroom: the explorer in every student's browser, offline, from "
+                                      "this computer (needs the classroom extra)")
+    _add_model(sv, required=False)
+    sv.add_argument("--host", type=text, default="127.0.0.1",
+                    help="where to listen: 127.0.0.1 (this computer only, the default) or 0.0.0.0 (the "
+                         "class's network: anyone on it can open the page)")
+    sv.add_argument("--port", type=whole(0, 65535), default=7860, help="the port (0: any free one)")
+    sv.add_argument("--lab", action="store_true", help="open the students' pages on the guided lab")
+    sv.add_argument("--projection", choices=("pca", "tsne", "umap"), default=None,
+                    help="the map's layout (default: the model's)")
+
     il = sub.add_parser("install-launcher", help="add the app to the desktop's application menu (a freedesktop "
                                                  ".desktop entry in $XDG_DATA_HOME/applications)")
     il.add_argument("--remove", action="store_true", help="remove the entry instead")

@@ -117,3 +117,19 @@ def check_gui(a) -> None:
         if _os_errors(lambda o, v: shot.is_dir())("--screenshot", screenshot):
             raise UserError(f"--screenshot {screenshot}: is a folder; give a .png file name")
         _os_errors(_writable_folder)("--screenshot", screenshot, shot.resolve().parent, must_exist=True)
+        _os_errors(_can_write_file)("--screenshot", screenshot, shot)
+
+
+def _can_write_file(option: str, value: str, path: Path) -> None:
+    """``path`` can be written (tried, not guessed: root passes every permission check, not a read-only
+    file system or a special file), before a model is loaded for it; nothing is changed."""
+    if path.exists():
+        if not path.is_file():
+            raise UserError(f"{option} {value}: is not a regular file")
+        if not os.access(path, os.W_OK):
+            raise UserError(f"{option} {value}: cannot overwrite it (permission denied)")
+        with open(path, "ab"):  # opened for appending, nothing written: the file is unchanged
+            return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.close(fd)
+    os.unlink(path)

@@ -1,12 +1,15 @@
 """Exports that carry their recipe: PNG grids and strips, GIF and MP4 morphs.
 
 A PNG stores its recipe (model, hash, method, seeds or latents) as JSON in a ``latent-explorer``
-text chunk; GIF and MP4 get a sidecar ``FILE.json``. Every file is written atomically. Sizes,
+text chunk; GIF and MP4 get a sidecar ``FILE.json``. Every file is written atomically, and an animation
+and its recipe together (``write_pair``: both or neither). Sizes,
 filters, fps, looping and MP4 quality come from an optional ``ExportSettings``
 (``export_settings.py``), recorded in the recipe under ``"export"``.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
 import os
@@ -18,8 +21,9 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .errors import UserError
-from .export_settings import ExportSettings, apply_to_frames, gif_frame_ms, recipe_with, resize_image
-from .paths import atomic_write, atomic_write_bytes, atomic_write_text
+from .export_settings import (ExportSettings, animation_bytes, apply_to_frames, check_memory, grid_bytes,
+                               gif_frame_ms, recipe_with, resize_image)
+from .paths import _UMASK, atomic_write, atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
 
 RECIPE_KEY = "latent-explorer"
 
@@ -32,6 +36,9 @@ def make_grid(images: np.ndarray, cols: int | None = None, pad: int = 2, pad_val
     if images.ndim == 5:
         rows, cols = images.shape[:2]
         images = images.reshape(rows * cols, *images.shape[2:])
+    n, h, w, c = images.shape
+    check_memory(grid_bytes(n, h, w, c, settings, scale), f"a grid of {n} images",
+                 "use fewer images or a smaller --scale")
     if settings is not None and settings.resizes:
         images = np.stack([resize_image(im, settings) for im in images])
     n, h, w, c = images.shape
@@ -112,19 +119,73 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _write_mp4(path: Path, frames: np.ndarray, fps: int, quality: int) -> None:
+def _write_mp4(tmp: str, frames: np.ndarray, fps: int, quality: int) -> None:
     import imageio.v2 as imageio
 
-    fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=path.parent if path.parent.exists() else None)
-    os.close(fd)
+    with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=quality, macro_block_size=1) as wr:
+        for f in frames:
+            wr.append_data(f)
+
+
+#: a write that failed for a reason of the user's (a folder where the file or its recipe goes, no
+#: permission, a read-only or full disk, a name too long): one line, exit 2
+_USER_ERRNOS = {getattr(errno, n) for n in ("EISDIR", "ENOTDIR", "EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT",
+                                             "ENAMETOOLONG", "EEXIST") if hasattr(errno, n)}
+
+
+def sidecar(path: str | os.PathLike) -> Path:
+    """Where an animation's recipe goes: ``FILE.gif.json`` beside ``FILE.gif``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def check_writable_pair(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an animation whose file or recipe cannot be written (a folder in its
+    place, no permission): one ``UserError``."""
+    for p in (Path(path), sidecar(path)):
+        if p.is_dir():
+            raise UserError(f"{p}: is a folder, so the {'recipe' if p != Path(path) else 'export'} cannot be "
+                            "written there; remove it or give another --out")
+        if p.exists() and not os.access(p, os.W_OK):
+            raise UserError(f"{p}: cannot overwrite it (permission denied)")
+
+
+def write_pair(path: Path, write_media, recipe_text: str | None, suffix: str = ".tmp") -> None:
+    """The export at ``path`` (``write_media(temporary path)`` writes it) and its recipe ``FILE.json``
+    appear together or not at all: both go to temporaries beside them first (fsynced), then are put in
+    place; on any failure both are removed (and the temporaries). An ``OSError`` of the user's making
+    is a ``UserError`` of one line naming the file."""
+    path = Path(path)
+    pairs = [(path, None)] + ([(sidecar(path), recipe_text)] if recipe_text is not None else [])
+    if recipe_text is not None:
+        check_writable_pair(path)
+    temps, placed = [], []
     try:
-        with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=quality, macro_block_size=1) as wr:
-            for f in frames:
-                wr.append_data(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for dst, text in pairs:
+            fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=suffix if text is None else ".tmp",
+                                       dir=dst.parent)
+            os.close(fd)
+            temps.append(tmp)
+            if text is None:
+                write_media(tmp)
+            else:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(text)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        for (dst, _), tmp in zip(pairs, temps):
+            os.replace(tmp, dst)
+            placed.append(dst)
+    except BaseException as e:
+        for p in [*temps, *placed]:
+            with contextlib.suppress(OSError):
+                os.unlink(p)
+        if isinstance(e, OSError) and e.errno in _USER_ERRNOS:
+            where = e.filename if isinstance(e.filename, str) and not Path(e.filename).name.startswith(".") \
+                else path
+            raise UserError(f"{where}: cannot write the export ({e.strerror or e}); nothing was written") from None
+        raise
 
 
 def save_animation(path: str | os.PathLike, frames: np.ndarray, fps: int | None = None, recipe: dict | None = None,
@@ -149,6 +210,8 @@ def save_animation(path: str | os.PathLike, frames: np.ndarray, fps: int | None 
     frames = np.asarray(frames)
     if boomerang and (settings is None or settings.loop != "ping-pong") and len(frames) > 2:
         frames = np.concatenate([frames, frames[-2:0:-1]])
+    check_memory(animation_bytes(len(frames), *frames.shape[1:4], settings), f"{len(frames)} frames",
+                 "use fewer --frames or a smaller --out-size / --scale")
     frames = apply_to_frames(frames, settings)
     recipe = recipe_with(recipe, settings, animated=True) if recipe or settings is not None else None
     if suffix == ".png":
@@ -161,10 +224,12 @@ def save_animation(path: str | os.PathLike, frames: np.ndarray, fps: int | None 
             recipe["export"]["gif_frame_ms"] = ms
         loop = {} if settings is not None and settings.loop == "once" else {"loop": 0}
         pil = [Image.fromarray(f) for f in frames]
-        buf = io.BytesIO()
-        pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=ms, **loop,
-                    comment=recipe_json(recipe or {}).encode()[:255] if recipe else b"")
-        atomic_write_bytes(path, buf.getvalue())
+        comment = recipe_json(recipe or {}).encode()[:255] if recipe else b""
+
+        def write_media(tmp: str) -> None:
+            pil[0].save(tmp, format="GIF", save_all=True, append_images=pil[1:], duration=ms, **loop,
+                        comment=comment)
+        tmp_suffix = ".tmp"
     else:
         if settings is None or not settings.resizes:
             # small frames: upscale (nearest) so that the video is watchable, even sizes for H.264
@@ -172,9 +237,12 @@ def save_animation(path: str | os.PathLike, frames: np.ndarray, fps: int | None 
             s = max(1, int(np.ceil(256 / max(h, w))))
             frames = frames.repeat(s, 1).repeat(s, 2)
             frames = frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2]
-        _write_mp4(path, _even(frames), fps, settings.quality if settings is not None else 8)
-    if recipe:
-        atomic_write_text(path.with_name(path.name + ".json"), json.dumps(recipe, default=_jsonable, indent=2))
+        quality = settings.quality if settings is not None else 8
+
+        def write_media(tmp: str) -> None:
+            _write_mp4(tmp, _even(frames), fps, quality)
+        tmp_suffix = ".tmp.mp4"  # (imageio picks the format by the suffix)
+    write_pair(path, write_media, json.dumps(recipe, default=_jsonable, indent=2) if recipe else None, tmp_suffix)
     return path
 
 

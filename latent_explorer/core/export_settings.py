@@ -134,6 +134,39 @@ def resize_image(img: np.ndarray, settings: ExportSettings | None) -> np.ndarray
     return out[..., None] if c == 1 else out
 
 
+#: the most memory an export's pixels may take (every value of a job can be in range and the whole
+#: still not fit: 2,000 frames of 4096 px are 100 GB); a module constant, so tests can lower it
+MEMORY_BUDGET = 2 << 30
+
+
+def _gb(n: float) -> str:
+    return f"{n / (1 << 30):.1f} GB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MB"
+
+
+def check_memory(nbytes: float, what: str, hint: str) -> None:
+    """Refuse a job whose estimated memory is over ``MEMORY_BUDGET`` before anything is allocated:
+    a ``UserError`` of one line saying how much it would take and what to change."""
+    from .errors import UserError
+
+    if nbytes > MEMORY_BUDGET:
+        raise UserError(f"{what} would need about {_gb(nbytes)} of memory, more than the {_gb(MEMORY_BUDGET)} an "
+                        f"export may take: {hint}")
+
+
+def animation_bytes(n: int, h: int, w: int, c: int, settings: ExportSettings | None) -> int:
+    """About the memory an animation of ``n`` decoded h×w×c frames takes on its way to the file: the
+    decoded frames, the resized ones (ping-pong: nearly twice as many), in RGB, and the writer's copy."""
+    oh, ow = settings.output_size(h, w) if settings is not None else (max(h, 256), max(w, 256))
+    shown = 2 * n - 2 if settings is not None and settings.loop == "ping-pong" and n > 2 else n
+    return n * h * w * c + 2 * shown * oh * ow * 3
+
+
+def grid_bytes(n: int, h: int, w: int, c: int, settings: ExportSettings | None, scale: int = 1) -> int:
+    """About the memory of a grid of ``n`` h×w×c tiles: the tiles, resized, and the grid itself."""
+    oh, ow = settings.output_size(h, w) if settings is not None else (h, w)
+    return n * h * w * c + 2 * n * (oh * scale + 2) * (ow * scale + 2) * c
+
+
 def apply_to_frames(frames: np.ndarray, settings: ExportSettings | None) -> np.ndarray:
     """Frames N×H×W×C resized one by one; "ping-pong" appends the interior frames reversed
     (n -> 2n − 2 frames, so a looping player never shows an end twice). None: unchanged."""
@@ -147,5 +180,5 @@ def apply_to_frames(frames: np.ndarray, settings: ExportSettings | None) -> np.n
     return frames
 
 
-__all__ = ["ExportSettings", "FILTERS", "EASES", "LOOPS", "SCALE_RANGE", "SIZE_RANGE", "FPS_RANGE", "FRAMES_RANGE",
+__all__ = ["MEMORY_BUDGET", "animation_bytes", "check_memory", "grid_bytes", "ExportSettings", "FILTERS", "EASES", "LOOPS", "SCALE_RANGE", "SIZE_RANGE", "FPS_RANGE", "FRAMES_RANGE",
            "QUALITY_RANGE", "gif_frame_ms", "recipe_with", "resize_image", "apply_to_frames"]

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .numbers import check_latent
 from .paths import atomic_write
 
 FORMAT = "latent-explorer-session"
@@ -126,9 +127,12 @@ class _Arrays:
         if count * dtype.itemsize != len(raw) - f.tell():
             raise _err(src, f"{label} is truncated: its header promises {tuple(shape)} {dtype}")
         a = np.frombuffer(raw, dtype, count, offset=f.tell())
-        a = (a.reshape(shape[::-1]).T if fortran else a.reshape(shape)).astype(np.float32)
-        if not np.isfinite(a).all():
-            raise _err(src, f"{label} holds NaN or infinite values; the file is damaged")
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: refused below
+            a = (a.reshape(shape[::-1]).T if fortran else a.reshape(shape)).astype(np.float32)
+        try:  # every array is a latent (or a stack of them): checked as the float32 it is used as
+            check_latent(a, label)
+        except ValueError as e:
+            raise _err(src, f"{e}; the file is damaged") from None
         return a
 
 

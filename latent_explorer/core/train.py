@@ -204,6 +204,15 @@ def _resume_words(stamp, start: int, opts: TrainOptions, plan: Plan, prev: dict)
 
 
 def train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainResult:
+    """Train into ``opts.out``, holding its writer lock (``folder_lock``): a second run into the same
+    folder, from the command line or the app, is refused with a ``UserError`` of one line."""
+    from .folder_lock import folder_lock
+
+    with folder_lock(opts.out, "a model"):
+        return _train(opts, callbacks)
+
+
+def _train(opts: TrainOptions, callbacks: TrainCallbacks | None = None) -> TrainResult:
     cb = callbacks or TrainCallbacks()
     t_start = time.perf_counter()
     device = resolve_device(opts.device)

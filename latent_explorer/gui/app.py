@@ -185,6 +185,8 @@ def run_gui(args) -> int:
 
     app, win = launch(opts)
     result = {"code": 0}
+    if note := win.size_note():  # honoured, or the minimum said
+        print(f"latent-explorer gui: {note}", file=sys.stderr)
 
     if opts.screenshot:
         def shoot():

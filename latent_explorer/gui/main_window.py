@@ -79,6 +79,20 @@ class MainWindow(QMainWindow):
         self.views.skipped_link = SkippedLink()
         self.statusBar().addPermanentWidget(self.views.skipped_link)
 
+    def size_note(self) -> str:
+        """When ``--window-size`` asked for less than the window can be (its widgets' minimum), what it
+        opened at instead and why; "" when the size asked for is the size it has."""
+        want = self.options.window_size
+        if not want:
+            return ""
+        w, h = want
+        got = (self.width(), self.height())
+        if got == (w, h):
+            return ""
+        least = self.minimumSizeHint().expandedTo(self.minimumSize())
+        return (f"--window-size {w}x{h}: the window cannot be smaller than {least.width()}×{least.height()} "
+                f"(its panels' minimum); it opened at {got[0]}×{got[1]}")
+
     @property
     def exit_code(self) -> int:
         return self.models.exit_code if self.models is not None else 0
@@ -413,6 +427,8 @@ class MainWindow(QMainWindow):
 
         gc.enable()  # off while the window starts (app.launch); closed before it was ready
         self.views.status.stop()
+        if getattr(self, "share_dialog", None) is not None:  # the class's server ends with the window
+            self.share_dialog.stop()
         if self.ctx is not None:
             self.ctx.closing = True
             self.training.stop()

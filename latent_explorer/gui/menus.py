@@ -19,6 +19,11 @@ VAE_HELP = (
 
 
 class Menus:
+    def _share(self):
+        from .dialogs.share import open_share_dialog
+
+        return open_share_dialog(self.win)
+
     def __init__(self, win, ctx):
         self.win, self.ctx = win, ctx
         c, mb = ctx, win.menuBar()
@@ -54,6 +59,8 @@ class Menus:
         f.addAction("Export sample &grid…", c.exports.export_samples_dialog)
         f.addAction("&Export morph…", c.exports.export_morph_dialog)
         f.addAction("Save the &map as a figure (PNG, SVG)…", c.maps.save_map_figure_dialog)
+        f.addSeparator()
+        f.addAction("S&hare with the class…", self._share)
         f.addSeparator()
         quit_action = QAction("&Quit", win)
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))

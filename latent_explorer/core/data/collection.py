@@ -9,14 +9,23 @@ files, skipped files and model in its Parquet metadata, so a re-run (after Ctrl-
 keeps every finished shard whose files are still the same and encodes only the rest.
 A file that cannot be read is skipped with its reason, as a folder import does.
 
+Trust: the manifest keeps each shard's SHA-256 (a file cannot hold its own), verified before a
+shard is read (``Collection``) or kept (a re-run, which names a damaged shard and encodes it
+again); the latents read back are checked as float32 (``core.numbers``). A writer holds the
+folder's lock (``core.folder_lock``) and first removes the temporaries a killed write left
+(``clean_leftovers``): a folder holding only a collection's own files is never "other files".
+
 ``Collection(out)`` reads one back: the latents (a column read per shard) and the thumbnails
 lazily, a row group at a time, for the map's hover card. The Ray engine (``collection_ray.py``)
 writes the same shards through ``encode_shard``. Needs pyarrow. No Qt.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import re
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
@@ -25,8 +34,11 @@ import numpy as np
 
 from ..jsonio import read_bounded
 from ..errors import UserError
+from ..folder_lock import LOCK_NAME, folder_lock
+from ..numbers import LATENT_LIMIT, LOGVAR_LIMIT, latent_array
 
 FORMAT = "latent-explorer-collection"
+VERSION = 2              # 2: each shard's SHA-256 in the manifest
 SHARD_SIZE = 1024
 ROW_GROUP = 128
 THUMB_PX = 64
@@ -109,32 +121,100 @@ def encode_shard(model, folder: str | Path, out: str | Path, k: int, files: list
     entry = {"name": shard_name(k), "rows": len(kept), "files": len(files), "first": files[0], "last": files[-1],
              "model_hash": hash_, "skipped": skipped, "fingerprint": fingerprint(folder, files)}
     table = pa.table(cols).replace_schema_metadata({"latent-explorer": json.dumps(entry)})
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, row_group_size=ROW_GROUP)
+    data = buf.getvalue()
     with atomic_write(Path(out) / shard_name(k)) as f:
-        pq.write_table(table, f, row_group_size=ROW_GROUP)
-    return entry
+        f.write(data)
+    return {**entry, "sha256": digest(data)}  # (the manifest's copy: a file cannot hold its own checksum)
 
 
-def finished_shard(out: str | Path, k: int, files: list[str], hash_: str, folder: str | Path) -> dict | None:
-    """Shard ``k``'s entry when it is on disk, whole, for these same files (unchanged since: the same
-    sizes and modification times) and this model; else None."""
+def digest(data) -> str:
+    """The SHA-256 of a shard's bytes, which the manifest keeps and every read and resume verifies."""
+    import hashlib
+
+    return hashlib.sha256(memoryview(data)).hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+#: the files a collection writes in its folder: the manifest, the shards, their temporaries (a kill
+#: in the middle of a write leaves ``.shard-00000.parquet.XXXX.tmp``) and the writer's lock
+_OWN = re.compile(r"manifest\.json|shard-\d{5}\.parquet|\.(manifest\.json|shard-\d{5}\.parquet)\.[^/]*\.tmp"
+                  r"|" + re.escape(LOCK_NAME))
+_LEFTOVER = re.compile(r"\.(manifest\.json|shard-\d{5}\.parquet)\.[^/]*\.tmp")
+
+
+def own_files_only(out: str | Path) -> bool:
+    """True when ``out`` holds nothing but what a collection writes (or is empty): an interrupted
+    first run's leftovers are the collection's own, never "other files"."""
+    return all(_OWN.fullmatch(p.name) for p in Path(out).iterdir())
+
+
+def clean_leftovers(out: str | Path) -> list[str]:
+    """Remove the temporaries an interrupted write left in ``out`` (hold the folder's lock)."""
+    gone = []
+    for p in Path(out).iterdir():
+        if _LEFTOVER.fullmatch(p.name) and p.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                gone.append(p.name)
+    return gone
+
+
+def finished_shard(out: str | Path, k: int, files: list[str], hash_: str, folder: str | Path,
+                   checksum: str | None = None) -> dict | None:
+    """Shard ``k``'s entry when it is on disk, whole (its bytes match ``checksum``, the manifest's), for
+    these same files (unchanged since: the same sizes and modification times) and this model; else None."""
+    return shard_state(out, k, files, hash_, folder, checksum)[0]
+
+
+def shard_state(out: str | Path, k: int, files: list[str], hash_: str, folder: str | Path,
+                checksum: str | None) -> tuple[dict | None, str]:
+    """(the entry of shard ``k`` if it can be kept, else None; why it is damaged, or "")."""
     import pyarrow.parquet as pq
 
     path = Path(out) / shard_name(k)
     if not path.is_file():
-        return None
+        return None, ""
+    if not checksum:  # written, but killed before the manifest recorded its checksum: redone
+        return None, ""
     try:
+        if file_digest(path) != checksum:
+            return None, "damaged (its bytes do not match the manifest's checksum)"
         meta = pq.read_schema(path).metadata or {}
         entry = json.loads(meta.get(b"latent-explorer", b"{}"))
-    except Exception:  # a damaged shard is encoded again
-        return None
-    same = entry.get("files") == len(files) and entry.get("first") == files[0] and entry.get("last") == files[-1]
+    except Exception as e:  # a damaged shard is encoded again
+        return None, f"damaged ({str(e).splitlines()[0][:80] if str(e) else type(e).__name__})"
+    same = (isinstance(entry, dict) and entry.get("files") == len(files) and entry.get("first") == files[0]
+            and entry.get("last") == files[-1])
     if not same or entry.get("model_hash") != hash_:
-        return None
-    return entry if entry.get("fingerprint") == fingerprint(folder, files) else None
+        return None, ""
+    if entry.get("fingerprint") != fingerprint(folder, files):
+        return None, ""
+    return {**entry, "sha256": checksum}, ""
+
+
+def old_checksums(out: str | Path) -> dict[str, str]:
+    """The shards' checksums in ``out``'s manifest (none when there is no readable one)."""
+    try:
+        m = read_bounded(Path(out) / "manifest.json")
+        return {e["name"]: e["sha256"] for e in m.get("shards", []) if isinstance(e, dict)
+                and isinstance(e.get("name"), str) and isinstance(e.get("sha256"), str)}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
 
 
 def _manifest(model, folder, hash_: str, shard_size: int, n_files: int, entries: list[dict]) -> dict:
-    return {"format": FORMAT, "version": 1, "model": str(model.spec or model.name), "model_hash": hash_,
+    return {"format": FORMAT, "version": VERSION, "model": str(model.spec or model.name), "model_hash": hash_,
             "latent_shape": list(model.latent_shape), "image_size": list(model.image_size),
             "channels": int(model.channels), "source": str(Path(folder).resolve()), "shard_size": shard_size,
             "files": n_files, "images": sum(e["rows"] for e in entries), "complete": len(entries) ==
@@ -166,25 +246,31 @@ def check_resumable(out: str | Path, hash_: str, folder: str | Path | None = Non
 
 
 def encode_collection(model, folder: str | Path, out: str | Path, shard_size: int = SHARD_SIZE,
-                      progress: Callable[[int, int, int], None] | None = None) -> dict:
+                      progress: Callable[[int, int, int], None] | None = None,
+                      note: Callable[[str], None] | None = None) -> dict:
     """Encode ``folder`` into the collection ``out`` (resuming); the manifest. ``progress(done, total,
-    reused)`` counts shards."""
+    reused)`` counts shards; ``note(line)`` hears of each damaged shard that is redone. Holds ``out``'s
+    writer lock: a second writer is refused (``UserError``)."""
     files = list_files(folder)
     if not files:
         raise UserError(f"{folder}: no image files in this folder")
     hash_ = model_hash(model)
     check_resumable(out, hash_, folder)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    entries, reused = [], 0
-    plan = plan_shards(files, shard_size)
-    for k, chunk in plan:
-        entry = finished_shard(out, k, chunk, hash_, folder)
-        reused += entry is not None
-        entries.append(entry or encode_shard(model, folder, out, k, chunk, hash_))
-        write_manifest(out, _manifest(model, folder, hash_, shard_size, len(files), entries))
-        if progress:
-            progress(k + 1, len(plan), reused)
-    return _manifest(model, folder, hash_, shard_size, len(files), entries)
+    with folder_lock(out, "a collection"):
+        clean_leftovers(out)
+        sums = old_checksums(out)
+        entries, reused = [], 0
+        plan = plan_shards(files, shard_size)
+        for k, chunk in plan:
+            entry, why = shard_state(out, k, chunk, hash_, folder, sums.get(shard_name(k)))
+            if why and note:
+                note(f"{Path(out) / shard_name(k)}: {why}; encoding it again")
+            reused += entry is not None
+            entries.append(entry or encode_shard(model, folder, out, k, chunk, hash_))
+            write_manifest(out, _manifest(model, folder, hash_, shard_size, len(files), entries))
+            if progress:
+                progress(k + 1, len(plan), reused)
+        return _manifest(model, folder, hash_, shard_size, len(files), entries)
 
 
 class CollectionImages:
@@ -195,6 +281,8 @@ class CollectionImages:
     def __init__(self, collection: "Collection", keep: int = 16):
         self.c, self.keep = collection, keep
         self._cache: OrderedDict = OrderedDict()
+        #: guards ``_cache`` (many sessions read thumbnails at once); never held while a group is read
+        self._lock = threading.Lock()
         self.shape = (len(collection), *collection.image_size, collection.channels)
 
     def __len__(self) -> int:
@@ -202,20 +290,30 @@ class CollectionImages:
 
     def _group(self, shard: int, group: int) -> list:
         key = (shard, group)
-        if key not in self._cache:
-            import pyarrow.parquet as pq
-
-            import pyarrow as pa
-
-            try:
-                pf = pq.ParquetFile(self.c.root / self.c.shards[shard]["name"])
-                self._cache[key] = pf.read_row_group(group, columns=["thumb"]).column("thumb").to_pylist()
-            except (OSError, pa.ArrowException):  # the shard went missing since: blank tiles, never a crash
-                self._cache[key] = [None] * ROW_GROUP
+        with self._lock:
+            rows = self._cache.get(key)
+            if rows is not None:
+                self._cache.move_to_end(key)
+                return rows
+        rows = self._read_group(shard, group)  # (two threads asking for one group may both read it)
+        with self._lock:
+            self._cache[key] = rows
+            self._cache.move_to_end(key)
             while len(self._cache) > self.keep:
                 self._cache.popitem(last=False)
-        self._cache.move_to_end(key)
-        return self._cache[key]
+        return rows
+
+    def _read_group(self, shard: int, group: int) -> list:
+        import pyarrow.parquet as pq
+
+        import pyarrow as pa
+
+        try:
+            self.c.verify(self.c.shards[shard])   # (once a shard: a damaged one shows blank tiles)
+            pf = pq.ParquetFile(self.c.root / self.c.shards[shard]["name"])
+            return pf.read_row_group(group, columns=["thumb"]).column("thumb").to_pylist()
+        except (OSError, pa.ArrowException, UserError):  # missing or damaged since: blank tiles, never a crash
+            return [None] * ROW_GROUP
 
     def _one(self, i: int) -> np.ndarray:
         from PIL import Image
@@ -270,6 +368,8 @@ class Collection:
             raise UserError(f"{path}: damaged manifest ({type(e).__name__}: {e})") from None
         self.model_hash = m.get("model_hash")
         self.complete = bool(m.get("complete", True))
+        self.version = m.get("version", 1) if isinstance(m.get("version", 1), int) else 1
+        self._verified: set[str] = set()
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -286,16 +386,51 @@ class Collection:
 
         path = self.root / s["name"]
         try:
+            data = pa.BufferReader(self.verified_bytes(s))
             if columns is not None:
-                names = pq.read_schema(path).names
+                names = pq.read_schema(data).names
                 columns = [c for c in columns if c in names]
-            t = pq.read_table(path, columns=columns)
+            t = pq.read_table(data, columns=columns)
         except (OSError, pa.ArrowException) as e:
             raise UserError(f"{path}: missing or damaged ({str(e).splitlines()[0][:120]}); "
                             "run latent-explorer encode again to redo it") from None
         if t.num_rows != int(s["rows"]):
             raise UserError(f"{path}: {t.num_rows} rows where the manifest says {s['rows']}; run encode again")
         return t
+
+    def verified_bytes(self, s: dict) -> bytes:
+        """Shard ``s``'s bytes, checked against the manifest's SHA-256 (a collection written before
+        checksums, version 1, has none): a flipped byte is one line naming the shard, never data."""
+        path = self.root / s["name"]
+        data = path.read_bytes()
+        want = s.get("sha256")
+        if want is None and self.version < 2:
+            self._verified.add(s["name"])
+            return data
+        if not isinstance(want, str) or digest(data) != want:
+            raise UserError(f"{path}: damaged (its bytes do not match the manifest's checksum); "
+                            "run latent-explorer encode again to redo it")
+        self._verified.add(s["name"])
+        return data
+
+    def verify(self, s: dict) -> None:
+        """Shard ``s`` checked once (``verified_bytes``) before any of it is shown."""
+        if s["name"] not in self._verified:
+            self.verified_bytes(s)
+
+    def _column(self, t, name: str, s: dict, rows: int, d: int, limit: float = LATENT_LIMIT) -> np.ndarray:
+        """Column ``name`` of a shard as float32 rows×d, each value finite and within ±``limit``."""
+        import pyarrow as pa
+
+        try:
+            col = t.column(name).combine_chunks()
+            if not pa.types.is_fixed_size_list(col.type) or col.type.list_size != d:
+                raise ValueError(f"is {col.type}, not {d} numbers a row")
+            values = latent_array(col.flatten().to_numpy(zero_copy_only=False), "it", limit)
+        except (ValueError, pa.ArrowException) as e:
+            raise UserError(f"{self.root / s['name']}: column {name!r} {str(e).removeprefix('it ')}; "
+                            "run latent-explorer encode again to redo it") from None
+        return values.reshape(rows, d)
 
     def latents(self, should_stop: Callable[[], None] | None = None):
         """(the relative paths as one Arrow string array, means N×latent_shape, log-variances or None, KL per
@@ -312,13 +447,14 @@ class Collection:
             t = self._read(s, ["path", "mean", "logvar"])
             rows = t.num_rows
             paths.append(t.column("path").combine_chunks())
-            mu = t.column("mean").combine_chunks().flatten().to_numpy().reshape(rows, d)
+            mu = self._column(t, "mean", s, rows, d)
             mean[start:start + rows] = mu
             if "logvar" in t.column_names:
-                lv = t.column("logvar").combine_chunks().flatten().to_numpy().reshape(rows, d)
+                lv = self._column(t, "logvar", s, rows, d, LOGVAR_LIMIT)
                 logvar = np.empty((n, d), np.float32) if logvar is None else logvar
                 logvar[start:start + rows] = lv
-                part = (-0.5 * (1.0 + lv - mu.astype(np.float64) ** 2 - np.exp(lv))).sum(0)
+                lv64 = lv.astype(np.float64)  # exp in float64: a float32 exp(log σ²) overflows past 88
+                part = (-0.5 * (1.0 + lv64 - mu.astype(np.float64) ** 2 - np.exp(lv64))).sum(0)
                 kl_sum = part if kl_sum is None else kl_sum + part
         shape = (n, *self.latent_shape)
         kl = None if kl_sum is None else (kl_sum / max(n, 1)).astype(np.float32)

@@ -41,19 +41,40 @@ def start_local_ray(num_cpus: int | None = None) -> None:
              **_quiet_ray())
 
 
-def _reachable(address: str, timeout: float = 5.0) -> None:
-    """A HOST:PORT (or ray://HOST:PORT) address must accept a connection: Ray itself retries for minutes."""
+#: HTTP/2's client preface and an empty SETTINGS frame: Ray's GCS and its client server speak gRPC
+_H2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def check_address(address: str, timeout: float = 4.0) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) address must answer as a Ray service does (gRPC: an HTTP/2
+    SETTINGS frame) within a few seconds: ``ray.init`` itself retries for minutes against anything
+    else. A ``UserError`` of one line otherwise."""
     import socket
 
     hostport = address.split("://", 1)[-1]
     if address == "auto" or ":" not in hostport:
         return
     host, _, port = hostport.rpartition(":")
+    host = host.strip("[]")
     try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(_H2_HELLO)
+            reply = b""
+            while len(reply) < 9:
+                part = sock.recv(9 - len(reply))
+                if not part:
+                    break
+                reply += part
+    except socket.timeout:
+        raise UserError(f"--address {address}: something listens there but does not answer as Ray does "
+                        f"(no reply in {timeout:g} s); give the address of a Ray head node (HOST:6379)") from None
     except (OSError, ValueError) as e:
         raise UserError(f"--address {address}: no Ray cluster answers there ({getattr(e, 'strerror', None) or e})"
                         ) from None
+    if len(reply) < 9 or reply[3] != 0x04:  # not an HTTP/2 SETTINGS frame (a web server says "HTTP/1.1 400")
+        raise UserError(f"--address {address}: that is not a Ray service (it does not speak gRPC); give the "
+                        "address of a Ray head node (HOST:6379)")
 
 
 class ShardEncoder:
@@ -77,16 +98,18 @@ class ShardEncoder:
 
 def encode_collection_ray(load: dict, folder: str | Path, out: str | Path, shard_size: int = col.SHARD_SIZE,
                           address: str | None = None, actors: int | None = None,
-                          progress: Callable[[int, int, int], None] | None = None) -> dict:
-    """``encode_collection`` on Ray Data; ``load`` holds ``load_model``'s arguments (each actor loads it)."""
-    import json
-
+                          progress: Callable[[int, int, int], None] | None = None,
+                          note: Callable[[str], None] | None = None) -> dict:
+    """``encode_collection`` on Ray Data; ``load`` holds ``load_model``'s arguments (each actor loads it).
+    Holds ``out``'s writer lock, as the local engine does."""
     try:
         import ray
     except ImportError:
         raise UserError("--engine ray needs Ray: pip install -e '.[cluster]'") from None
     from ..models.loading import load_model
 
+    if address and not ray.is_initialized():
+        check_address(address)  # before the model loads: something that is not Ray is refused in seconds
     folder, out = str(Path(folder).resolve()), str(Path(out).resolve())
     files = col.list_files(folder)
     if not files:
@@ -94,14 +117,31 @@ def encode_collection_ray(load: dict, folder: str | Path, out: str | Path, shard
     model = load_model(**load)  # for its hash and shapes; the actors load their own
     hash_ = col.model_hash(model)
     col.check_resumable(out, hash_, folder)
-    Path(out).mkdir(parents=True, exist_ok=True)
+    with col.folder_lock(out, "a collection"):
+        return _encode_locked(ray, model, load, folder, out, files, hash_, shard_size, address, actors, progress,
+                              note)
+
+
+def _encode_locked(ray, model, load, folder, out, files, hash_, shard_size, address, actors, progress, note):
+    import json
+
+    col.clean_leftovers(out)
+    sums = col.old_checksums(out)
     plan = col.plan_shards(files, shard_size)
-    entries = {k: col.finished_shard(out, k, chunk, hash_, folder) for k, chunk in plan}
+    entries = {}
+    for k, chunk in plan:
+        entries[k], why = col.shard_state(out, k, chunk, hash_, folder, sums.get(col.shard_name(k)))
+        if why and note:
+            note(f"{Path(out) / col.shard_name(k)}: {why}; encoding it again")
     todo = [(k, chunk) for k, chunk in plan if entries[k] is None]
     reused = len(plan) - len(todo)
+
+    def manifest() -> dict:
+        return col._manifest(model, folder, hash_, shard_size, len(files), [entries[k] for k, _ in plan
+                                                                              if entries[k] is not None])
+
     started = not ray.is_initialized()
     if started and address:
-        _reachable(address)
         try:
             ray.init(address=address, **_quiet_ray())
         except Exception as e:  # an unreachable or refused cluster: one line
@@ -121,11 +161,12 @@ def encode_collection_ray(load: dict, folder: str | Path, out: str | Path, shard
                                                                                        out=out, hash_=hash_))
             for done, row in enumerate(ds.iter_rows(), 1):
                 entries[int(row["shard"])] = json.loads(row["entry"])
+                col.write_manifest(out, manifest())  # each shard's checksum kept as it comes: a kill resumes
                 if progress:
                     progress(reused + done, len(plan), reused)
     finally:
         if started:
             ray.shutdown()
-    manifest = col._manifest(model, folder, hash_, shard_size, len(files), [entries[k] for k, _ in plan])
-    col.write_manifest(out, manifest)
-    return manifest
+    m = manifest()
+    col.write_manifest(out, m)
+    return m

@@ -27,6 +27,8 @@ from ..errors import Cancelled, ImageLoadError
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 # Refuse anything over ~ 89 Mpx (Pillow's own default threshold); a bomb would eat the RAM.
 MAX_PIXELS = 89_478_485
+#: an image whose covering resize is this many times the target's pixels is cropped before resizing
+EXTREME_RATIO = 16
 # what a file of any of _PIL_FORMATS starts with (enough bytes for every format's accept test)
 _PREFIX_BYTES = 16
 _PIL_FORMATS = ["PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF", "PPM"]
@@ -146,7 +148,15 @@ def fit_array(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     nh, nw = max(th, round(h * scale)), max(tw, round(w * scale))
     squeeze = img.shape[2] == 1
     pil = Image.fromarray(img[..., 0] if squeeze else img)
-    pil = pil.resize((nw, nh), Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
+    resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC
+    if nh * nw > EXTREME_RATIO * th * tw:
+        # an extreme shape (a 1×50000 strip): resizing it whole would make a picture of billions of
+        # pixels to crop a few from; resize only the centre part that is kept (same box, same filter)
+        bw, bh = tw / scale, th / scale
+        box = ((w - bw) / 2, (h - bh) / 2, (w + bw) / 2, (h + bh) / 2)
+        out = np.asarray(pil.resize((tw, th), resample, box=box))
+        return out[..., None] if squeeze else out
+    pil = pil.resize((nw, nh), resample)
     top, left = (nh - th) // 2, (nw - tw) // 2
     pil = pil.crop((left, top, left + tw, top + th))
     out = np.asarray(pil)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..numbers import latent_array
+
 METHODS = ("mean", "classifier")
 METHOD_NAMES = {"mean": "difference of means", "classifier": "linear classifier normal"}
 MAX_NAME = 80
@@ -60,6 +62,18 @@ class Direction:
         head = json.dumps(body, indent=1, default=_plain, ensure_ascii=False)
         return f'{head[:-2]},\n "vector": {json.dumps(vector)}\n}}\n'
 
+    def provenance_note(self, weights_hash: str | None, spec: str | None = None) -> str:
+        """A warning when this direction was made on other weights than ``weights_hash`` (its recipe
+        keeps the hash of the weights it was made on), else ""; a direction from a file without a hash
+        is taken as it is."""
+        made_on = self.recipe.get("model_hash") if isinstance(self.recipe, dict) else None
+        if not isinstance(made_on, str) or not made_on or not weights_hash or made_on == weights_hash:
+            return ""
+        model = self.recipe.get("model")
+        return (f"direction {self.name!r} was made on other weights ({model + ', ' if isinstance(model, str) else ''}"
+                f"hash {made_on[:12]}) than {spec or 'this model'}'s ({weights_hash[:12]}): it may not mean the same "
+                "here")
+
     @classmethod
     def from_dict(cls, d: dict, latent_shape: tuple | None = None) -> Direction:
         """A direction from its dict (a JSON file, a session), with every field checked: ``ValueError``
@@ -79,19 +93,17 @@ class Direction:
         values = d.get("vector")
         if not isinstance(values, list) or len(values) != math.prod(shape):
             raise ValueError(f"a direction's vector must hold {math.prod(shape)} numbers for shape {tuple(shape)}")
-        try:
-            vec = np.asarray(values, np.float64)
-        except (TypeError, ValueError):
-            raise ValueError("a direction's vector must hold numbers only") from None
-        if vec.dtype.kind != "f" or not np.all(np.isfinite(vec)):
-            raise ValueError("a direction's vector must hold finite numbers only")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ValueError("a direction's vector must hold numbers only")
+        # checked as the float32 it becomes: 1e300 or 4e38 would be inf there, 3e38 inf once walked
+        vec = latent_array(values, "a direction's vector")
         if latent_shape is not None and tuple(shape) != tuple(latent_shape):
             raise ValueError(f"direction {name!r} is for latents of shape {tuple(shape)}, "
                              f"this model's are {tuple(latent_shape)}")
         recipe = d.get("recipe", {})
         if not isinstance(recipe, dict):
             raise ValueError("a direction's recipe must be a JSON object")
-        return cls(name.strip(), vec.astype(np.float32).reshape(shape), method, recipe)
+        return cls(name.strip(), vec.reshape(shape), method, recipe)
 
     @classmethod
     def from_json(cls, text: str, latent_shape: tuple | None = None) -> Direction:

@@ -288,9 +288,11 @@ def _check_node(d, k: int, earlier: dict) -> int:
 
 def replay(lineage: dict) -> np.ndarray:
     """The latent a ``lineage`` recipe describes, made again from its roots and seeds (bit for bit)."""
+    from ..numbers import latent_array
+
     try:
         shape = tuple(int(v) for v in lineage["shape"])
-        made = {int(k): np.asarray(r["latent"], np.float64).astype(np.float32).reshape(shape)
+        made = {int(k): latent_array(r["latent"], f"root {k}", limit=math.inf).reshape(shape)  # (any float32, bit for bit)
                 for k, r in lineage["roots"].items()}
         for s in sorted(lineage["steps"], key=lambda s: int(s["id"])):
             z, w = child_latent([made[int(p)] for p in s["parents"]], int(s["seed"]), float(s["mutation"]))

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..numbers import latent_array
 from .breeding import FamilyTree, _finite, _int, child_latent, exact_floats
 
 FORMAT = "latent-explorer family tree"
@@ -65,11 +66,8 @@ def _root_latent(roots: dict, nid: int, shape: tuple) -> np.ndarray:
         raise ValueError(f"root {nid} has no latent of {math.prod(shape)} numbers")
     if not all(_finite(v) for v in values):
         raise ValueError(f"root {nid} has NaN or infinite values")
-    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below (no warning)
-        z = np.asarray(values, np.float64).astype(np.float32).reshape(shape)
-    if not np.all(np.isfinite(z)):
-        raise ValueError(f"root {nid} has values beyond a float32's range")
-    return z
+    # as the float32 it becomes: finite there and within a latent's range (a child of 3e38 is inf)
+    return latent_array(values, f"root {nid}").reshape(shape)
 
 
 def _text(v) -> bool:

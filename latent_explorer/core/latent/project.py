@@ -17,6 +17,7 @@ Pure numpy / scikit-learn / scipy; no Qt.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -224,8 +225,20 @@ def _child_main(argv: list[str]) -> int:
     return 0
 
 
+#: held while a Delaunay triangulation builds its point-location table (see ``MapInterpolator``)
+_POINT_LOCATION_LOCK = threading.Lock()
+
+
 class MapInterpolator:
-    """The latent at any map point: a Delaunay-triangle barycentric blend of encoded latents."""
+    """The latent at any map point: a Delaunay-triangle barycentric blend of encoded latents.
+
+    Safe to share between threads (a classroom's sessions click on one map): scipy's
+    ``find_simplex`` builds its point-location table (a barycentric transform per triangle, LAPACK
+    without the GIL) lazily on first use, and thirty threads making their first click at once
+    hung there; so did thirty threads building the tables of thirty separate triangulations at
+    once (OpenBLAS entered from many threads). The table is built here, once, one triangulation
+    at a time; ``weights_at`` then only reads it and needs no lock.
+    """
 
     def __init__(self, xy: np.ndarray, latents: np.ndarray):
         from scipy.spatial import Delaunay
@@ -235,6 +248,8 @@ class MapInterpolator:
         self.latent_shape = self.latents.shape[1:]
         # QJ joggles duplicate / collinear points (many digits encode to near-identical means)
         self.tri = Delaunay(self.xy, qhull_options="QJ")
+        with _POINT_LOCATION_LOCK:  # the lazy table, built now: find_simplex's first call builds it
+            self.tri.find_simplex(self.xy[:1])
 
     def weights_at(self, p) -> tuple[np.ndarray, np.ndarray]:
         """(indices of 3 encoded points, their barycentric weights ≥ 0 summing to 1) at ``p``."""

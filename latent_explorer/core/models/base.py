@@ -12,6 +12,12 @@ import numpy as np
 from ..data.images import fit_to_size
 
 
+def prior_samples(latent_shape, n: int, seed: int | None = None, temperature: float = 1.0) -> np.ndarray:
+    """n latents of ``latent_shape`` drawn from the prior N(0, T²·I) with ``seed`` (what Random draws)."""
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, *tuple(latent_shape))) * temperature).astype(np.float32)
+
+
 class LatentModel(ABC):
     #: the spec string it was loaded from (bundled name, folder, file or hub id)
     spec: str = ""
@@ -49,8 +55,7 @@ class LatentModel(ABC):
 
     def sample_prior(self, n: int, seed: int | None = None, temperature: float = 1.0) -> np.ndarray:
         """n latents drawn from the prior N(0, T²·I)."""
-        rng = np.random.default_rng(seed)
-        return (rng.standard_normal((n, *self.latent_shape)) * temperature).astype(np.float32)
+        return prior_samples(self.latent_shape, n, seed, temperature)
 
     def warm_up(self) -> None:
         """Make small decodes (an app's live previews) as fast as this model can; may take a moment.

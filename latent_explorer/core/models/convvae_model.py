@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,7 @@ class ConvVAEModel(LatentModel):
         self.image_size = (c.image_size, c.image_size)
         self.channels = c.channels
         self._graph = None  # the traced decoder for small decodes (see warm_up)
+        self._warm_lock = threading.Lock()  # one trace, however many threads ask for it at once
 
     @property
     def config(self):
@@ -102,10 +104,13 @@ class ConvVAEModel(LatentModel):
         """
         if self._graph is not None or str(self.device) != "cpu":
             return
-        try:
-            self._graph = _trace_decoder(self.vae, self.latent_shape[0])
-        except Exception:  # a torch without torch.jit.trace: eager is fine
-            self._graph = None
+        with self._warm_lock:  # decodes meanwhile stay eager; the graph is used once it is checked
+            if self._graph is not None:
+                return
+            try:
+                self._graph = _trace_decoder(self.vae, self.latent_shape[0])
+            except Exception:  # a torch without torch.jit.trace: eager is fine
+                self._graph = None
 
     def _images_to_tensor(self, images: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(self.prepare(images)))

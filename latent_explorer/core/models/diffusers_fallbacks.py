@@ -12,7 +12,8 @@
 * CUDA out of memory: decode in tiles from then on, and if even that fails, move to the CPU.
 
 The host class provides ``vae``, ``factor``, ``image_size``, ``device``, ``precision``,
-``scaling_factor``, ``shift_factor``, ``name``, ``notices``, ``fp32_fallback``, ``_lowp`` and ``to``.
+``scaling_factor``, ``shift_factor``, ``name``, ``notices``, ``fp32_fallback``, ``_lowp``, ``_lazy_lock``
+(an RLock) and ``to``.
 """
 from __future__ import annotations
 
@@ -89,11 +90,15 @@ class DecodeFallbacks:
             vae.disable_tiling()
 
     def _lowp_vae(self):
-        if self._lowp is None:
-            lowp = copy.deepcopy(self.vae)
-            lowp.encoder = torch.nn.Identity()  # decode only: don't hold a second encoder
-            self._lowp = torch.nn.Module.to(lowp, dtype=self.decode_dtype)
-        return self._lowp
+        lowp = self._lowp
+        if lowp is None:
+            with self._lazy_lock:  # one copy, however many threads make the first decode at once
+                if self._lowp is None:
+                    lowp = copy.deepcopy(self.vae)
+                    lowp.encoder = torch.nn.Identity()  # decode only: don't hold a second encoder
+                    self._lowp = torch.nn.Module.to(lowp, dtype=self.decode_dtype)
+                lowp = self._lowp
+        return lowp
 
     def _run_decode(self, vae, z: torch.Tensor) -> torch.Tensor:
         """vae.decode with the CUDA out-of-memory ladder: tiled, then the CPU."""

@@ -8,7 +8,9 @@ precision, with the fallbacks of ``diffusers_fallbacks`` (tiles, NaN/Inf guard, 
 """
 from __future__ import annotations
 
+import copy
 import math
+import threading
 
 import numpy as np
 import torch
@@ -75,6 +77,9 @@ class DiffusersVAEModel(DecodeFallbacks, LatentModel):
         self._paired = None
         self._learned = None
         self._hash = None
+        #: guards what is built on first use (the linear preview, the reduced-precision decoder copy):
+        #: built once however many threads ask at once (re-entrant: the preview's fit decodes)
+        self._lazy_lock = threading.RLock()
         self.set_size(size)
 
     # ---------------------------------------------------------------- shape and size
@@ -149,27 +154,29 @@ class DiffusersVAEModel(DecodeFallbacks, LatentModel):
     # ---------------------------------------------------------------- approximate preview
     def fit_preview(self, size: int | None = None, n_images: int = 4, seed: int = 0):
         """Fit the per-pixel linear latent -> RGB preview at ``size`` px (default 8 latent pixels,
-        64 px for the SD VAE): about 2 s for the SD VAE on a CPU. Call it right after loading."""
+        64 px for the SD VAE): about 2 s for the SD VAE on a CPU. Call it right after loading.
+
+        The fit encodes at its own small size on a shallow copy that shares the VAE, so this model's
+        working size never changes under the encodes and decodes of other threads meanwhile."""
         from .approx_preview import fit_linear_preview
 
         size = size or max(8 * self.factor, 32)
+        fitter = copy.copy(self)
+        fitter._paired = None  # (set_size would resize the paired TAESD, which other threads use)
+        fitter._tiling = lambda *a, **k: None  # small images: leave the shared VAE's tiling as it is
+        fitter.set_size(max(size - size % self.factor, 4 * self.factor))
 
         def enc(images):
-            h = max(size - size % self.factor, 4 * self.factor)
-            old = self.image_size
-            self.set_size(h)
-            try:
-                return self.encode(images)[0]
-            finally:
-                self.set_size(old)
+            return fitter.encode(images)[0]
 
         def dec(z):
             out = [self.decode_tensor(z[i:i + 4]).float().div(2).add(0.5).clamp(0, 1).cpu()
                    for i in range(0, len(z), 4)]
             return torch.cat(out).numpy()
 
-        self._linear = fit_linear_preview(enc, dec, self.factor, size=size, n_images=n_images, seed=seed)
-        return self._linear
+        with self._lazy_lock:
+            self._linear = fit_linear_preview(enc, dec, self.factor, size=size, n_images=n_images, seed=seed)
+            return self._linear
 
     def pair_preview_decoder(self, tiny: "DiffusersVAEModel | None") -> None:
         """Use a TAESD (AutoencoderTiny) model for ``approx_decode``; None unpairs it."""
@@ -203,9 +210,13 @@ class DiffusersVAEModel(DecodeFallbacks, LatentModel):
     def linear_decode(self, z) -> np.ndarray:
         """The per-pixel linear preview (fitted on first use if ``fit_preview`` was not called)."""
         z = np.asarray(z, dtype=np.float32).reshape(-1, *self.latent_shape)
-        if self._linear is None:
-            self.fit_preview()
-        return self._linear.decode(z, self.image_size)
+        linear = self._linear
+        if linear is None:
+            with self._lazy_lock:  # fitted once, whoever asks first; the others wait for it
+                if self._linear is None:
+                    self.fit_preview()
+                linear = self._linear
+        return linear.decode(z, self.image_size)
 
     def approx_decode(self, z) -> np.ndarray:
         """A fast approximate decode (uint8 N×H×W×3): the paired TAESD, else the learned preview,

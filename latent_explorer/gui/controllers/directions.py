@@ -315,6 +315,10 @@ class DirectionsController(QObject):
         except (OSError, ValueError, UnicodeDecodeError) as e:
             self.ctx.error(f"Could not import {Path(path).name}: {e}", dialog=True)
             return False
+        note = d.provenance_note(self.ctx.model.model_hash, None if s is None else s.spec)
+        if note:  # made on other weights: walked all the same, but said
+            self.ctx.banner(f"Note: {note}")
+            self.ctx.message(note, 8000)
         self.add(d)
         return True
 
