@@ -7,6 +7,7 @@ so no test touches the user's real data folder.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -19,6 +20,23 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 
+def _caller_frames(limit: int = 5) -> list[tuple[str, int, str, None]]:
+    """Where the caller of the caller was called from: the ``limit`` innermost frames (outermost
+    first) as (file, line, function) only. Cheap, unlike ``traceback.format_stack``, which reads
+    each frame's source line: a QTimer is started tens of thousands of times in a slider soak,
+    and the place is only formatted (``_format_frames``) for a leak."""
+    frames = []
+    f = sys._getframe(2)
+    while f is not None and len(frames) < limit:
+        frames.append((f.f_code.co_filename, f.f_lineno, f.f_code.co_name, None))
+        f = f.f_back
+    return frames[::-1]
+
+
+def _format_frames(frames) -> str:
+    return "".join(traceback.format_list(traceback.StackSummary.from_list(frames)))
+
+
 @pytest.fixture
 def qt_leak_guard(qtbot, monkeypatch, tmp_path_factory):
     # autosave, crash marker and trained models go to a fresh folder, never the user's own
@@ -28,11 +46,11 @@ def qt_leak_guard(qtbot, monkeypatch, tmp_path_factory):
     thread_start, timer_start = QThread.start, QTimer.start
 
     def start_thread(self, *a):
-        threads[self] = "".join(traceback.format_stack(limit=6)[:-1])
+        threads[self] = _caller_frames()
         return thread_start(self, *a)
 
     def start_timer(self, *a):
-        timers[self] = "".join(traceback.format_stack(limit=6)[:-1])
+        timers[self] = _caller_frames()
         return timer_start(self, *a)
 
     monkeypatch.setattr(QThread, "start", start_thread)
@@ -52,13 +70,13 @@ def qt_leak_guard(qtbot, monkeypatch, tmp_path_factory):
     for t, where in list(threads.items()):
         try:
             if t.isRunning():
-                leaks.append(f"QThread still running, started at:\n{where}")
+                leaks.append(f"QThread still running, started at:\n{_format_frames(where)}")
         except RuntimeError:  # C++ object already deleted: fine
             pass
     for t, where in list(timers.items()):
         try:
             if t.isActive():
-                leaks.append(f"QTimer still active, started at:\n{where}")
+                leaks.append(f"QTimer still active, started at:\n{_format_frames(where)}")
         except RuntimeError:
             pass
     if leaks:

@@ -2,8 +2,7 @@
 the issue asks for — digits 0 → 1 turns zeros into ones, and a shapes direction between two values
 of one factor changes mostly that factor."""
 import json
-import subprocess
-import sys
+import types
 
 import numpy as np
 import pytest
@@ -157,26 +156,36 @@ def test_shapes_direction_changes_mostly_its_own_factor():
     assert shift["scale"] > 1.0 and shift["scale"] > 3 * max(others)
 
 
-def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "latent_explorer.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+def _cli(capsys, *args):
+    """``latent-explorer ARGS`` run in this process (``main``, as tests/test_cli.py's ``run`` does): the
+    exit code and what it wrote, without a fresh interpreter's 2-3 s of imports per command. The
+    module entry point (``python -m latent_explorer.cli``) and its exit codes are tested there."""
+    from latent_explorer.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as e:  # argparse's own refusals exit 2, as in a process of its own
+        code = e.code
+    out = capsys.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
-def test_cli_direction_then_traverse_along_it(tmp_path):
+def test_cli_direction_then_traverse_along_it(tmp_path, capsys):
     from latent_explorer.core.export import read_png_recipe
 
     out = tmp_path / "d.json"
-    r = _cli("direction", "--model", "digits", "--from", "label:0", "--to", "label:1", "--out", str(out))
+    r = _cli(capsys, "direction", "--model", "digits", "--from", "label:0", "--to", "label:1", "--out", str(out))
     assert r.returncode == 0, r.stderr
     d = Direction.from_json(out.read_text(), (16,))
     assert d.recipe["from"] == "label:0" and d.recipe["data"] == "mnist-5k" and d.recipe["model_hash"]
     png = tmp_path / "walk.png"
-    r = _cli("traverse", "--model", "digits", "--direction", str(out), "--steps", "5", "--out", str(png))
+    r = _cli(capsys, "traverse", "--model", "digits", "--direction", str(out), "--steps", "5", "--out", str(png))
     assert r.returncode == 0, r.stderr
     recipe = read_png_recipe(png)
     assert recipe["kind"] == "traverse-direction" and recipe["strengths"] == [-1.5, -0.75, 0.0, 0.75, 1.5]
     assert recipe["direction"]["name"] == d.name
-    r = _cli("traverse", "--model", "shapes", "--direction", str(out), "--out", str(tmp_path / "x.png"))
+    r = _cli(capsys, "traverse", "--model", "shapes", "--direction", str(out), "--out", str(tmp_path / "x.png"))
     assert r.returncode == 2 and "shape (16,)" in r.stderr and "Traceback" not in r.stderr
-    r = _cli("direction", "--model", "digits", "--from", "label:0", "--to", "factor:scale=1", "--out", str(out))
+    r = _cli(capsys, "direction", "--model", "digits", "--from", "label:0", "--to", "factor:scale=1", "--out", str(out))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
