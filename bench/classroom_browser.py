@@ -7,6 +7,9 @@ slider focused, and the bench presses → or ← every 200 ms. The page script r
 it sends, the key's event time (``keydown``'s ``timeStamp``: where the clock starts) and when the
 answer's picture was painted (after the image decoded and the next animation frame): its
 ``LE.stats``. Without chromium it says so and measures nothing.
+
+``--smoke`` (``_results.add_options``): one other student, three key presses, a 500-image map;
+tests/test_benches.py runs it so the bench cannot rot.
 """
 from __future__ import annotations
 

@@ -8,6 +8,9 @@ to its answer read and its PNG decoded (``request_*``: from the request's start)
 and stay: ``mb_per_student`` = (RSS after the run − RSS before anyone joined) / N. ``idle``: server
 CPU with every student joined and silent against none. ``floor_ms``: one latent decoded and
 PNG-encoded directly (one thread). ``*_waited_for_cpu``: runnable, waiting for a core (other load).
+
+``--smoke`` (``_results.add_options``): 1 and 3 students for a second each on a 500-image map;
+tests/test_benches.py runs it so the bench cannot rot.
 """
 from __future__ import annotations
 

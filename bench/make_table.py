@@ -12,6 +12,9 @@ row per bench (``_results.discover()``) that has no saved result yet (a variant'
 always one a bench printed, and a new bench shows up as soon as it exists. The figures column is
 made by a formatter per bench (``FORMATS``); a bench without one gets its top-level numbers.
 tests/test_benches.py fails when the docs' table is not what this script would write.
+
+A tool, not a bench (``BENCH = False``): it measures nothing, so it has no ``--smoke``; its
+``--check`` runs in tests/test_benches.py.
 """
 from __future__ import annotations
 
